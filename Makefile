@@ -1,0 +1,40 @@
+# The one task runner: local runs equal CI (.ci/run calls `make test`).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck contracts pytest docs bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,uvloop,docs]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/swarm_demo.py
+
+test: lint typecheck contracts pytest docs
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks examples docs
+	$(VENV)/bin/ruff format --check src tests benchmarks examples docs
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+contracts: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "# $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) docs/_build .mypy_cache .ruff_cache .hypothesis

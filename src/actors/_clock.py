@@ -1,0 +1,70 @@
+"""The clock seam: every place in the runtime that reads or waits on time.
+
+Runtime code never calls ``time.monotonic``, ``time.time``, ``asyncio.sleep``
+or ``anyio.sleep`` directly; it asks a :class:`Clock`. The default
+:class:`LoopClock` reads the running event loop's clock, so a loop that runs on
+virtual time (see :mod:`actors.testing`) moves every timer, timeout, backoff
+and heartbeat of the runtime with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Cancellable", "Clock", "LoopClock"]
+
+
+@runtime_checkable
+class Cancellable(Protocol):
+    """A scheduled callback that can be cancelled (``asyncio.TimerHandle`` is one)."""
+
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """What the runtime needs of time."""
+
+    def now(self) -> float:
+        """Monotonic seconds: for timeouts, intervals and deadlines."""
+        ...
+
+    def wall(self) -> float:
+        """Seconds since the Unix epoch: for timestamps in records and logs."""
+        ...
+
+    async def sleep(self, delay: float) -> None:
+        """Wait ``delay`` seconds."""
+        ...
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Cancellable:
+        """Run ``callback`` on the event loop after ``delay`` seconds."""
+        ...
+
+
+class LoopClock:
+    """The running event loop's clock, with the system's wall clock for timestamps.
+
+    Outside a running loop, ``now`` falls back to ``time.monotonic`` so that
+    synchronous code (a ledger opened before the loop starts) still works.
+    """
+
+    def now(self) -> float:
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:
+            return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+    async def sleep(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Cancellable:
+        return asyncio.get_running_loop().call_later(delay, callback)
+
+    def __repr__(self) -> str:
+        return "LoopClock()"

@@ -1,0 +1,98 @@
+"""A reusable msgpack encoder/decoder for registered messages.
+
+``Codec`` keeps one :class:`msgspec.msgpack.Encoder` and a decoder over the
+tagged union of every registered :class:`~protocol.Message` type. The decoder
+is rebuilt only when new types were registered since it was built.
+
+Decoding never trusts the bytes: anything that is not a registered message
+raises a :class:`~protocol.RemoteProtocolError` subclass that names the problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, Union
+
+import msgspec
+
+from ._errors import InvalidMessage, MalformedMessage, UnknownMessageType
+from ._message import Message, MessageRegistry, registry
+
+__all__ = ["Codec"]
+
+M = TypeVar("M", bound=Message)
+
+
+class Codec:
+    """Encode messages to msgpack bytes and decode them back, only into known types."""
+
+    def __init__(self, messages: MessageRegistry = registry) -> None:
+        self._registry = messages
+        self._encoder = msgspec.msgpack.Encoder()
+        # Any: a decoder over the union of every registered type.
+        self._decoder: msgspec.msgpack.Decoder[Any] | None = None
+        self._decoder_version = -1
+        self._typed: dict[type[Message], msgspec.msgpack.Decoder[Any]] = {}
+
+    def encode(self, message: Message) -> bytes:
+        """The msgpack bytes of ``message``."""
+        return self._encoder.encode(message)
+
+    def encode_into(self, message: Message, buffer: bytearray, offset: int = 0) -> None:
+        """Encode ``message`` into ``buffer`` at ``offset`` (``-1`` appends)."""
+        self._encoder.encode_into(message, buffer, offset)
+
+    def decode(self, data: bytes | bytearray | memoryview) -> Message:
+        """Decode bytes into the registered message type their tag names.
+
+        Raises :class:`MalformedMessage`, :class:`UnknownMessageType` or
+        :class:`InvalidMessage`; never anything else for bad bytes.
+        """
+        decoder = self._decoder
+        if decoder is None or self._decoder_version != self._registry.version:
+            decoder = self._rebuild()
+        try:
+            message: Message = decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            raise self._explain(data, exc) from None
+        except msgspec.DecodeError as exc:
+            raise MalformedMessage(f"malformed message bytes: {exc}") from None
+        return message
+
+    def decode_as(self, data: bytes | bytearray | memoryview, message_type: type[M]) -> M:
+        """Decode bytes that must hold a ``message_type``."""
+        decoder = self._typed.get(message_type)
+        if decoder is None:
+            decoder = self._typed[message_type] = msgspec.msgpack.Decoder(message_type)
+        try:
+            message: M = decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            raise InvalidMessage(
+                f"expected a {message_type.__qualname__} message: {exc}"
+            ) from None
+        except msgspec.DecodeError as exc:
+            raise MalformedMessage(f"malformed message bytes: {exc}") from None
+        return message
+
+    def _rebuild(self) -> msgspec.msgpack.Decoder[Any]:
+        version = self._registry.version
+        types = self._registry.types()
+        if not types:
+            raise UnknownMessageType("<none registered>")
+        union: Any = Union[types]  # noqa: UP007 - a runtime union over a tuple of types
+        decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(union)
+        self._decoder, self._decoder_version = decoder, version
+        return decoder
+
+    def _explain(self, data: bytes | bytearray | memoryview, exc: Exception) -> Exception:
+        """Tell an unknown tag apart from fields that do not validate."""
+        try:
+            # Any: the raw shape of untrusted bytes, inspected only for its tag.
+            raw: Any = msgspec.msgpack.decode(data)
+        except msgspec.DecodeError as decode_exc:
+            return MalformedMessage(f"malformed message bytes: {decode_exc}")
+        if isinstance(raw, list) and raw:
+            tag = raw[0]
+            if not isinstance(tag, str) or tag not in self._registry:
+                return UnknownMessageType(tag)
+            return InvalidMessage(f"invalid {tag!r} message: {exc}")
+        return MalformedMessage(f"not a tagged message (expected a tagged array): {exc}")

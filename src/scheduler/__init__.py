@@ -1,0 +1,3 @@
+"""Tadpole's work-stealing scheduler (standard library only)."""
+
+__all__ = ()
