@@ -1,30 +1,81 @@
-"""Tadpole's wire level: message types, their registry and the codec.
+"""Tadpole's wire level: messages, codec, envelopes, framing and the handshake.
 
-This package depends on msgspec only; the actor runtime builds on it.
+This package depends on msgspec and the standard library only; the actor
+runtime and its TCP transport build on it.
 """
 
 from ._codec import Codec as Codec
+from ._envelope import Envelope as Envelope
+from ._envelope import EnvelopeCodec as EnvelopeCodec
+from ._envelope import MessageKind as MessageKind
+from ._envelope import RemoteFailure as RemoteFailure
+from ._errors import AuthenticationFailed as AuthenticationFailed
+from ._errors import ClusterMismatch as ClusterMismatch
 from ._errors import DuplicateMessageTag as DuplicateMessageTag
+from ._errors import FrameTooLarge as FrameTooLarge
+from ._errors import FramingError as FramingError
+from ._errors import HandshakeError as HandshakeError
+from ._errors import HandshakeStateError as HandshakeStateError
 from ._errors import InvalidMessage as InvalidMessage
+from ._errors import MalformedEnvelope as MalformedEnvelope
+from ._errors import MalformedHandshake as MalformedHandshake
 from ._errors import MalformedMessage as MalformedMessage
 from ._errors import MessageDefinitionError as MessageDefinitionError
+from ._errors import MessageTooLarge as MessageTooLarge
 from ._errors import ProtocolError as ProtocolError
+from ._errors import ProtocolVersionMismatch as ProtocolVersionMismatch
 from ._errors import RemoteProtocolError as RemoteProtocolError
+from ._errors import TruncatedFrame as TruncatedFrame
+from ._errors import UnexpectedHandshakeMessage as UnexpectedHandshakeMessage
 from ._errors import UnknownMessageType as UnknownMessageType
+from ._framing import DEFAULT_MAX_FRAME_SIZE as DEFAULT_MAX_FRAME_SIZE
+from ._framing import FRAME_HEADER_SIZE as FRAME_HEADER_SIZE
+from ._framing import FrameReader as FrameReader
+from ._framing import FrameWriter as FrameWriter
+from ._framing import encode_frame as encode_frame
+from ._handshake import NONCE_SIZE as NONCE_SIZE
+from ._handshake import PROTOCOL_VERSION as PROTOCOL_VERSION
+from ._handshake import Handshake as Handshake
+from ._handshake import HandshakeRole as HandshakeRole
 from ._message import Message as Message
 from ._message import MessageRegistry as MessageRegistry
 from ._message import registry as registry
 
 __all__ = (
+    "DEFAULT_MAX_FRAME_SIZE",
+    "FRAME_HEADER_SIZE",
+    "NONCE_SIZE",
+    "PROTOCOL_VERSION",
+    "AuthenticationFailed",
+    "ClusterMismatch",
     "Codec",
     "DuplicateMessageTag",
+    "Envelope",
+    "EnvelopeCodec",
+    "FrameReader",
+    "FrameTooLarge",
+    "FrameWriter",
+    "FramingError",
+    "Handshake",
+    "HandshakeError",
+    "HandshakeRole",
+    "HandshakeStateError",
     "InvalidMessage",
+    "MalformedEnvelope",
+    "MalformedHandshake",
     "MalformedMessage",
     "Message",
     "MessageDefinitionError",
+    "MessageKind",
     "MessageRegistry",
+    "MessageTooLarge",
     "ProtocolError",
+    "ProtocolVersionMismatch",
+    "RemoteFailure",
     "RemoteProtocolError",
+    "TruncatedFrame",
+    "UnexpectedHandshakeMessage",
     "UnknownMessageType",
+    "encode_frame",
     "registry",
 )

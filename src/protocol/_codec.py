@@ -21,6 +21,13 @@ __all__ = ["Codec"]
 
 M = TypeVar("M", bound=Message)
 
+DECODE_FAILURES: tuple[type[Exception], ...] = (
+    msgspec.DecodeError,  # includes ValidationError
+    UnicodeDecodeError,  # a str whose bytes are not UTF-8
+    RecursionError,  # nesting deeper than the interpreter allows
+)
+"""What msgspec raises for bytes that do not decode; decoders of untrusted bytes catch these."""
+
 
 class Codec:
     """Encode messages to msgpack bytes and decode them back, only into known types."""
@@ -54,7 +61,7 @@ class Codec:
             message: Message = decoder.decode(data)
         except msgspec.ValidationError as exc:
             raise self._explain(data, exc) from None
-        except msgspec.DecodeError as exc:
+        except DECODE_FAILURES as exc:
             raise MalformedMessage(f"malformed message bytes: {exc}") from None
         return message
 
@@ -66,10 +73,8 @@ class Codec:
         try:
             message: M = decoder.decode(data)
         except msgspec.ValidationError as exc:
-            raise InvalidMessage(
-                f"expected a {message_type.__qualname__} message: {exc}"
-            ) from None
-        except msgspec.DecodeError as exc:
+            raise InvalidMessage(f"expected a {message_type.__qualname__} message: {exc}") from None
+        except DECODE_FAILURES as exc:
             raise MalformedMessage(f"malformed message bytes: {exc}") from None
         return message
 
@@ -88,7 +93,7 @@ class Codec:
         try:
             # Any: the raw shape of untrusted bytes, inspected only for its tag.
             raw: Any = msgspec.msgpack.decode(data)
-        except msgspec.DecodeError as decode_exc:
+        except DECODE_FAILURES as decode_exc:
             return MalformedMessage(f"malformed message bytes: {decode_exc}")
         if isinstance(raw, list) and raw:
             tag = raw[0]

@@ -15,7 +15,7 @@ Protocols that must survive a module rename choose a short stable tag::
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, dataclass_transform
 
 import msgspec
 
@@ -72,6 +72,7 @@ registry = MessageRegistry()
 """The process-wide registry every :class:`Message` subclass joins."""
 
 
+@dataclass_transform(field_specifiers=(msgspec.field,), frozen_default=True)
 class _MessageMeta(msgspec.StructMeta):
     """Gives each Message subclass a unique default tag and registers it."""
 
