@@ -4,7 +4,7 @@ from __future__ import annotations
 
 project = "Tadpole"
 author = "Tadpole developers"
-copyright = "2026, Tadpole developers"  # noqa: A001 - Sphinx's own setting name
+copyright = "2026, Tadpole developers"
 
 extensions = [
     "myst_parser",

@@ -1,0 +1,66 @@
+"""Shared plumbing for the benchmarks: JSON lines, medians, environment facts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+def quiet_logging() -> None:
+    """Benchmarks measure the runtime, not log rendering: keep warnings and up."""
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        cache_logger_on_first_use=True,
+    )
+
+
+def commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).parent,
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def median_of(repeats: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(repeats))
+
+
+def emit(
+    figure: str,
+    value: float,
+    unit: str,
+    *,
+    baseline: float | None = None,
+    baseline_name: str | None = None,
+    higher_is_better: bool = True,
+    **extra: Any,
+) -> None:
+    record: dict[str, Any] = {"figure": figure, "value": round(value, 3), "unit": unit}
+    if baseline is not None:
+        record["baseline"] = round(baseline, 3)
+        record["baseline_name"] = baseline_name
+        ratio = value / baseline if higher_is_better else baseline / value
+        record["ratio"] = round(ratio, 3)
+    record.update(extra)
+    record["python"] = platform.python_version()
+    record["commit"] = commit()
+    print(json.dumps(record), flush=True)
+    sys.stdout.flush()

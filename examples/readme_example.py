@@ -1,0 +1,43 @@
+"""The README's first example, kept runnable (the tests run it)."""
+
+import anyio
+
+from actors import Actor, ActorSystem
+from protocol import Message
+
+
+class Add(Message):
+    amount: int
+
+
+class Get(Message):
+    pass
+
+
+class Total(Message):
+    value: int
+
+
+class Counter(Actor):
+    def __init__(self) -> None:
+        self.total = 0
+
+    async def receive(self, message: Message) -> Message | None:
+        match message:
+            case Add(amount=n):
+                self.total += n
+            case Get():
+                return Total(self.total)
+        return None
+
+
+async def main() -> None:
+    async with ActorSystem("demo") as system:
+        counter = await system.spawn(Counter, name="counter")
+        counter.tell(Add(2))  # never blocks
+        total = await counter.ask(Get(), timeout=1.0)
+        assert total == Total(2)
+        print(total)
+
+
+anyio.run(main)

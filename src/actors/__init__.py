@@ -1,0 +1,85 @@
+"""Tadpole's actor runtime: actors, refs, mailboxes, supervision, systems."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+
+from ._actor import Actor as Actor
+from ._actor import ActorContext as ActorContext
+from ._clock import Cancellable as Cancellable
+from ._clock import Clock as Clock
+from ._clock import LoopClock as LoopClock
+from ._deadletters import DeadLetter as DeadLetter
+from ._deadletters import DeadLetters as DeadLetters
+from ._errors import ActorError as ActorError
+from ._errors import ActorFailed as ActorFailed
+from ._errors import ActorNameTaken as ActorNameTaken
+from ._errors import ActorNotFound as ActorNotFound
+from ._errors import ActorStopped as ActorStopped
+from ._errors import AskDeadlock as AskDeadlock
+from ._errors import AskTimeout as AskTimeout
+from ._errors import LinkedActorFailed as LinkedActorFailed
+from ._errors import MailboxFull as MailboxFull
+from ._errors import RemoteActorError as RemoteActorError
+from ._errors import RestartIntensityExceeded as RestartIntensityExceeded
+from ._errors import SystemNotRunning as SystemNotRunning
+from ._errors import SystemShutdown as SystemShutdown
+from ._mailbox import MailboxConfig as MailboxConfig
+from ._mailbox import MailboxStatistics as MailboxStatistics
+from ._mailbox import Overflow as Overflow
+from ._ref import ActorRef as ActorRef
+from ._system import ActorSystem as ActorSystem
+from ._system import SystemStatistics as SystemStatistics
+from ._watch import LinkExited as LinkExited
+from ._watch import Terminated as Terminated
+from .supervision import Backoff as Backoff
+from .supervision import ChildSpec as ChildSpec
+from .supervision import Restart as Restart
+from .supervision import Strategy as Strategy
+from .supervision import SupervisorFlags as SupervisorFlags
+
+T = TypeVar("T")
+
+
+def run(main: Callable[..., Awaitable[T]], *args: Any, uvloop: bool = False) -> T:
+    """Run ``main(*args)`` on asyncio (on uvloop when ``uvloop=True``)."""
+    return anyio.run(main, *args, backend="asyncio", backend_options={"use_uvloop": uvloop})
+
+
+__all__ = (
+    "Actor",
+    "ActorContext",
+    "ActorError",
+    "ActorFailed",
+    "ActorNameTaken",
+    "ActorNotFound",
+    "ActorRef",
+    "ActorStopped",
+    "ActorSystem",
+    "AskDeadlock",
+    "AskTimeout",
+    "Backoff",
+    "Cancellable",
+    "ChildSpec",
+    "Clock",
+    "DeadLetter",
+    "DeadLetters",
+    "LinkExited",
+    "LinkedActorFailed",
+    "LoopClock",
+    "MailboxConfig",
+    "MailboxFull",
+    "MailboxStatistics",
+    "Overflow",
+    "RemoteActorError",
+    "Restart",
+    "RestartIntensityExceeded",
+    "Strategy",
+    "SupervisorFlags",
+    "SystemNotRunning",
+    "SystemShutdown",
+    "SystemStatistics",
+    "Terminated",
+    "run",
+)

@@ -1,0 +1,171 @@
+"""The ``Actor`` base class, its lifecycle hooks and its context.
+
+An actor handles one message at a time, so its state needs no locks. The
+runtime builds a fresh instance for every incarnation (first start and each
+restart) by calling the spawn's factory, then sets :attr:`Actor.context`
+before calling :meth:`Actor.on_start`.
+
+Hook order for one incarnation::
+
+    __init__ -> [on_restart(reason) if restarted] -> on_start -> receive... -> on_stop
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from ._mailbox import MailboxConfig
+from .supervision._spec import NO_KWARGS, ChildSpec, Restart, SupervisorFlags
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Hashable, Mapping
+
+    from ._cell import ActorCell
+    from ._ref import ActorRef
+    from ._system import ActorSystem
+    from ._timers import Timers
+
+__all__ = ["Actor", "ActorContext"]
+
+M = TypeVar("M")
+
+
+class Actor(Generic[M]):
+    """Base class of every actor. Override :meth:`receive`; the hooks are optional.
+
+    Class attributes configure every instance:
+
+    * ``supervisor_flags``: how this actor supervises its children.
+    * ``mailbox``: its mailbox capacity and overflow policy.
+    * ``trap_exits``: receive :class:`~actors.LinkExited` instead of failing
+      when a linked actor fails.
+    """
+
+    supervisor_flags: ClassVar[SupervisorFlags] = SupervisorFlags()
+    mailbox: ClassVar[MailboxConfig] = MailboxConfig()
+    trap_exits: ClassVar[bool] = False
+
+    _cell: ActorCell
+    """Set by the runtime before :meth:`on_start`."""
+
+    @property
+    def context(self) -> ActorContext:
+        """What this actor can ask of the runtime; not available in ``__init__``."""
+        try:
+            cell = self._cell
+        except AttributeError:
+            raise RuntimeError(
+                f"{type(self).__qualname__}.context is available from on_start() on, "
+                "not in __init__"
+            ) from None
+        return ActorContext(cell)
+
+    async def receive(self, message: M) -> Any:
+        """Handle one message. The return value is the reply to an ``ask``."""
+        raise NotImplementedError(f"{type(self).__qualname__} does not implement receive()")
+
+    async def on_start(self) -> None:
+        """Called before the first message of every incarnation."""
+
+    async def on_stop(self) -> None:
+        """Called when the incarnation ends: stop, restart, or failure."""
+
+    async def on_restart(self, reason: BaseException) -> None:
+        """Called on a restarted incarnation, before :meth:`on_start`."""
+
+    @property
+    def self_ref(self) -> ActorRef[M]:
+        """This actor's own ref."""
+        return self.context.self_ref
+
+
+class ActorContext:
+    """What an actor can do to the runtime: spawn, stop, watch, link, timers, log."""
+
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: ActorCell) -> None:
+        self._cell = cell
+
+    @property
+    def self_ref(self) -> ActorRef[Any]:
+        return self._cell.ref
+
+    @property
+    def path(self) -> str:
+        return self._cell.path
+
+    @property
+    def parent(self) -> ActorRef[Any] | None:
+        """The parent's ref; ``None`` for top-level actors (their parent is the guardian)."""
+        return self._cell.parent.ref
+
+    @property
+    def system(self) -> ActorSystem:
+        return self._cell.system
+
+    @property
+    def children(self) -> tuple[ActorRef[Any], ...]:
+        """Running children in start order."""
+        return tuple(child.ref for child in self._cell.children.values())
+
+    @property
+    def timers(self) -> Timers:
+        """This incarnation's timers (cancelled when it stops or restarts)."""
+        return self._cell.timers
+
+    @property
+    def log(self) -> Any:  # Any: structlog's bound logger type depends on configuration
+        """A structlog logger bound with ``actor`` and ``actor_type``."""
+        return self._cell.log
+
+    @property
+    def restart_count(self) -> int:
+        return self._cell.restart_count
+
+    async def spawn(
+        self,
+        factory: Callable[..., Actor[Any]],
+        *args: Any,
+        name: str | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+    ) -> ActorRef[Any]:
+        """Start a child of this actor, supervised by this actor's ``supervisor_flags``."""
+        spec = ChildSpec(
+            factory=factory,
+            args=args,
+            kwargs=NO_KWARGS if kwargs is None else dict(kwargs),
+            name=name,
+            restart=restart,
+            shutdown=shutdown,
+            mailbox=mailbox,
+        )
+        return self._cell.spawn_child(spec).ref
+
+    def spawn_spec(self, spec: ChildSpec) -> ActorRef[Any]:
+        """Start a child from a :class:`~actors.supervision.ChildSpec`."""
+        return self._cell.spawn_child(spec).ref
+
+    def stop(self, ref: ActorRef[Any] | None = None) -> None:
+        """Stop this actor (after the current message) or one of its children."""
+        self._cell.request_stop(ref)
+
+    def watch(self, ref: ActorRef[Any]) -> None:
+        """Receive :class:`~actors.Terminated` when ``ref``'s actor stops for good."""
+        self._cell.watch(ref)
+
+    def unwatch(self, ref: ActorRef[Any]) -> None:
+        self._cell.unwatch(ref)
+
+    def link(self, ref: ActorRef[Any]) -> None:
+        """Fail together: if either actor fails, the other fails too."""
+        self._cell.link(ref)
+
+    def unlink(self, ref: ActorRef[Any]) -> None:
+        self._cell.unlink(ref)
+
+    def cancel_timer(self, key: Hashable) -> bool:
+        return self._cell.timers.cancel(key)

@@ -1,0 +1,599 @@
+"""The runtime side of one actor: its mailbox, its loop, its incarnations.
+
+An :class:`ActorCell` outlives the actor instances it runs: a restart builds a
+new instance in the same cell, keeping the mailbox (nothing already accepted
+is lost), the path, the watchers and every ref. The cell's loop takes one
+message at a time and resolves the asker's future with ``receive``'s result;
+an exception goes to the asker and to the parent's restart engine.
+
+States::
+
+    RUNNING --failure--> FAILED --restart--> RUNNING
+       |                   |
+       +--halt (sibling restart, escalation)--> HALTED --restart--> RUNNING
+       |
+       +--stop--> STOPPING --> STOPPED      (from any state)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import types
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from ._actor import Actor
+from ._errors import ActorNameTaken, ActorStopped, LinkedActorFailed, MailboxFull, SystemShutdown
+from ._mailbox import Mailbox
+from ._ref import ActorRef, LocalActorRef, PendingAsk, current_cell
+from ._timers import Timers
+from ._watch import LinkExited, Terminated
+from .supervision._engine import RestartEngine
+from .supervision._spec import ChildSpec, SupervisorFlags
+
+if TYPE_CHECKING:
+    from collections.abc import Generator, Mapping
+
+    from ._system import ActorSystem
+
+__all__ = ["ActorCell", "CellState", "Guardian"]
+
+logger = structlog.get_logger("actors")
+
+
+_NO_CHILDREN: Mapping[str, ActorCell] = MappingProxyType({})
+
+THROUGHPUT = 128
+"""Messages an actor handles in a row before it yields the event loop to others."""
+
+
+@types.coroutine
+def _yield_to_loop() -> Generator[None, None, None]:
+    """Let every other ready task run once (a bare yield, as ``asyncio.sleep(0)`` does)."""
+    yield
+
+
+class CellState(enum.Enum):
+    RUNNING = "running"
+    FAILED = "failed"
+    HALTED = "halted"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class _Parent:
+    """What every supervisor has: ordered children and one restart engine."""
+
+    system: ActorSystem
+    path: str
+    state: CellState
+    ref: ActorRef[Any] | None
+
+    __slots__ = ("_children", "_engine", "_next_anonymous")
+
+    def _init_parent(self) -> None:
+        # Created on first use: most actors never have children.
+        self._children: dict[str, ActorCell] | None = None
+        self._engine: RestartEngine | None = None
+        self._next_anonymous = 1
+
+    @property
+    def children(self) -> Mapping[str, ActorCell]:
+        """Children by name, in start order."""
+        return self._children or _NO_CHILDREN
+
+    @property
+    def is_guardian(self) -> bool:
+        return False
+
+    @property
+    def flags(self) -> SupervisorFlags:
+        raise NotImplementedError
+
+    @property
+    def engine(self) -> RestartEngine:
+        engine = self._engine
+        if engine is None:
+            engine = self._engine = RestartEngine(self, self.flags)
+        return engine
+
+    def spawn_child(self, spec: ChildSpec) -> ActorCell:
+        system = self.system
+        system.check_running()
+        if self.state is not CellState.RUNNING:
+            raise ActorStopped(self.path, "cannot spawn children while stopping or failed")
+        if spec.name is not None:
+            name = spec.name
+        else:
+            name = f"${self._next_anonymous}"
+            self._next_anonymous += 1
+        path = f"{self.path}/{name}"
+        children = self._children
+        if children is None:
+            children = self._children = {}
+        if name in children or system.has_path(path):
+            raise ActorNameTaken(path)
+        cell = ActorCell(system, self, spec, name, path)
+        children[name] = cell
+        system.register(cell)
+        try:
+            cell.start_incarnation(None)
+        except BaseException:
+            del children[name]
+            system.unregister(cell)
+            cell.mailbox.close()
+            cell.state = CellState.STOPPED
+            raise
+        return cell
+
+    def forget_child(self, child: ActorCell) -> None:
+        children = self._children
+        if children is not None and children.get(child.name) is child:
+            del children[child.name]
+
+    async def stop_children(self) -> None:
+        """Stop every child, newest first, each one's own children first."""
+        for child in reversed(list(self.children.values())):
+            await child.stop()
+
+    async def child_failed(self, child: ActorCell, reason: BaseException) -> None:
+        await self.engine.child_failed(child, reason)
+
+    async def fail(self, reason: BaseException, culprit: ActorCell | None = None) -> None:
+        """This supervisor gave up on ``culprit`` (or was failed from outside)."""
+        raise NotImplementedError
+
+
+class Guardian(_Parent):
+    """The root of user actors (``/user``): supervises top-level actors, never fails.
+
+    When its restart intensity is exceeded it does not escalate (there is no
+    one above it): it stops the failing actor for good and logs
+    ``supervisor_gave_up``.
+    """
+
+    __slots__ = ("_flags", "path", "ref", "state", "system")
+
+    def __init__(self, system: ActorSystem, flags: SupervisorFlags) -> None:
+        self.system = system
+        self.path = "/user"
+        self.ref = None
+        self.state = CellState.RUNNING
+        self._flags = flags
+        self._init_parent()
+
+    @property
+    def is_guardian(self) -> bool:
+        return True
+
+    @property
+    def flags(self) -> SupervisorFlags:
+        return self._flags
+
+    async def fail(self, reason: BaseException, culprit: ActorCell | None = None) -> None:
+        if culprit is not None:
+            await culprit.stop(reason=f"supervisor gave up: {reason}", failed=True)
+
+
+class ActorCell(_Parent):
+    """One actor's mailbox, loop task, instance, children, watchers and links."""
+
+    __slots__ = (
+        "_links",
+        "_log",
+        "_stopped",
+        "_timers",
+        "_watchers",
+        "_watching",
+        "awaiting",
+        "failures",
+        "halt_requested",
+        "instance",
+        "mailbox",
+        "name",
+        "parent",
+        "path",
+        "processed",
+        "ref",
+        "restart_count",
+        "spec",
+        "state",
+        "system",
+        "task",
+        "uid",
+    )
+
+    _uids = itertools.count(1)
+
+    def __init__(
+        self, system: ActorSystem, parent: _Parent, spec: ChildSpec, name: str, path: str
+    ) -> None:
+        self.system = system
+        self.parent = parent
+        self.spec = spec
+        self.name = name
+        self.path = path
+        self.uid = next(ActorCell._uids)
+        self.ref: LocalActorRef[Any] = LocalActorRef(self)
+        factory_mailbox = getattr(spec.factory, "mailbox", None)
+        config = spec.mailbox or factory_mailbox or Actor.mailbox
+        self.mailbox = Mailbox(path, config)
+        self.state = CellState.RUNNING
+        self.instance: Actor[Any] | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.halt_requested = False
+        self.awaiting: ActorCell | None = None
+        self.restart_count = 0
+        self.processed = 0
+        self.failures = 0
+        self._timers: Timers | None = None
+        self._log: Any = None
+        self._watchers: set[ActorCell] | None = None
+        self._watching: set[ActorCell] | None = None
+        self._links: set[ActorCell] | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        self._init_parent()
+
+    def __repr__(self) -> str:
+        return f"<ActorCell {self.path} {self.state.value}>"
+
+    # -- configuration -------------------------------------------------------
+
+    @property
+    def flags(self) -> SupervisorFlags:
+        instance = self.instance
+        if instance is not None:
+            return instance.supervisor_flags
+        flags: SupervisorFlags = getattr(self.spec.factory, "supervisor_flags", SupervisorFlags())
+        return flags
+
+    @property
+    def timers(self) -> Timers:
+        timers = self._timers
+        if timers is None:
+            if self.state is not CellState.RUNNING:
+                raise ActorStopped(self.path, "timers need a running actor")
+            timers = self._timers = Timers(self.system.clock, self.deliver_quietly)
+        return timers
+
+    @property
+    def log(self) -> Any:  # Any: structlog's bound logger type depends on configuration
+        if self._log is None:
+            self._log = logger.bind(actor=self.path, actor_type=self.actor_type)
+        return self._log
+
+    @property
+    def actor_type(self) -> str:
+        factory = self.spec.factory
+        return getattr(factory, "__qualname__", type(factory).__qualname__)
+
+    # -- delivery --------------------------------------------------------------
+
+    def deliver(self, message: object) -> None:
+        """``tell``: enqueue now by the overflow policy, or dead-letter."""
+        try:
+            dropped = self.mailbox.put_nowait(message)
+        except ActorStopped:
+            self.system.dead_letters.publish(self.path, message, "actor stopped")
+            return
+        if dropped is not None:
+            self._dropped(dropped)
+
+    def deliver_quietly(self, message: object) -> None:
+        """Deliver from the runtime itself (timers, watch, links): never raises."""
+        try:
+            self.deliver(message)
+        except MailboxFull:
+            self.system.dead_letters.publish(self.path, message, "mailbox full")
+
+    async def deliver_wait(self, message: object) -> None:
+        """``send``: wait for room; a stopped actor dead-letters the message."""
+        try:
+            await self.mailbox.put(message)
+        except ActorStopped:
+            self.system.dead_letters.publish(self.path, message, "actor stopped")
+
+    async def deliver_ask(self, pending: PendingAsk) -> None:
+        try:
+            await self.mailbox.put(pending)
+        except ActorStopped:
+            self.system.dead_letters.publish(self.path, pending.message, "actor stopped")
+            raise self._stopped_error() from None
+
+    def _dropped(self, item: object) -> None:
+        reason = "mailbox full: dropped by overflow policy"
+        logger.warning(
+            "message_dropped",
+            actor=self.path,
+            msg_type=type(_message_of(item)).__qualname__,
+            policy=self.mailbox.overflow.value,
+        )
+        if type(item) is PendingAsk:
+            if not item.future.done():
+                item.future.set_exception(MailboxFull(self.path, self.mailbox.capacity))
+            self.system.dead_letters.publish(self.path, item.message, reason)
+        else:
+            self.system.dead_letters.publish(self.path, item, reason)
+
+    def _stopped_error(self) -> ActorStopped:
+        if self.system.stopping:
+            return SystemShutdown(self.path, "the actor system is shutting down")
+        return ActorStopped(self.path)
+
+    # -- incarnations ----------------------------------------------------------
+
+    def start_incarnation(self, reason: BaseException | None) -> None:
+        """Build a fresh instance and start its loop. Raises if the factory does."""
+        instance = self.spec.factory(*self.spec.args, **self.spec.kwargs)
+        if not isinstance(instance, Actor):
+            raise TypeError(
+                f"actor factory {self.actor_type} returned {type(instance).__qualname__}, "
+                "not an Actor"
+            )
+        instance._cell = self
+        self.instance = instance
+        self.state = CellState.RUNNING
+        self.halt_requested = False
+        if reason is not None:
+            self.restart_count += 1
+        self.task = self.system.create_actor_task(self._run(instance, reason), self.path)
+
+    async def _run(self, instance: Actor[Any], reason: BaseException | None) -> None:
+        """The actor's loop: one message at a time until halted or failed."""
+        current_cell.set(self)
+        try:
+            if reason is not None:
+                await instance.on_restart(reason)
+            await instance.on_start()
+        except Exception as exc:
+            self._failed_in_loop(exc, None)
+            return
+        if reason is None:
+            logger.info("actor_started", actor=self.path, actor_type=self.actor_type)
+        mailbox = self.mailbox
+        receive = instance.receive
+        trace = self.system.trace_messages
+        budget = THROUGHPUT
+        while not self.halt_requested:
+            items = mailbox._items
+            if not items:
+                budget = THROUGHPUT
+                await mailbox.wait()
+                continue
+            budget -= 1
+            if not budget:
+                # A busy mailbox must not starve the other actors on this loop.
+                budget = THROUGHPUT
+                await _yield_to_loop()
+                continue
+            item = items.popleft()
+            if mailbox._putters:
+                mailbox._wake_putter()
+            if type(item) is PendingAsk:
+                future = item.future
+                if future.done():
+                    continue  # timed out or abandoned before delivery: not delivered
+                if trace:
+                    self._trace(item.message, item.correlation_id)
+                try:
+                    result = await receive(item.message)
+                except Exception as exc:
+                    if not future.done():
+                        future.set_exception(exc)
+                    self._failed_in_loop(exc, item)
+                    return
+                except asyncio.CancelledError:
+                    # Killed mid-message (shutdown timeout): the asker must not hang.
+                    if not future.done():
+                        future.set_exception(self._stopped_error())
+                    raise
+                if not future.done():
+                    future.set_result(result)
+            else:
+                if trace:
+                    self._trace(item, None)
+                try:
+                    await receive(item)
+                except Exception as exc:
+                    self._failed_in_loop(exc, item)
+                    return
+            self.processed += 1
+
+    def _trace(self, message: object, correlation_id: int | None) -> None:
+        logger.debug(
+            "message_received",
+            actor=self.path,
+            msg_type=type(message).__qualname__,
+            correlation_id=correlation_id,
+        )
+
+    def _failed_in_loop(self, exc: Exception, item: object | None) -> None:
+        if self.state is not CellState.RUNNING:
+            return  # already failing or stopping from outside
+        self.state = CellState.FAILED
+        self._log_failure(exc, item)
+        self.system.spawn_background(self._after_failure(exc), f"failure of {self.path}")
+
+    def _log_failure(self, exc: BaseException, item: object | None) -> None:
+        self.failures += 1
+        logger.warning(
+            "actor_failed",
+            actor=self.path,
+            actor_type=self.actor_type,
+            msg_type=None if item is None else type(_message_of(item)).__qualname__,
+            correlation_id=item.correlation_id if type(item) is PendingAsk else None,
+            error=repr(exc),
+            restart_count=self.restart_count,
+        )
+
+    async def _after_failure(self, reason: BaseException) -> None:
+        await self._end_incarnation()
+        self._propagate_to_links(reason)
+        await self.parent.child_failed(self, reason)
+
+    async def fail(self, reason: BaseException, culprit: ActorCell | None = None) -> None:
+        """Fail this actor from outside (escalation, a linked failure)."""
+        if self.state is not CellState.RUNNING:
+            return
+        self.state = CellState.FAILED
+        self._log_failure(reason, None)
+        await self._halt_loop()
+        await self._after_failure(reason)
+
+    async def halt_for_restart(self) -> None:
+        """End the running incarnation so the engine can start a new one."""
+        if self.state is not CellState.RUNNING:
+            return
+        self.state = CellState.HALTED
+        await self._halt_loop()
+        await self._end_incarnation()
+
+    async def _halt_loop(self) -> None:
+        """Let the loop finish its current message, cancelling it after ``shutdown``."""
+        task = self.task
+        if task is None or task.done():
+            return
+        assert task is not asyncio.current_task(), "an actor cannot halt its own loop"
+        self.halt_requested = True
+        self.mailbox.wake()
+        done, _ = await asyncio.wait({task}, timeout=self.spec.shutdown)
+        if not done:
+            logger.warning("actor_killed", actor=self.path, shutdown=self.spec.shutdown)
+            task.cancel()
+            await asyncio.wait({task})
+
+    async def _end_incarnation(self) -> None:
+        """Stop the children, cancel the timers, run ``on_stop``; keep the mailbox."""
+        timers, self._timers = self._timers, None
+        if timers is not None:
+            timers.cancel_all()
+        await self.stop_children()
+        instance, self.instance = self.instance, None
+        if instance is not None:
+            try:
+                await instance.on_stop()
+            except Exception as exc:
+                logger.warning("actor_on_stop_failed", actor=self.path, error=repr(exc))
+
+    # -- stopping --------------------------------------------------------------
+
+    async def stop(self, reason: str = "stopped", *, failed: bool = False) -> None:
+        """Stop for good: children first, then this actor; drain the mailbox."""
+        if self.state is CellState.STOPPED:
+            return
+        if self._stopped is not None:
+            await asyncio.shield(self._stopped)
+            return
+        done = self._stopped = asyncio.get_running_loop().create_future()
+        self.state = CellState.STOPPING
+        try:
+            await self._halt_loop()
+            await self._end_incarnation()
+        finally:
+            self._close(reason, failed)
+            done.set_result(None)
+
+    def _close(self, reason: str, failed: bool) -> None:
+        error = self._stopped_error()
+        for item in self.mailbox.close():
+            if type(item) is PendingAsk:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            else:
+                self.system.dead_letters.publish(self.path, item, "actor stopped")
+        self.state = CellState.STOPPED
+        self.parent.forget_child(self)
+        self.system.unregister(self)
+        for target in self._watching or ():
+            if target._watchers is not None:
+                target._watchers.discard(self)
+        self._watching = None
+        for linked in self._links or ():
+            if linked._links is not None:
+                linked._links.discard(self)
+        self._links = None
+        watchers, self._watchers = self._watchers, None
+        for watcher in watchers or ():
+            if watcher._watching is not None:
+                watcher._watching.discard(self)
+            watcher.deliver_quietly(Terminated(path=self.path, reason=reason, failed=failed))
+        logger.info("actor_stopped", actor=self.path, reason=reason)
+
+    def request_stop(self, ref: ActorRef[Any] | None) -> None:
+        if ref is None or ref == self.ref:
+            target: ActorCell = self
+        else:
+            target = _cell_of(ref)
+            if target.parent is not self:
+                raise ValueError(f"{self.path} can stop only itself or its children, not {ref}")
+        self.system.spawn_background(target.stop(), f"stop of {target.path}")
+
+    # -- watch and link --------------------------------------------------------
+
+    def watch(self, ref: ActorRef[Any]) -> None:
+        target = _cell_of(ref)
+        if target is self:
+            return
+        if target.state is CellState.STOPPED:
+            self.deliver_quietly(Terminated(path=target.path, reason="already stopped"))
+            return
+        if target._watchers is None:
+            target._watchers = set()
+        target._watchers.add(self)
+        if self._watching is None:
+            self._watching = set()
+        self._watching.add(target)
+
+    def unwatch(self, ref: ActorRef[Any]) -> None:
+        target = _cell_of(ref)
+        if target._watchers is not None:
+            target._watchers.discard(self)
+        if self._watching is not None:
+            self._watching.discard(target)
+
+    def link(self, ref: ActorRef[Any]) -> None:
+        target = _cell_of(ref)
+        if target is self:
+            return
+        if target.state is CellState.STOPPED:
+            raise ActorStopped(target.path, "cannot link to a stopped actor")
+        for a, b in ((self, target), (target, self)):
+            if a._links is None:
+                a._links = set()
+            a._links.add(b)
+
+    def unlink(self, ref: ActorRef[Any]) -> None:
+        target = _cell_of(ref)
+        if self._links is not None:
+            self._links.discard(target)
+        if target._links is not None:
+            target._links.discard(self)
+
+    def _propagate_to_links(self, reason: BaseException) -> None:
+        links, self._links = self._links, None
+        for linked in links or ():
+            if linked._links is not None:
+                linked._links.discard(self)
+            traps = linked.instance is not None and linked.instance.trap_exits
+            if traps:
+                linked.deliver_quietly(LinkExited(path=self.path, reason=repr(reason)))
+            else:
+                failure = LinkedActorFailed(
+                    linked.path, f"linked actor {self.path} failed: {reason!r}"
+                )
+                self.system.spawn_background(linked.fail(failure), f"link failure {linked.path}")
+
+
+def _message_of(item: object) -> object:
+    return item.message if type(item) is PendingAsk else item
+
+
+def _cell_of(ref: ActorRef[Any]) -> ActorCell:
+    if not isinstance(ref, LocalActorRef):
+        raise TypeError(f"expected a local actor ref, got {ref!r}")
+    cell: ActorCell = ref._cell
+    return cell

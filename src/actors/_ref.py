@@ -1,0 +1,174 @@
+"""Actor references: how everyone talks to an actor.
+
+``tell`` never blocks, ``send`` waits for mailbox room, ``ask`` waits for the
+reply (or its timeout). A ref names one actor *incarnation chain*: it stays
+valid across that actor's restarts, and a message to it after the actor has
+stopped goes to dead letters, even if another actor later takes the same path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ._errors import AskDeadlock, AskTimeout
+
+if TYPE_CHECKING:
+    from ._cell import ActorCell
+
+__all__ = ["ActorRef", "LocalActorRef"]
+
+M = TypeVar("M", contravariant=True)
+
+current_cell: ContextVar[ActorCell | None] = ContextVar("tadpole_current_cell", default=None)
+"""The actor whose loop runs the current task (``None`` outside actors)."""
+
+
+class ActorRef(ABC, Generic[M]):
+    """A handle on an actor, local or remote. Hashable, comparable, printable."""
+
+    __slots__ = ()
+
+    @property
+    @abstractmethod
+    def path(self) -> str:
+        """The actor's path in its system, such as ``/user/counter``."""
+
+    @property
+    @abstractmethod
+    def address(self) -> str:
+        """The full address, such as ``tadpole://demo/user/counter``."""
+
+    @abstractmethod
+    def tell(self, message: M) -> None:
+        """Deliver ``message`` without waiting; never blocks.
+
+        A full mailbox applies the target's overflow policy (raising
+        :class:`~actors.MailboxFull` under ``Overflow.FAIL``); a stopped target
+        sends the message to dead letters.
+        """
+
+    @abstractmethod
+    async def send(self, message: M) -> None:
+        """Deliver ``message``, waiting for room in the target's mailbox."""
+
+    @abstractmethod
+    async def ask(self, message: M, timeout: float | None = None) -> Any:
+        """Deliver ``message`` and wait for the actor's reply (its ``receive`` result).
+
+        Raises :class:`~actors.AskTimeout` when no reply comes within
+        ``timeout`` seconds (the message is then not delivered if it has not
+        been yet), the handler's own exception if it raised, and
+        :class:`~actors.ActorStopped` if the actor stopped first.
+        """
+
+    def __repr__(self) -> str:
+        return f"ActorRef({self.address!r})"
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class PendingAsk:
+    """A pending ask in a mailbox: the message, the asker's future, a correlation id."""
+
+    __slots__ = ("correlation_id", "future", "message", "target", "timeout")
+
+    def __init__(
+        self,
+        message: object,
+        future: asyncio.Future[Any],
+        correlation_id: int,
+        target: str,
+        timeout: float | None,
+    ) -> None:
+        self.message = message
+        self.future = future
+        self.correlation_id = correlation_id
+        self.target = target
+        self.timeout = timeout
+
+    def expire(self) -> None:
+        """Timer callback: the ask's time is up."""
+        future = self.future
+        if not future.done():
+            timeout = self.timeout if self.timeout is not None else 0.0
+            future.set_exception(AskTimeout(self.target, type(self.message).__qualname__, timeout))
+
+
+class LocalActorRef(ActorRef[M]):
+    """A ref to an actor in this process: delivery is a mailbox append, no encoding."""
+
+    __slots__ = ("_cell",)
+
+    def __init__(self, cell: ActorCell) -> None:
+        self._cell = cell
+
+    @property
+    def path(self) -> str:
+        return self._cell.path
+
+    @property
+    def address(self) -> str:
+        return f"tadpole://{self._cell.system.name}{self._cell.path}"
+
+    def tell(self, message: M) -> None:
+        self._cell.deliver(message)
+
+    async def send(self, message: M) -> None:
+        await self._cell.deliver_wait(message)
+
+    async def ask(self, message: M, timeout: float | None = None) -> Any:
+        cell = self._cell
+        caller = current_cell.get()
+        if caller is not None:
+            _check_deadlock(caller, cell, message)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        system = cell.system
+        pending = PendingAsk(message, future, system.next_correlation_id(), cell.path, timeout)
+        handle = None if timeout is None else system.clock.call_later(timeout, pending.expire)
+        if caller is not None:
+            caller.awaiting = cell
+        try:
+            await cell.deliver_ask(pending)
+            return await future
+        finally:
+            if handle is not None:
+                handle.cancel()
+            if caller is not None:
+                caller.awaiting = None
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LocalActorRef):
+            return self._cell is other._cell
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self._cell.path, self._cell.uid))
+
+
+def _check_deadlock(caller: ActorCell, target: ActorCell, message: object) -> None:
+    """Fail at once when the reply could only come from the asker itself.
+
+    The asker handles one message at a time, so if the target is the asker, or
+    is itself (transitively) waiting on an ask to the asker, nobody can ever
+    answer.
+    """
+    node: ActorCell | None = target
+    for _ in range(64):
+        if node is None:
+            return
+        if node is caller:
+            kind = type(message).__qualname__
+            if target is caller:
+                raise AskDeadlock(
+                    f"{caller.path} asked itself ({kind}) while handling a message: "
+                    "the reply could never be produced; use tell, or handle it inline"
+                )
+            raise AskDeadlock(
+                f"{caller.path} asked {target.path} ({kind}), which is waiting on an ask "
+                f"to {caller.path}: a cycle of asks can never complete"
+            )
+        node = node.awaiting

@@ -1,0 +1,234 @@
+"""``ActorSystem``: spawns, finds and stops actors, and owns every task they need.
+
+The system is an async context manager. Leaving it stops every top-level
+actor in reverse spawn order (each one's children first), fails pending asks
+with :class:`~actors.SystemShutdown`, and leaves no task behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from typing import TYPE_CHECKING, Any, Self
+
+import msgspec
+import structlog
+
+from ._cell import ActorCell, CellState, Guardian
+from ._clock import Clock, LoopClock
+from ._deadletters import DeadLetters
+from ._errors import ActorNotFound, SystemNotRunning
+from .supervision._spec import NO_KWARGS, ChildSpec, Restart, SupervisorFlags
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine, Mapping
+    from types import TracebackType
+
+    from ._actor import Actor
+    from ._mailbox import MailboxConfig
+    from ._ref import ActorRef
+
+__all__ = ["ActorSystem", "SystemStatistics"]
+
+logger = structlog.get_logger("actors")
+
+
+class SystemStatistics(msgspec.Struct, frozen=True):
+    """A snapshot of one actor system."""
+
+    name: str
+    running: bool
+    actors: int
+    messages_processed: int
+    restarts: int
+    failures: int
+    dead_letters: int
+    background_tasks: int
+
+
+class ActorSystem:
+    """A tree of actors on one asyncio event loop.
+
+    ``clock`` and ``seed``/``rng`` are the seams for deterministic tests: every
+    timer, timeout and backoff reads ``clock``; every random choice (backoff
+    jitter) draws from ``rng``.
+    """
+
+    def __init__(
+        self,
+        name: str = "tadpole",
+        *,
+        clock: Clock | None = None,
+        seed: int | None = None,
+        rng: random.Random | None = None,
+        guardian_flags: SupervisorFlags | None = None,
+        trace_messages: bool = False,
+    ) -> None:
+        if not name or "/" in name or "@" in name:
+            raise ValueError(f"system name must be non-empty, without '/' or '@': {name!r}")
+        self.name = name
+        self.clock: Clock = clock if clock is not None else LoopClock()
+        self.random = rng if rng is not None else random.Random(seed)
+        self.trace_messages = trace_messages
+        self.dead_letters = DeadLetters()
+        self._guardian = Guardian(self, guardian_flags or SupervisorFlags())
+        self._cells: dict[str, ActorCell] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._correlation = itertools.count(1)
+        self._running = False
+        self.stopping = False
+
+    # -- lifetime --------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise SystemNotRunning(
+                "ActorSystem runs on asyncio (use anyio's asyncio backend, optionally uvloop)"
+            ) from None
+        if self._running or self.stopping:
+            raise SystemNotRunning(f"actor system {self.name!r} cannot be entered twice")
+        self._running = True
+        logger.info("system_started", system=self.name)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop every actor (newest top-level first, children first) and every task."""
+        if not self._running:
+            return
+        self.stopping = True
+        try:
+            await self._cancel_background()
+            await self._guardian.stop_children()
+            # Stopping may have scheduled more work (stops, link failures): finish it.
+            await self._cancel_background()
+        finally:
+            self._running = False
+            self._guardian.state = CellState.STOPPED
+            logger.info("system_stopped", system=self.name)
+
+    async def _cancel_background(self) -> None:
+        while self._background:
+            tasks = list(self._background)
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+
+    @property
+    def running(self) -> bool:
+        return self._running and not self.stopping
+
+    def check_running(self) -> None:
+        if not self.running:
+            state = "shutting down" if self.stopping else "not running (use `async with`)"
+            raise SystemNotRunning(f"actor system {self.name!r} is {state}")
+
+    # -- actors ----------------------------------------------------------------
+
+    async def spawn(
+        self,
+        factory: Callable[..., Actor[Any]],
+        *args: Any,
+        name: str | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+    ) -> ActorRef[Any]:
+        """Start a top-level actor under ``/user``.
+
+        ``factory`` (usually the actor class) is called with ``args`` and
+        ``kwargs`` now and again for every restart, so each incarnation is a
+        fresh instance. Errors from the factory itself are raised here.
+        """
+        spec = ChildSpec(
+            factory=factory,
+            args=args,
+            kwargs=NO_KWARGS if kwargs is None else dict(kwargs),
+            name=name,
+            restart=restart,
+            shutdown=shutdown,
+            mailbox=mailbox,
+        )
+        return self.spawn_spec(spec)
+
+    def spawn_spec(self, spec: ChildSpec) -> ActorRef[Any]:
+        """Start a top-level actor from a :class:`~actors.supervision.ChildSpec`."""
+        return self._guardian.spawn_child(spec).ref
+
+    def lookup(self, path: str) -> ActorRef[Any]:
+        """The ref of the actor at ``path`` (``/user/a/b``); raises :class:`ActorNotFound`."""
+        cell = self._cells.get(path)
+        if cell is None:
+            raise ActorNotFound(path)
+        return cell.ref
+
+    async def stop(self, ref: ActorRef[Any]) -> None:
+        """Stop the actor for good, after its current message; children first."""
+        cell = self._cells.get(ref.path)
+        if cell is None or cell.ref != ref:
+            return
+        await cell.stop()
+
+    @property
+    def actors(self) -> tuple[ActorRef[Any], ...]:
+        """Every live actor's ref."""
+        return tuple(cell.ref for cell in self._cells.values())
+
+    # -- for cells -------------------------------------------------------------
+
+    def has_path(self, path: str) -> bool:
+        return path in self._cells
+
+    def register(self, cell: ActorCell) -> None:
+        self._cells[cell.path] = cell
+
+    def unregister(self, cell: ActorCell) -> None:
+        if self._cells.get(cell.path) is cell:
+            del self._cells[cell.path]
+
+    def next_correlation_id(self) -> int:
+        return next(self._correlation)
+
+    def create_actor_task(self, coro: Coroutine[Any, Any, None], path: str) -> asyncio.Task[None]:
+        return asyncio.get_running_loop().create_task(coro, name=path)
+
+    def spawn_background(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run runtime work (a restart, a stop) as a task this system owns."""
+        if not self._running:
+            coro.close()
+            return
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("runtime_task_failed", task=task.get_name(), error=repr(task.exception()))
+
+    def statistics(self) -> SystemStatistics:
+        cells = self._cells.values()
+        return SystemStatistics(
+            name=self.name,
+            running=self.running,
+            actors=len(self._cells),
+            messages_processed=sum(cell.processed for cell in cells),
+            restarts=sum(cell.restart_count for cell in cells),
+            failures=sum(cell.failures for cell in cells),
+            dead_letters=self.dead_letters.count,
+            background_tasks=len(self._background),
+        )
+
+    def __repr__(self) -> str:
+        return f"ActorSystem({self.name!r}, actors={len(self._cells)})"

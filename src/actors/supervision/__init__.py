@@ -1,0 +1,10 @@
+"""Supervision as data: child specs, supervisor flags, and the restart engine."""
+
+from ._engine import RestartEngine as RestartEngine
+from ._spec import Backoff as Backoff
+from ._spec import ChildSpec as ChildSpec
+from ._spec import Restart as Restart
+from ._spec import Strategy as Strategy
+from ._spec import SupervisorFlags as SupervisorFlags
+
+__all__ = ("Backoff", "ChildSpec", "Restart", "RestartEngine", "Strategy", "SupervisorFlags")

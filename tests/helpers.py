@@ -1,0 +1,114 @@
+"""Small helpers shared by the tests (no sleeps: everything waits on events)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from actors import Actor, Cancellable, LoopClock
+from protocol import Message
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+WAIT = 5.0
+"""Generous bound for anything a test waits on; reaching it fails the test."""
+
+
+class Ping(Message, tag="test.ping"):
+    n: int = 0
+
+
+class Pong(Message, tag="test.pong"):
+    n: int = 0
+
+
+class Boom(Message, tag="test.boom"):
+    reason: str = "boom"
+
+
+class Echo(Actor[Message]):
+    """Replies to every message with the message itself; raises on Boom."""
+
+    async def receive(self, message: Message) -> Any:
+        if isinstance(message, Boom):
+            raise RuntimeError(message.reason)
+        return message
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = WAIT) -> None:
+    """Wait until ``predicate()`` holds, yielding to the loop; fail after ``timeout``."""
+    with anyio.fail_after(timeout):
+        while not predicate():  # noqa: ASYNC110 - runtime state with no event; bounded above
+            await asyncio.sleep(0)
+
+
+class RecordingClock(LoopClock):
+    """The loop's clock, except that ``sleep`` returns at once and records the delay.
+
+    Lets tests assert exact backoff delays without waiting for them.
+    """
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        await asyncio.sleep(0)
+
+
+class ManualClock:
+    """A clock that moves only when the test says so; ``call_later`` fires on ``advance``."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.time = start
+        self._timers: list[tuple[float, int, Callable[[], object], _ManualHandle]] = []
+        self._seq = 0
+
+    def now(self) -> float:
+        return self.time
+
+    def wall(self) -> float:
+        return 1_700_000_000.0 + self.time
+
+    async def sleep(self, delay: float) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.call_later(delay, lambda: done.done() or done.set_result(None))
+        await done
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Cancellable:
+        handle = _ManualHandle()
+        self._seq += 1
+        self._timers.append((self.time + delay, self._seq, callback, handle))
+        return handle
+
+    def advance(self, seconds: float) -> int:
+        """Move time forward, firing due callbacks in time order; returns how many fired."""
+        target = self.time + seconds
+        fired = 0
+        while True:
+            due = [t for t in self._timers if t[0] <= target and not t[3].cancelled]
+            if not due:
+                break
+            entry = min(due, key=lambda t: (t[0], t[1]))
+            self._timers.remove(entry)
+            self.time = entry[0]
+            entry[2]()
+            fired += 1
+        self._timers = [t for t in self._timers if not t[3].cancelled]
+        self.time = target
+        return fired
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for t in self._timers if not t[3].cancelled)
+
+
+class _ManualHandle:
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
