@@ -416,3 +416,20 @@ async def test_statistics_count_actors_and_processed_messages() -> None:
         assert stats.messages_processed == 5
         assert stats.running
     assert not system.statistics().running
+
+
+def test_demo_swarm_finishes_every_job_and_restarts_the_crashed_worker() -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "swarm_demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "400/400 jobs done" in result.stdout
+    assert "restarts: 1" in result.stdout
+    assert "actor_restarted" in result.stdout + result.stderr
