@@ -43,6 +43,18 @@ def median_of(repeats: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(repeats))
 
 
+def interleaved_medians(
+    repeats: int, baseline: Callable[[], float], ours: Callable[[], float]
+) -> tuple[float, float]:
+    """Medians of baseline and ours, measured alternately so drift hits both alike."""
+    base_runs: list[float] = []
+    our_runs: list[float] = []
+    for _ in range(repeats):
+        base_runs.append(baseline())
+        our_runs.append(ours())
+    return statistics.median(base_runs), statistics.median(our_runs)
+
+
 def emit(
     figure: str,
     value: float,

@@ -18,7 +18,7 @@ import time
 import tracemalloc
 from typing import TYPE_CHECKING, Any
 
-from _common import emit, median_of, quiet_logging
+from _common import emit, interleaved_medians, quiet_logging
 from actors import Actor, ActorSystem, MailboxConfig
 from protocol import Message
 
@@ -123,7 +123,8 @@ async def actor_send_throughput(n: int, capacity: int) -> float:
 # -- ask ----------------------------------------------------------------------
 
 
-async def raw_ping_pong(n: int) -> float:
+async def raw_ping_pong(n: int, timeout: float | None = None) -> float:
+    """The raw baseline; with ``timeout``, each round trip also arms and cancels a timer."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[object, asyncio.Future[object]] | None] = asyncio.Queue()
 
@@ -140,8 +141,11 @@ async def raw_ping_pong(n: int) -> float:
     start = time.perf_counter()
     for _ in range(n):
         future: asyncio.Future[object] = loop.create_future()
+        handle = None if timeout is None else loop.call_later(timeout, future.cancel)
         queue.put_nowait((msg, future))
         await future
+        if handle is not None:
+            handle.cancel()
     elapsed = time.perf_counter() - start
     queue.put_nowait(None)
     await task
@@ -236,11 +240,15 @@ def main() -> None:
     r, n = args.repeats, args.messages
     for loop in loops:
 
-        def med(fn: Callable[[], Awaitable[float]], repeats: int = r, lp: str = loop) -> float:
-            return median_of(repeats, lambda: run_on(lp, fn))
+        def pair(
+            raw: Callable[[], Awaitable[float]],
+            ours: Callable[[], Awaitable[float]],
+            repeats: int = r,
+            lp: str = loop,
+        ) -> tuple[float, float]:
+            return interleaved_medians(repeats, lambda: run_on(lp, raw), lambda: run_on(lp, ours))
 
-        raw = med(lambda: raw_queue_throughput(n))
-        ours = med(lambda: actor_tell_throughput(n))
+        raw, ours = pair(lambda: raw_queue_throughput(n), lambda: actor_tell_throughput(n))
         emit(
             "tell_throughput",
             ours,
@@ -249,9 +257,11 @@ def main() -> None:
             baseline_name="asyncio.Queue put_nowait/get",
             loop=loop,
             messages=n,
+            target_ratio=0.8,
         )
-        raw = med(lambda: raw_queue_throughput(n, 1024))
-        ours = med(lambda: actor_send_throughput(n, 1024))
+        raw, ours = pair(
+            lambda: raw_queue_throughput(n, 1024), lambda: actor_send_throughput(n, 1024)
+        )
         emit(
             "send_throughput_bounded_1024",
             ours,
@@ -261,8 +271,7 @@ def main() -> None:
             loop=loop,
             messages=n,
         )
-        raw = med(lambda: raw_ping_pong(args.asks))
-        ours = med(lambda: actor_ask_rate(args.asks, None))
+        raw, ours = pair(lambda: raw_ping_pong(args.asks), lambda: actor_ask_rate(args.asks, None))
         emit(
             "ask_round_trips",
             ours,
@@ -271,19 +280,24 @@ def main() -> None:
             baseline_name="queue + future ping-pong",
             loop=loop,
             timeout=None,
+            target_ratio=0.8,
         )
-        ours = med(lambda: actor_ask_rate(args.asks, 5.0))
+        raw, ours = pair(
+            lambda: raw_ping_pong(args.asks, 5.0), lambda: actor_ask_rate(args.asks, 5.0)
+        )
         emit(
             "ask_round_trips_with_timeout",
             ours,
             "asks/s",
             baseline=raw,
-            baseline_name="queue + future ping-pong",
+            baseline_name="queue + future ping-pong + call_later timer",
             loop=loop,
             timeout=5.0,
+            target_ratio=0.8,
         )
-        raw = med(lambda: raw_task_spawn(args.actors), 3)
-        ours = med(lambda: actor_spawn_rate(args.actors), 3)
+        raw, ours = pair(
+            lambda: raw_task_spawn(args.actors), lambda: actor_spawn_rate(args.actors), 3
+        )
         emit(
             "spawn_rate",
             ours,
@@ -293,8 +307,7 @@ def main() -> None:
             loop=loop,
             target=100_000,
         )
-        raw = med(lambda: raw_task_memory(args.actors), 1)
-        ours = med(lambda: actor_memory(args.actors), 1)
+        raw, ours = pair(lambda: raw_task_memory(args.actors), lambda: actor_memory(args.actors), 1)
         emit(
             "memory_per_idle_actor",
             ours,

@@ -29,7 +29,7 @@ import structlog
 from ._actor import Actor
 from ._errors import ActorNameTaken, ActorStopped, LinkedActorFailed, MailboxFull, SystemShutdown
 from ._mailbox import Mailbox
-from ._ref import ActorRef, LocalActorRef, PendingAsk, current_cell
+from ._ref import ActorRef, LocalActorRef, PendingAsk
 from ._timers import Timers
 from ._watch import LinkExited, Terminated
 from .supervision._engine import RestartEngine
@@ -344,7 +344,6 @@ class ActorCell(_Parent):
 
     async def _run(self, instance: Actor[Any], reason: BaseException | None) -> None:
         """The actor's loop: one message at a time until halted or failed."""
-        current_cell.set(self)
         try:
             if reason is not None:
                 await instance.on_restart(reason)
@@ -357,12 +356,16 @@ class ActorCell(_Parent):
         mailbox = self.mailbox
         receive = instance.receive
         trace = self.system.trace_messages
+        create_future = asyncio.get_running_loop().create_future
         budget = THROUGHPUT
         while not self.halt_requested:
             items = mailbox._items
             if not items:
+                # Park (Mailbox.wait inlined: a parked actor keeps one frame less).
                 budget = THROUGHPUT
-                await mailbox.wait()
+                mailbox._items = None
+                waiter = mailbox._waiter = create_future()
+                await waiter
                 continue
             budget -= 1
             if not budget:

@@ -136,6 +136,22 @@ class Mailbox:
                 waiter.set_result(None)
         return dropped
 
+    def offer(self, item: object) -> bool:
+        """Enqueue ``item`` if there is room (never drops, never raises); ``False`` if not."""
+        items = self._items
+        if self._closed or (items is not None and len(items) >= self.capacity):
+            return False
+        if items is None:
+            items = self._items = deque()
+        items.append(item)
+        self.enqueued += 1
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        return True
+
     async def put(self, item: object) -> None:
         """Enqueue, waiting for room whatever the overflow policy."""
         while True:

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._errors import AskDeadlock, AskTimeout
 
 if TYPE_CHECKING:
     from ._cell import ActorCell
+    from ._system import ActorSystem
 
 __all__ = ["ActorRef", "LocalActorRef"]
 
 M = TypeVar("M", contravariant=True)
-
-current_cell: ContextVar[ActorCell | None] = ContextVar("tadpole_current_cell", default=None)
-"""The actor whose loop runs the current task (``None`` outside actors)."""
 
 
 class ActorRef(ABC, Generic[M]):
@@ -122,17 +119,18 @@ class LocalActorRef(ActorRef[M]):
 
     async def ask(self, message: M, timeout: float | None = None) -> Any:
         cell = self._cell
-        caller = current_cell.get()
+        system = cell.system
+        caller = calling_cell(system)
         if caller is not None:
             _check_deadlock(caller, cell, message)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        system = cell.system
-        pending = PendingAsk(message, future, system.next_correlation_id(), cell.path, timeout)
+        pending = PendingAsk(message, future, next(system.correlation_ids), cell.path, timeout)
         handle = None if timeout is None else system.clock.call_later(timeout, pending.expire)
         if caller is not None:
             caller.awaiting = cell
         try:
-            await cell.deliver_ask(pending)
+            if not cell.mailbox.offer(pending):
+                await cell.deliver_ask(pending)
             return await future
         finally:
             if handle is not None:
@@ -147,6 +145,19 @@ class LocalActorRef(ActorRef[M]):
 
     def __hash__(self) -> int:
         return hash((self._cell.path, self._cell.uid))
+
+
+def calling_cell(system: ActorSystem) -> ActorCell | None:
+    """The actor of ``system`` whose loop runs the current task, if any.
+
+    Actor loop tasks are named by their actor's path; the cell must also own
+    the task, so a foreign task with a look-alike name is never mistaken.
+    """
+    task = asyncio.current_task()
+    if task is None:
+        return None
+    cell = system.cell_at(task.get_name())
+    return cell if cell is not None and cell.task is task else None
 
 
 def _check_deadlock(caller: ActorCell, target: ActorCell, message: object) -> None:

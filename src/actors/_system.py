@@ -75,7 +75,8 @@ class ActorSystem:
         self._guardian = Guardian(self, guardian_flags or SupervisorFlags())
         self._cells: dict[str, ActorCell] = {}
         self._background: set[asyncio.Task[Any]] = set()
-        self._correlation = itertools.count(1)
+        self.correlation_ids = itertools.count(1)
+        """Correlation ids for asks, unique within this system."""
         self._running = False
         self.stopping = False
 
@@ -197,8 +198,8 @@ class ActorSystem:
         if self._cells.get(cell.path) is cell:
             del self._cells[cell.path]
 
-    def next_correlation_id(self) -> int:
-        return next(self._correlation)
+    def cell_at(self, path: str) -> ActorCell | None:
+        return self._cells.get(path)
 
     def create_actor_task(self, coro: Coroutine[Any, Any, None], path: str) -> asyncio.Task[None]:
         return asyncio.get_running_loop().create_task(coro, name=path)
