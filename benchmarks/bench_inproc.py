@@ -51,7 +51,16 @@ class Echo(Actor[Message]):
 
 
 class Idle(Actor[Message]):
+    """No hooks: stays dormant (no task) until its first message."""
+
     async def receive(self, message: Message) -> Any:
+        return None
+
+
+class IdleStarted(Idle):
+    """Has an on_start hook, so its loop task starts at spawn."""
+
+    async def on_start(self) -> None:
         return None
 
 
@@ -183,11 +192,11 @@ async def raw_task_spawn(n: int) -> float:
     return n / elapsed
 
 
-async def actor_spawn_rate(n: int) -> float:
+async def actor_spawn_rate(n: int, actor: type[Idle] = Idle) -> float:
     async with ActorSystem("bench") as system:
         start = time.perf_counter()
         for _ in range(n):
-            await system.spawn(Idle)
+            await system.spawn(actor)
         await asyncio.sleep(0)  # let every loop run on_start and park
         elapsed = time.perf_counter() - start
         return n / elapsed
@@ -212,13 +221,17 @@ async def raw_task_memory(n: int) -> float:
     return (after - before) / n
 
 
-async def actor_memory(n: int) -> float:
+async def actor_memory(n: int, messaged: bool = False) -> float:
+    """Bytes per idle actor; ``messaged``: each handled one tell and parked its loop."""
     async with ActorSystem("bench") as system:
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
+        ping = Ping(0)
         for _ in range(n):
-            await system.spawn(Idle)
+            ref = await system.spawn(Idle)
+            if messaged:
+                ref.tell(ping)
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         after = tracemalloc.get_traced_memory()[0]
@@ -305,19 +318,44 @@ def main() -> None:
             baseline=raw,
             baseline_name="loop.create_task of a parked coroutine",
             loop=loop,
+            actor="no hooks: dormant until its first message",
             target=100_000,
         )
-        raw, ours = pair(lambda: raw_task_memory(args.actors), lambda: actor_memory(args.actors), 1)
-        emit(
-            "memory_per_idle_actor",
-            ours,
-            "bytes",
-            baseline=raw,
-            baseline_name="parked asyncio task",
-            higher_is_better=False,
-            loop=loop,
-            target=2048,
+        raw, ours = pair(
+            lambda: raw_task_spawn(args.actors),
+            lambda: actor_spawn_rate(args.actors, IdleStarted),
+            3,
         )
+        emit(
+            "spawn_rate_with_on_start",
+            ours,
+            "actors/s",
+            baseline=raw,
+            baseline_name="loop.create_task of a parked coroutine",
+            loop=loop,
+            actor="on_start hook: loop task started at spawn and run once",
+            target=100_000,
+        )
+        for figure, messaged in (
+            ("memory_per_idle_actor", False),
+            ("memory_per_parked_actor", True),
+        ):
+            raw, ours = pair(
+                lambda: raw_task_memory(args.actors),
+                lambda m=messaged: actor_memory(args.actors, m),  # type: ignore[misc]
+                1,
+            )
+            emit(
+                figure,
+                ours,
+                "bytes",
+                baseline=raw,
+                baseline_name="parked asyncio task",
+                higher_is_better=False,
+                loop=loop,
+                actor="never messaged" if not messaged else "handled one message, loop parked",
+                target=2048,
+            )
 
 
 if __name__ == "__main__":

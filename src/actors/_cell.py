@@ -338,8 +338,30 @@ class ActorCell(_Parent):
         self.instance = instance
         self.state = CellState.RUNNING
         self.halt_requested = False
-        if reason is not None:
+        self.task = None
+        if reason is None:
+            logger.info("actor_started", actor=self.path, actor_type=self.actor_type)
+        else:
             self.restart_count += 1
+        actor_class = type(instance)
+        has_hooks = actor_class.on_start is not Actor.on_start or (
+            reason is not None and actor_class.on_restart is not Actor.on_restart
+        )
+        if has_hooks or len(self.mailbox):
+            self._start_loop(reason)
+        else:
+            # No hook to run and nothing to do: start the loop on the first message,
+            # so an actor that is never messaged costs no task.
+            self.mailbox.sleep_until_item(self)
+
+    def activate(self) -> None:
+        """The first message reached a dormant actor: start its loop."""
+        if self.task is None and self.state is CellState.RUNNING:
+            self._start_loop(None)
+
+    def _start_loop(self, reason: BaseException | None) -> None:
+        instance = self.instance
+        assert instance is not None
         self.task = self.system.create_actor_task(self._run(instance, reason), self.path)
 
     async def _run(self, instance: Actor[Any], reason: BaseException | None) -> None:
@@ -351,8 +373,6 @@ class ActorCell(_Parent):
         except Exception as exc:
             self._failed_in_loop(exc, None)
             return
-        if reason is None:
-            logger.info("actor_started", actor=self.path, actor_type=self.actor_type)
         mailbox = self.mailbox
         receive = instance.receive
         trace = self.system.trace_messages
@@ -363,7 +383,7 @@ class ActorCell(_Parent):
             if not items:
                 # Park (Mailbox.wait inlined: a parked actor keeps one frame less).
                 budget = THROUGHPUT
-                mailbox._items = None
+                items = mailbox._items = None  # the local too: a parked actor holds no buffer
                 waiter = mailbox._waiter = create_future()
                 await waiter
                 continue
@@ -457,6 +477,7 @@ class ActorCell(_Parent):
 
     async def _halt_loop(self) -> None:
         """Let the loop finish its current message, cancelling it after ``shutdown``."""
+        self.mailbox.cancel_sleep()
         task = self.task
         if task is None or task.done():
             return

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections import deque
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import msgspec
 
@@ -24,6 +24,12 @@ from ._errors import ActorStopped, MailboxFull
 __all__ = ["Mailbox", "MailboxConfig", "MailboxStatistics", "Overflow"]
 
 DEFAULT_CAPACITY: Final = 1024
+
+
+class Activatable(Protocol):
+    """The owner of a mailbox that starts its loop only when there is work."""
+
+    def activate(self) -> None: ...
 
 
 class Overflow(enum.Enum):
@@ -69,6 +75,7 @@ class Mailbox:
 
     __slots__ = (
         "_closed",
+        "_dormant",
         "_items",
         "_putters",
         "_waiter",
@@ -90,6 +97,8 @@ class Mailbox:
         self._waiter: asyncio.Future[None] | None = None
         self._putters: deque[asyncio.Future[None]] | None = None
         self._closed = False
+        # The owner to activate on the next item while it has no running loop.
+        self._dormant: Activatable | None = None
         self.enqueued = 0
         self.dropped_newest = 0
         self.dropped_oldest = 0
@@ -134,6 +143,8 @@ class Mailbox:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+        elif self._dormant is not None:
+            self._activate()
         return dropped
 
     def offer(self, item: object) -> bool:
@@ -150,6 +161,8 @@ class Mailbox:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+        elif self._dormant is not None:
+            self._activate()
         return True
 
     async def put(self, item: object) -> None:
@@ -197,6 +210,18 @@ class Mailbox:
             if self._waiter is waiter:
                 self._waiter = None
 
+    def sleep_until_item(self, owner: Activatable) -> None:
+        """Have ``owner.activate()`` called on the next item (the owner has no loop yet)."""
+        self._dormant = owner
+
+    def cancel_sleep(self) -> None:
+        self._dormant = None
+
+    def _activate(self) -> None:
+        owner, self._dormant = self._dormant, None
+        if owner is not None:
+            owner.activate()
+
     def wake(self) -> None:
         """Wake the parked owner without an item (to notice a halt request)."""
         waiter = self._waiter
@@ -216,6 +241,7 @@ class Mailbox:
     def close(self) -> list[object]:
         """Refuse further items; return what was queued; fail waiting senders."""
         self._closed = True
+        self._dormant = None
         items = list(self._items or ())
         self._items = None
         putters, self._putters = self._putters, None

@@ -433,3 +433,30 @@ def test_demo_swarm_finishes_every_job_and_restarts_the_crashed_worker() -> None
     assert "400/400 jobs done" in result.stdout
     assert "restarts: 1" in result.stdout
     assert "actor_restarted" in result.stdout + result.stderr
+
+
+async def test_an_actor_without_hooks_holds_no_task_until_its_first_message() -> None:
+    before = len(asyncio.all_tasks())
+    async with ActorSystem("t") as system:
+        refs = [await system.spawn(Echo) for _ in range(50)]
+        assert len(asyncio.all_tasks()) == before
+        assert await refs[7].ask(Ping(7), timeout=WAIT) == Ping(7)
+        assert len(asyncio.all_tasks()) == before + 1
+        assert system.statistics().actors == 50
+
+
+async def test_an_actor_with_on_start_runs_it_before_any_message() -> None:
+    order: list[str] = []
+
+    class Hooked(Actor[Message]):
+        async def on_start(self) -> None:
+            order.append("start")
+
+        async def receive(self, message: Message) -> Any:
+            order.append("receive")
+
+    async with ActorSystem("t") as system:
+        ref = await system.spawn(Hooked)
+        ref.tell(Ping())
+        await ref.ask(Ping(), timeout=WAIT)
+    assert order == ["start", "receive", "receive"]
