@@ -31,6 +31,8 @@ from ._mailbox import Overflow as Overflow
 from ._ref import ActorRef as ActorRef
 from ._system import ActorSystem as ActorSystem
 from ._system import SystemStatistics as SystemStatistics
+from ._topics import Topics as Topics
+from ._topics import TopicStatistics as TopicStatistics
 from ._watch import LinkExited as LinkExited
 from ._watch import Terminated as Terminated
 from .supervision import Backoff as Backoff
@@ -81,5 +83,7 @@ __all__ = (
     "SystemShutdown",
     "SystemStatistics",
     "Terminated",
+    "TopicStatistics",
+    "Topics",
     "run",
 )

@@ -532,6 +532,7 @@ class ActorCell(_Parent):
         self.state = CellState.STOPPED
         self.parent.forget_child(self)
         self.system.unregister(self)
+        self.system.topics.unsubscribe_all(self.ref)
         for target in self._watching or ():
             if target._watchers is not None:
                 target._watchers.discard(self)

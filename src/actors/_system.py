@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ._actor import Actor
     from ._mailbox import MailboxConfig
     from ._ref import ActorRef
+from ._topics import Topics
 
 __all__ = ["ActorSystem", "SystemStatistics"]
 
@@ -72,6 +73,8 @@ class ActorSystem:
         self.random = rng if rng is not None else random.Random(seed)
         self.trace_messages = trace_messages
         self.dead_letters = DeadLetters()
+        self.topics = Topics(self.dead_letters)
+        """Publish/subscribe by topic name inside this system."""
         self._guardian = Guardian(self, guardian_flags or SupervisorFlags())
         self._cells: dict[str, ActorCell] = {}
         self._background: set[asyncio.Task[Any]] = set()
