@@ -18,8 +18,8 @@ demo: $(STAMP)
 test: lint typecheck contracts pytest docs
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples docs
-	$(VENV)/bin/ruff format --check src tests benchmarks examples docs
+	$(VENV)/bin/ruff check src tests benchmarks examples docs/conf.py
+	$(VENV)/bin/ruff format --check src tests benchmarks examples docs/conf.py
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
