@@ -39,11 +39,15 @@ class Actor(Generic[M]):
     * ``mailbox``: its mailbox capacity and overflow policy.
     * ``trap_exits``: receive :class:`~actors.LinkExited` instead of failing
       when a linked actor fails.
+    * ``record_deliveries``: record every message this actor receives in the
+      system's ledger (``None`` follows ``ActorSystem(record_deliveries=...)``).
     """
 
     supervisor_flags: ClassVar[SupervisorFlags] = SupervisorFlags()
     mailbox: ClassVar[MailboxConfig] = MailboxConfig()
     trap_exits: ClassVar[bool] = False
+    record_deliveries: ClassVar[bool | None] = None
+    """Record this actor's deliveries in the system's ledger (``None``: the system decides)."""
 
     _cell: ActorCell
     """Set by the runtime before :meth:`on_start`."""

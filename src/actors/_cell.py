@@ -232,9 +232,11 @@ class ActorCell(_Parent):
         self.failures = 0
         self._timers: Timers | None = None
         self._log: Any = None
-        self._watchers: set[ActorCell] | None = None
-        self._watching: set[ActorCell] | None = None
-        self._links: set[ActorCell] | None = None
+        # Insertion-ordered (dicts, not sets): notifications go out in the order the
+        # watches and links were made, so a seeded run replays identically.
+        self._watchers: dict[ActorCell, None] | None = None
+        self._watching: dict[ActorCell, None] | None = None
+        self._links: dict[ActorCell, None] | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._init_parent()
 
@@ -375,7 +377,7 @@ class ActorCell(_Parent):
             return
         mailbox = self.mailbox
         receive = instance.receive
-        trace = self.system.trace_messages
+        observe = self.system.delivery_observer(self, instance)
         create_future = asyncio.get_running_loop().create_future
         budget = THROUGHPUT
         while not self.halt_requested:
@@ -400,8 +402,8 @@ class ActorCell(_Parent):
                 future = item.future
                 if future.done():
                     continue  # timed out or abandoned before delivery: not delivered
-                if trace:
-                    self._trace(item.message, item.correlation_id)
+                if observe is not None:
+                    observe(self.path, item.message, item.correlation_id)
                 try:
                     result = await receive(item.message)
                 except Exception as exc:
@@ -417,22 +419,14 @@ class ActorCell(_Parent):
                 if not future.done():
                     future.set_result(result)
             else:
-                if trace:
-                    self._trace(item, None)
+                if observe is not None:
+                    observe(self.path, item, None)
                 try:
                     await receive(item)
                 except Exception as exc:
                     self._failed_in_loop(exc, item)
                     return
             self.processed += 1
-
-    def _trace(self, message: object, correlation_id: int | None) -> None:
-        logger.debug(
-            "message_received",
-            actor=self.path,
-            msg_type=type(message).__qualname__,
-            correlation_id=correlation_id,
-        )
 
     def _failed_in_loop(self, exc: Exception, item: object | None) -> None:
         if self.state is not CellState.RUNNING:
@@ -535,16 +529,16 @@ class ActorCell(_Parent):
         self.system.topics.unsubscribe_all(self.ref)
         for target in self._watching or ():
             if target._watchers is not None:
-                target._watchers.discard(self)
+                target._watchers.pop(self, None)
         self._watching = None
         for linked in self._links or ():
             if linked._links is not None:
-                linked._links.discard(self)
+                linked._links.pop(self, None)
         self._links = None
         watchers, self._watchers = self._watchers, None
         for watcher in watchers or ():
             if watcher._watching is not None:
-                watcher._watching.discard(self)
+                watcher._watching.pop(self, None)
             watcher.deliver_quietly(Terminated(path=self.path, reason=reason, failed=failed))
         logger.info("actor_stopped", actor=self.path, reason=reason)
 
@@ -567,18 +561,18 @@ class ActorCell(_Parent):
             self.deliver_quietly(Terminated(path=target.path, reason="already stopped"))
             return
         if target._watchers is None:
-            target._watchers = set()
-        target._watchers.add(self)
+            target._watchers = {}
+        target._watchers[self] = None
         if self._watching is None:
-            self._watching = set()
-        self._watching.add(target)
+            self._watching = {}
+        self._watching[target] = None
 
     def unwatch(self, ref: ActorRef[Any]) -> None:
         target = _cell_of(ref)
         if target._watchers is not None:
-            target._watchers.discard(self)
+            target._watchers.pop(self, None)
         if self._watching is not None:
-            self._watching.discard(target)
+            self._watching.pop(target, None)
 
     def link(self, ref: ActorRef[Any]) -> None:
         target = _cell_of(ref)
@@ -588,21 +582,21 @@ class ActorCell(_Parent):
             raise ActorStopped(target.path, "cannot link to a stopped actor")
         for a, b in ((self, target), (target, self)):
             if a._links is None:
-                a._links = set()
-            a._links.add(b)
+                a._links = {}
+            a._links[b] = None
 
     def unlink(self, ref: ActorRef[Any]) -> None:
         target = _cell_of(ref)
         if self._links is not None:
-            self._links.discard(target)
+            self._links.pop(target, None)
         if target._links is not None:
-            target._links.discard(self)
+            target._links.pop(self, None)
 
     def _propagate_to_links(self, reason: BaseException) -> None:
         links, self._links = self._links, None
         for linked in links or ():
             if linked._links is not None:
-                linked._links.discard(self)
+                linked._links.pop(self, None)
             traps = linked.instance is not None and linked.instance.trap_exits
             if traps:
                 linked.deliver_quietly(LinkExited(path=self.path, reason=repr(reason)))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from typing import TYPE_CHECKING, Any, Self
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import msgspec
 import structlog
@@ -22,7 +23,7 @@ from ._errors import ActorNotFound, SystemNotRunning
 from .supervision._spec import NO_KWARGS, ChildSpec, Restart, SupervisorFlags
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Mapping
+    from collections.abc import Coroutine, Mapping
     from types import TracebackType
 
     from ._actor import Actor
@@ -33,6 +34,19 @@ from ._topics import Topics
 __all__ = ["ActorSystem", "SystemStatistics"]
 
 logger = structlog.get_logger("actors")
+
+
+DeliveryHook = Callable[[str, object, "int | None"], None]
+"""Called with (actor path, message, ask correlation id or None) as each message is delivered."""
+
+
+class DeliveryLedger(Protocol):
+    """What delivery recording needs of a ledger (:class:`actors.ledger.Ledger` is one)."""
+
+    def append_nowait(self, kind: str, payload: object) -> object: ...
+
+
+DELIVERY_RECORD_KIND = "delivery"
 
 
 class SystemStatistics(msgspec.Struct, frozen=True):
@@ -54,6 +68,15 @@ class ActorSystem:
     ``clock`` and ``seed``/``rng`` are the seams for deterministic tests: every
     timer, timeout and backoff reads ``clock``; every random choice (backoff
     jitter) draws from ``rng``.
+
+    Observing deliveries costs nothing unless asked for:
+
+    * ``trace_messages=True`` logs a ``message_received`` debug event per message;
+    * ``on_deliver`` is called with (actor path, message, correlation id) as each
+      message is handed to ``receive``;
+    * with a ``ledger``, ``record_deliveries=True`` appends a ``delivery`` record
+      for every message of every actor; an actor class can opt in or out on its
+      own with ``record_deliveries = True/False``.
     """
 
     def __init__(
@@ -65,19 +88,27 @@ class ActorSystem:
         rng: random.Random | None = None,
         guardian_flags: SupervisorFlags | None = None,
         trace_messages: bool = False,
+        on_deliver: DeliveryHook | None = None,
+        ledger: DeliveryLedger | None = None,
+        record_deliveries: bool = False,
     ) -> None:
         if not name or "/" in name or "@" in name:
             raise ValueError(f"system name must be non-empty, without '/' or '@': {name!r}")
         self.name = name
         self.clock: Clock = clock if clock is not None else LoopClock()
         self.random = rng if rng is not None else random.Random(seed)
+        if record_deliveries and ledger is None:
+            raise ValueError("record_deliveries=True needs a ledger to record into")
         self.trace_messages = trace_messages
+        self.on_deliver = on_deliver
+        self.ledger = ledger
+        self.record_deliveries = record_deliveries
         self.dead_letters = DeadLetters()
         self.topics = Topics(self.dead_letters)
         """Publish/subscribe by topic name inside this system."""
         self._guardian = Guardian(self, guardian_flags or SupervisorFlags())
         self._cells: dict[str, ActorCell] = {}
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: dict[asyncio.Task[Any], None] = {}
         self.correlation_ids = itertools.count(1)
         """Correlation ids for asks, unique within this system."""
         self._running = False
@@ -213,13 +244,41 @@ class ActorSystem:
             coro.close()
             return
         task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._background.add(task)
+        self._background[task] = None
         task.add_done_callback(self._background_done)
 
     def _background_done(self, task: asyncio.Task[Any]) -> None:
-        self._background.discard(task)
+        self._background.pop(task, None)
         if not task.cancelled() and task.exception() is not None:
             logger.error("runtime_task_failed", task=task.get_name(), error=repr(task.exception()))
+
+    def delivery_observer(self, cell: ActorCell, instance: Actor[Any]) -> DeliveryHook | None:
+        """What the actor's loop calls per delivery; ``None`` (the usual case) costs nothing."""
+        hooks: list[DeliveryHook] = []
+        if self.trace_messages:
+            hooks.append(_log_delivery)
+        if self.on_deliver is not None:
+            hooks.append(self.on_deliver)
+        record = instance.record_deliveries
+        if record is None:
+            record = self.record_deliveries
+        if record:
+            if self.ledger is None:
+                logger.warning(
+                    "delivery_recording_unavailable", actor=cell.path, reason="no ledger"
+                )
+            else:
+                hooks.append(_LedgerRecorder(self.ledger))
+        if not hooks:
+            return None
+        if len(hooks) == 1:
+            return hooks[0]
+
+        def observe_all(path: str, message: object, correlation_id: int | None) -> None:
+            for hook in hooks:
+                hook(path, message, correlation_id)
+
+        return observe_all
 
     def statistics(self) -> SystemStatistics:
         cells = self._cells.values()
@@ -236,3 +295,45 @@ class ActorSystem:
 
     def __repr__(self) -> str:
         return f"ActorSystem({self.name!r}, actors={len(self._cells)})"
+
+
+def _log_delivery(path: str, message: object, correlation_id: int | None) -> None:
+    logger.debug(
+        "message_received",
+        actor=path,
+        msg_type=type(message).__qualname__,
+        correlation_id=correlation_id,
+    )
+
+
+class _LedgerRecorder:
+    """Appends one ``delivery`` record per message; never fails the actor."""
+
+    __slots__ = ("_ledger",)
+
+    def __init__(self, ledger: DeliveryLedger) -> None:
+        self._ledger = ledger
+
+    def __call__(self, path: str, message: object, correlation_id: int | None) -> None:
+        payload: dict[str, object] = {
+            "actor": path,
+            "msg_type": _message_tag(message),
+            "correlation_id": correlation_id,
+            "message": message,
+        }
+        try:
+            self._ledger.append_nowait(DELIVERY_RECORD_KIND, payload)
+        except Exception as exc:
+            # A message that cannot be encoded is recorded by type only; a ledger
+            # that refuses (closed, full) is logged: recording never fails delivery.
+            payload["message"] = None
+            try:
+                self._ledger.append_nowait(DELIVERY_RECORD_KIND, payload)
+            except Exception:
+                logger.warning("delivery_not_recorded", actor=path, error=repr(exc))
+
+
+def _message_tag(message: object) -> str:
+    config = getattr(type(message), "__struct_config__", None)
+    tag = getattr(config, "tag", None)
+    return tag if isinstance(tag, str) else type(message).__qualname__

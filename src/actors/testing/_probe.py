@@ -1,4 +1,4 @@
-"""Helpers for testing your own actors.
+"""A probe: a stand-in recipient for the actors under test.
 
 :class:`Probe` is an actor you hand to the actors under test as a stand-in
 recipient; it records what it receives and lets the test ``expect`` a message
@@ -18,19 +18,16 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._actor import Actor
+from .._actor import Actor
+from ._errors import ProbeTimeout
 
 if TYPE_CHECKING:
-    from ._ref import ActorRef
-    from ._system import ActorSystem
+    from .._ref import ActorRef
+    from .._system import ActorSystem
 
-__all__ = ["Probe", "ProbeTimeout"]
+__all__ = ["Probe"]
 
 T = TypeVar("T")
-
-
-class ProbeTimeout(AssertionError):
-    """The probe did not receive the expected message in time."""
 
 
 class _ProbeActor(Actor[Any]):
