@@ -33,6 +33,8 @@ from ._system import ActorSystem as ActorSystem
 from ._system import SystemStatistics as SystemStatistics
 from ._topics import Topics as Topics
 from ._topics import TopicStatistics as TopicStatistics
+from ._virtual import VirtualRef as VirtualRef
+from ._virtual import VirtualStatistics as VirtualStatistics
 from ._watch import LinkExited as LinkExited
 from ._watch import Terminated as Terminated
 from .supervision import Backoff as Backoff
@@ -85,5 +87,7 @@ __all__ = (
     "Terminated",
     "TopicStatistics",
     "Topics",
+    "VirtualRef",
+    "VirtualStatistics",
     "run",
 )

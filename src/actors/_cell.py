@@ -149,7 +149,7 @@ class _Parent:
 
 
 class Guardian(_Parent):
-    """The root of user actors (``/user``): supervises top-level actors, never fails.
+    """A root of the actor tree (``/user``, ``/virtual``): supervises its children, never fails.
 
     When its restart intensity is exceeded it does not escalate (there is no
     one above it): it stops the failing actor for good and logs
@@ -158,9 +158,9 @@ class Guardian(_Parent):
 
     __slots__ = ("_flags", "path", "ref", "state", "system")
 
-    def __init__(self, system: ActorSystem, flags: SupervisorFlags) -> None:
+    def __init__(self, system: ActorSystem, flags: SupervisorFlags, path: str = "/user") -> None:
         self.system = system
-        self.path = "/user"
+        self.path = path
         self.ref = None
         self.state = CellState.RUNNING
         self._flags = flags
@@ -355,6 +355,12 @@ class ActorCell(_Parent):
             # No hook to run and nothing to do: start the loop on the first message,
             # so an actor that is never messaged costs no task.
             self.mailbox.sleep_until_item(self)
+
+    def is_idle(self) -> bool:
+        """Running, nothing queued, and not in the middle of a message."""
+        if self.state is not CellState.RUNNING or len(self.mailbox):
+            return False
+        return self.task is None or self.mailbox._waiter is not None
 
     def activate(self) -> None:
         """The first message reached a dormant actor: start its loop."""

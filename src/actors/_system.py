@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._mailbox import MailboxConfig
     from ._ref import ActorRef
 from ._topics import Topics
+from ._virtual import VirtualActors, VirtualRef, VirtualStatistics
 
 __all__ = ["ActorSystem", "SystemStatistics"]
 
@@ -107,6 +108,7 @@ class ActorSystem:
         self.topics = Topics(self.dead_letters)
         """Publish/subscribe by topic name inside this system."""
         self._guardian = Guardian(self, guardian_flags or SupervisorFlags())
+        self._virtual = VirtualActors(self, guardian_flags or SupervisorFlags())
         self._cells: dict[str, ActorCell] = {}
         self._background: dict[asyncio.Task[Any], None] = {}
         self.correlation_ids = itertools.count(1)
@@ -144,6 +146,7 @@ class ActorSystem:
         self.stopping = True
         try:
             await self._cancel_background()
+            await self._virtual.shutdown()
             await self._guardian.stop_children()
             # Stopping may have scheduled more work (stops, link failures): finish it.
             await self._cancel_background()
@@ -200,6 +203,24 @@ class ActorSystem:
     def spawn_spec(self, spec: ChildSpec) -> ActorRef[Any]:
         """Start a top-level actor from a :class:`~actors.supervision.ChildSpec`."""
         return self._guardian.spawn_child(spec).ref
+
+    def virtual(
+        self,
+        factory: Callable[..., Actor[Any]],
+        key: str,
+        *,
+        idle_after: float | None = None,
+    ) -> VirtualRef[Any]:
+        """A ref to the actor of type ``factory`` and ``key``, activated on its first message.
+
+        The factory is called with the key. After ``idle_after`` seconds
+        (default 300) with nothing queued or running, the activation is
+        stopped; the next message activates a fresh one.
+        """
+        return self._virtual.ref(factory, key, idle_after=idle_after)
+
+    def virtual_statistics(self) -> VirtualStatistics:
+        return self._virtual.statistics()
 
     def lookup(self, path: str) -> ActorRef[Any]:
         """The ref of the actor at ``path`` (``/user/a/b``); raises :class:`ActorNotFound`."""
