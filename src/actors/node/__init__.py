@@ -1,0 +1,19 @@
+"""Cluster nodes: ``python -m actors.node`` and its parts, for embedding or tests."""
+
+from ._config import ConfigError as ConfigError
+from ._config import NodeConfig as NodeConfig
+from ._config import load_config as load_config
+from ._main import main as main
+from ._run import NodeContext as NodeContext
+from ._run import configure_logging as configure_logging
+from ._run import run_node as run_node
+
+__all__ = (
+    "ConfigError",
+    "NodeConfig",
+    "NodeContext",
+    "configure_logging",
+    "load_config",
+    "main",
+    "run_node",
+)

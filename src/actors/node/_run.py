@@ -1,0 +1,160 @@
+"""Run one node: system, transport, cluster, the user's app, graceful shutdown."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import logging
+import signal
+import ssl
+import sys
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import structlog
+
+from .._system import ActorSystem
+from ..cluster import Cluster, ClusterConfig
+from ..remote import RemoteConfig, RemoteNode, TcpTransport
+from ._config import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ._config import NodeConfig
+
+__all__ = ["NodeContext", "configure_logging", "run_node"]
+
+logger = structlog.get_logger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeContext:
+    """What ``--app module:callable`` receives: the running node's parts."""
+
+    system: ActorSystem
+    remote: RemoteNode
+    cluster: Cluster
+    config: NodeConfig
+    data_dir: Path | None
+
+
+def configure_logging(log_format: str, level: str = "info") -> None:
+    """The node's logging: JSON (one object per line, with ``event``) or console."""
+    processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if log_format == "json":
+        processors += [
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(),
+        ]
+    else:
+        processors.append(structlog.dev.ConsoleRenderer(colors=False))
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+
+
+def load_app(spec: str) -> Any:
+    """Import ``module:callable``; raises :class:`ConfigError`."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"--app expects MODULE:CALLABLE, got {spec!r}")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"--app: cannot import {module_name!r}: {exc}") from None
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ConfigError(f"--app: {module_name!r} has no attribute {attr!r}") from None
+    if not callable(target):
+        raise ConfigError(f"--app: {spec!r} is not callable")
+    return target
+
+
+def _tls(config: NodeConfig) -> TcpTransport:
+    if config.tls_cert is None or config.tls_key is None:
+        return TcpTransport()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=config.tls_ca)
+    server.load_cert_chain(config.tls_cert, config.tls_key)
+    client = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=config.tls_ca)
+    client.load_cert_chain(config.tls_cert, config.tls_key)
+    client.check_hostname = False  # peers are authenticated by the CA and the cluster secret
+    if config.tls_ca is not None:
+        server.verify_mode = ssl.CERT_REQUIRED
+    return TcpTransport(server_ssl=server, client_ssl=client)
+
+
+async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) -> None:
+    """Run the node until SIGTERM/SIGINT, then shut down gracefully."""
+    app = load_app(config.app) if config.app else None
+    if config.data_dir is not None:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    cluster_config = ClusterConfig(
+        heartbeat_interval=config.heartbeat_interval,
+        phi_threshold=config.phi_threshold,
+        down_after=config.down_after,
+    )
+    remote_config = RemoteConfig(handshake_timeout=config.handshake_timeout)
+    stop = anyio.Event()
+    received: list[str] = []
+
+    async def watch_signals() -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                received.append(signal.Signals(signum).name)
+                stop.set()
+                return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch_signals)
+        async with (
+            ActorSystem(config.name, seed=config.seed) as system,
+            RemoteNode(
+                system,
+                name=config.name,
+                cluster=config.cluster,
+                secret=config.secret,
+                host=config.listen[0],
+                port=config.listen[1],
+                advertise_host=config.advertise_host,
+                transport=_tls(config),
+                config=remote_config,
+            ) as remote,
+            Cluster(remote, seeds=config.seeds, config=cluster_config) as cluster,
+        ):
+            if app is not None:
+                result = app(NodeContext(system, remote, cluster, config, config.data_dir))
+                if inspect.isawaitable(result):
+                    await result
+            logger.info(
+                "node_started",
+                node=config.name,
+                address=remote.address,
+                cluster=config.cluster,
+                seeds=[f"{h}:{p}" for h, p in config.seeds],
+                detection_time=round(cluster_config.detection_time(), 3),
+            )
+            if started is not None:
+                started.set()
+            await stop.wait()
+            logger.info("node_stopping", node=config.name, signal=received[:1])
+            finished = await remote.drain(config.drain_timeout)
+            logger.info(
+                "node_drained",
+                node=config.name,
+                complete=finished,
+                in_flight=remote.statistics().asks_in_flight,
+            )
+            # Leaving the cluster context announces the leave.
+        tg.cancel_scope.cancel()
+    logger.info("node_exited", node=config.name)

@@ -1,0 +1,901 @@
+"""``RemoteNode``: this system's presence on the network.
+
+A node listens through a :class:`~actors.remote.Transport`, keeps at most one
+connection per peer node (reused in both directions), and turns addresses
+into :class:`~actors.remote.RemoteRef` objects. It is an async context manager
+and owns every task it runs: the listener, one connection task per peer, and
+the tasks answering asks that peers sent.
+
+Per peer there is one bounded **send buffer** (``RemoteConfig.send_buffer``
+messages). ``tell`` queues without waiting and applies the overflow policy
+when it is full; ``send`` and ``ask`` wait for room. The connection's writer
+empties the buffer in batches, one write per batch, so messages from one
+sender to one actor leave, and arrive, in order.
+
+When two nodes dial each other at once, the acceptor keeps its own dial if
+its name sorts first and refuses the other; so both sides end up using the
+same single connection. A lost connection fails the asks it carried with
+:class:`~actors.remote.ConnectionLost`; messages still in the buffer wait for
+the next connection, which is dialled with exponential backoff (jitter drawn
+from the system's seeded rng, delays slept on the system's clock). A dial
+that fails fails the asks waiting in the buffer with
+:class:`~actors.remote.NodeUnreachable` and dead-letters its tells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import anyio
+import msgspec
+import structlog
+
+from protocol import (
+    DEFAULT_MAX_FRAME_SIZE,
+    Codec,
+    Envelope,
+    EnvelopeCodec,
+    FrameReader,
+    Handshake,
+    HandshakeError,
+    MessageKind,
+    MessageTooLarge,
+    RemoteFailure,
+    RemoteProtocolError,
+    encode_frame,
+)
+
+from .._errors import AskTimeout, SystemNotRunning
+from .._mailbox import Overflow
+from .._ref import calling_cell
+from ._address import Address, parse_address
+from ._backoff import ReconnectBackoff
+from ._connection import _STREAM_GONE, Connection
+from ._errors import HandshakeTimeout, InvalidAddress, NodeUnreachable, SendBufferFull
+from ._ref import RemoteRef
+from ._transport import TcpTransport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
+    from anyio.abc import ByteStream, TaskGroup
+
+    from protocol import Message
+
+    from .._ref import ActorRef
+    from .._system import ActorSystem
+    from ._transport import Transport, TransportListener
+
+__all__ = ["RemoteConfig", "RemoteNode", "RemoteStatistics"]
+
+logger = structlog.get_logger(__name__)
+
+_ENVELOPE_OVERHEAD: Final = 64
+_SIMULTANEOUS: Final = "simultaneous_connect"
+
+
+class RemoteConfig(msgspec.Struct, frozen=True):
+    """Tunables of a :class:`RemoteNode`."""
+
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    """Largest frame payload sent or accepted (bytes)."""
+    send_buffer: int = 4096
+    """Messages queued per peer before ``send``/``ask`` wait and ``tell`` applies ``overflow``."""
+    overflow: Overflow = Overflow.FAIL
+    """What ``tell`` does on a full send buffer: raise SendBufferFull, or drop newest/oldest."""
+    handshake_timeout: float = 5.0
+    """Seconds a peer has to complete TLS and the handshake before it is disconnected."""
+    connect_timeout: float = 5.0
+    """Seconds to wait for a TCP connection to open."""
+    backoff: ReconnectBackoff = ReconnectBackoff()
+    """Delays between failed dials of one peer."""
+    batch_bytes: int = 256 * 1024
+    """Bytes the writer gathers into one write, at most (a single larger frame still goes)."""
+    max_inflight_asks: int = 10_000
+    """Asks from one connection being answered at once before its reader waits."""
+    include_traceback: bool = True
+    """Send the traceback text of a failed ask to the asker."""
+    flush_timeout: float = 2.0
+    """Seconds the node waits, on exit, for its send buffers to drain."""
+
+    def __post_init__(self) -> None:
+        if self.send_buffer < 1 or self.max_inflight_asks < 1:
+            raise ValueError("send_buffer and max_inflight_asks must be at least 1")
+
+
+class RemoteStatistics(msgspec.Struct, frozen=True):
+    """A snapshot of one node's transport."""
+
+    node: str
+    address: str
+    peers: int
+    connections: int
+    connections_opened: int
+    connections_closed: int
+    connections_accepted: int
+    connect_failures: int
+    messages_sent: int
+    messages_received: int
+    bytes_sent: int
+    bytes_received: int
+    writes: int
+    send_buffered: int
+    asks_pending: int
+    asks_in_flight: int
+    asks_expired: int
+    late_answers: int
+    dropped: int
+    close_reasons: dict[str, int]
+    """Connections closed for bad input or failed handshakes, by reason (error class name)."""
+
+
+class _Counters:
+    __slots__ = (
+        "asks_expired",
+        "bytes_received",
+        "bytes_sent",
+        "connect_failures",
+        "connections_accepted",
+        "connections_closed",
+        "connections_opened",
+        "dropped",
+        "late_answers",
+        "messages_received",
+        "messages_sent",
+        "writes",
+    )
+
+    def __init__(self) -> None:
+        for name in self.__slots__:
+            setattr(self, name, 0)
+
+    asks_expired: int
+    bytes_received: int
+    bytes_sent: int
+    connect_failures: int
+    connections_accepted: int
+    connections_closed: int
+    connections_opened: int
+    dropped: int
+    late_answers: int
+    messages_received: int
+    messages_sent: int
+    writes: int
+
+
+class _Out:
+    """A message waiting in a peer's send buffer (``cid`` 0: a tell)."""
+
+    __slots__ = (
+        "cid",
+        "conn",
+        "deadline",
+        "future",
+        "label",
+        "message",
+        "payload",
+        "sender",
+        "target",
+    )
+
+    def __init__(
+        self,
+        target: str,
+        payload: msgspec.Raw,
+        sender: str | None,
+        cid: int,
+        deadline: float | None,
+        future: asyncio.Future[Any] | None,
+        label: str,
+        message: object,
+    ) -> None:
+        self.target = target
+        self.payload = payload
+        self.sender = sender
+        self.cid = cid
+        self.deadline = deadline
+        self.future = future
+        self.label = label
+        self.message = message
+        self.conn: Connection | None = None
+
+
+class _Refused(Exception):
+    """The acceptor refuses a connection (simultaneous dial, self-connection)."""
+
+
+class _Aborted(Exception):
+    """The peer hung up during the handshake."""
+
+
+class _Peer:
+    """Everything this node keeps about one other node."""
+
+    def __init__(self, node: RemoteNode, name: str, host: str | None, port: int | None) -> None:
+        self.node = node
+        self.name = name
+        self.host = host
+        self.port = port
+        self.capacity = node.config.send_buffer
+        self.outbox: deque[_Out] = deque()
+        self.putters: deque[asyncio.Future[None]] = deque()
+        self.emptied: list[asyncio.Future[None]] = []
+        self.connected: list[asyncio.Future[None]] = []
+        self.conn: Connection | None = None
+        self.dialing = False
+        self.incoming: asyncio.Event | None = None
+        self.demand = asyncio.Event()
+        self.maintained = False
+
+    def __repr__(self) -> str:
+        return f"<Peer {self.name} {self.host}:{self.port}>"
+
+    def put_nowait(self, item: _Out) -> None:
+        outbox = self.outbox
+        if len(outbox) >= self.capacity:
+            overflow = self.node.config.overflow
+            if overflow is Overflow.FAIL:
+                raise SendBufferFull(f"node {self.name}", self.capacity)
+            if overflow is Overflow.DROP_NEWEST:
+                self.node._drop(item, "send buffer full: dropped newest")
+                return
+            self.node._drop(outbox.popleft(), "send buffer full: dropped oldest")
+        outbox.append(item)
+        conn = self.conn
+        if conn is not None:
+            conn.notify()
+        else:
+            self.want()
+
+    async def put(self, item: _Out) -> None:
+        outbox = self.outbox
+        loop = asyncio.get_running_loop()
+        while len(outbox) >= self.capacity:
+            room: asyncio.Future[None] = loop.create_future()
+            self.putters.append(room)
+            waits: set[asyncio.Future[Any]] = {room}
+            if item.future is not None:
+                waits.add(item.future)
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if room in self.putters:
+                    self.putters.remove(room)
+                elif room.done() and not room.cancelled() and len(outbox) < self.capacity:
+                    self.room_freed()  # pass the room on
+                if not room.done():
+                    room.cancel()
+            if item.future is not None and item.future.done():
+                return  # timed out while waiting for room: never sent
+            self.node._check_open()
+        outbox.append(item)
+        conn = self.conn
+        if conn is not None:
+            conn.notify()
+        else:
+            self.want()
+
+    def room_freed(self) -> None:
+        putters = self.putters
+        room = self.capacity - len(self.outbox)
+        while putters and room > 0:
+            waiter = putters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                room -= 1
+        if not self.outbox and self.emptied:
+            emptied, self.emptied = self.emptied, []
+            for waiter in emptied:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def wait_connected(self) -> None:
+        """Until a connection to this peer is adopted."""
+        if self.conn is None:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.connected.append(waiter)
+            await waiter
+
+    def has_other_route(self) -> bool:
+        """A connection exists or an incoming one is being set up."""
+        return self.conn is not None or self.incoming is not None
+
+    def want(self) -> None:
+        """Ask the peer's connection task for a connection."""
+        self.demand.set()
+        if not self.maintained:
+            self.maintained = True
+            self.node._start(self.node._maintain, self)
+
+    def fail_queued(self, error: Exception) -> None:
+        outbox, self.outbox = self.outbox, deque()
+        for item in outbox:
+            if item.future is not None:
+                if not item.future.done():
+                    item.future.set_exception(error)
+            else:
+                self.node._drop(item, f"undeliverable: {error}")
+        self.room_freed()
+
+
+class RemoteNode:
+    """This actor system's endpoint on the network; an async context manager.
+
+    ``name`` (default: the system's name) is what the node proves in the
+    handshake, ``cluster`` and ``secret`` must match the peers'. ``host`` and
+    ``port`` are where to listen (port 0 picks a free one; see :attr:`address`).
+    ``advertise_host`` is the host peers should dial when ``host`` is a
+    wildcard such as ``0.0.0.0``.
+    """
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        *,
+        secret: bytes | str,
+        name: str | None = None,
+        cluster: str = "tadpole",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        advertise_host: str | None = None,
+        transport: Transport | None = None,
+        config: RemoteConfig | None = None,
+    ) -> None:
+        self.system = system
+        self.name = name if name is not None else system.name
+        self.cluster = cluster
+        self._secret = secret.encode() if isinstance(secret, str) else bytes(secret)
+        if not self._secret:
+            raise ValueError("the cluster secret must not be empty")
+        self.transport: Transport = transport if transport is not None else TcpTransport()
+        self.config = config if config is not None else RemoteConfig()
+        self._host = host
+        self._port = port
+        self._advertise = advertise_host
+        self._codec = Codec()
+        self._envelopes = EnvelopeCodec(self._codec)
+        self._counters = _Counters()
+        self._close_reasons: dict[str, int] = {}
+        self._peers: dict[str, _Peer] = {}
+        self._conns: set[Connection] = set()
+        self._services: dict[str, Callable[[Message, str], Message | None]] = {}
+        self._cids = itertools.count(1)
+        self._tg: TaskGroup | None = None
+        self._listener: TransportListener | None = None
+        self._bound: tuple[str, int] | None = None
+        self._open = False
+        self.accepting = True
+        self._inflight = 0
+        self._idle: asyncio.Event | None = None
+
+    # -- lifetime --------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self.system.check_running()
+        tg = anyio.create_task_group()
+        await tg.__aenter__()
+        try:
+            listener = await self.transport.listen(self._host, self._port)
+        except BaseException as exc:
+            await tg.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._tg = tg
+        self._listener = listener
+        self._bound = listener.address
+        self._open = True
+        tg.start_soon(listener.serve, self._accept)
+        logger.info("node_listening", node=self.name, address=self.address, cluster=self.cluster)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        tg = self._tg
+        if tg is None:
+            return None
+        self.accepting = False
+        try:
+            if exc_type is None:
+                with anyio.move_on_after(self.config.flush_timeout):
+                    await self.flush()
+        finally:
+            self._open = False
+            for peer in self._peers.values():
+                peer.fail_queued(NodeUnreachable(peer.name, f"node {self.name} stopped"))
+            for conn in list(self._conns):
+                conn.close("node_stopped")
+            tg.cancel_scope.cancel()
+            self._tg = None
+            try:
+                result = await tg.__aexit__(exc_type, exc, tb)
+            finally:
+                listener, self._listener = self._listener, None
+                if listener is not None:
+                    with anyio.CancelScope(shield=True):
+                        await listener.aclose()
+                logger.info("node_stopped", node=self.name)
+        return result
+
+    def _start(self, func: Callable[..., Any], *args: Any) -> None:
+        if self._tg is None:
+            raise SystemNotRunning(f"node {self.name} is not running (use `async with`)")
+        self._tg.start_soon(func, *args)
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise SystemNotRunning(f"node {self.name} is not running")
+
+    @property
+    def address(self) -> str:
+        """``tadpole://name@host:port``: where peers reach this node."""
+        if self._bound is None:
+            raise SystemNotRunning(f"node {self.name} is not listening yet")
+        host = self._advertise or self._bound[0]
+        return str(Address(self.name, host, self._bound[1]))
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        """The bound ``(host, port)``."""
+        if self._bound is None:
+            raise SystemNotRunning(f"node {self.name} is not listening yet")
+        return self._bound
+
+    # -- refs ------------------------------------------------------------------
+
+    def ref(self, address: str | Address) -> ActorRef[Any]:
+        """A ref to the actor at ``address`` (``tadpole://node@host:port/user/x``).
+
+        An address of this node resolves to the local ref
+        (:class:`~actors.ActorNotFound` if no actor lives there).
+        """
+        addr = parse_address(address) if isinstance(address, str) else address
+        if not addr.path:
+            raise InvalidAddress(str(address), "no actor path")
+        if addr.node == self.name:
+            return self.system.lookup(addr.path)
+        if addr.host is None or addr.port is None:
+            raise InvalidAddress(str(address), "a remote address needs @HOST:PORT")
+        return RemoteRef(self, self._peer(addr.node, addr.host, addr.port), addr)
+
+    def address_of(self, ref: ActorRef[Any]) -> str:
+        """The full network address of ``ref`` (a local ref gets this node's address)."""
+        if isinstance(ref, RemoteRef):
+            return ref.address
+        return self.address + ref.path
+
+    async def contact(self, host: str, port: int) -> str:
+        """Connect to whatever node listens at ``host:port``; returns its name.
+
+        For seeds, whose names are not known in advance. Raises
+        :class:`OSError`, :class:`TimeoutError` or a handshake error.
+        """
+        self._check_open()
+        for peer in self._peers.values():
+            if peer.host == host and peer.port == port and peer.conn is not None:
+                return peer.name
+        name, stream, reader = await self._dial(host, port, None)
+        peer = self._peer(name, host, port)
+        if peer.conn is not None:
+            await anyio.aclose_forcefully(stream)
+            return name
+        conn = self._adopt(peer, stream, reader, initiator=True)
+        self._start(conn.run)
+        return name
+
+    def peers(self) -> dict[str, bool]:
+        """Known peer names, each with whether a connection is open."""
+        return {name: peer.conn is not None for name, peer in self._peers.items()}
+
+    def register_service(
+        self, path: str, handler: Callable[[Message, str], Message | None]
+    ) -> None:
+        """Handle messages to ``path`` (a ``/system/...`` path) with ``handler(message, peer)``.
+
+        For the runtime's own protocols (cluster membership): the handler runs
+        on the connection's reader, must not block, and its return value
+        answers an ask.
+        """
+        if not path.startswith("/system/"):
+            raise ValueError(f"service paths live under /system/, got {path!r}")
+        self._services[path] = handler
+
+    # -- sending ---------------------------------------------------------------
+
+    def _encode(self, message: object, target: str) -> msgspec.Raw:
+        self._check_open()
+        data = self._codec.encode(message)  # type: ignore[arg-type]
+        size = len(data) + len(target) + _ENVELOPE_OVERHEAD
+        if size > self.config.max_frame_size:
+            raise MessageTooLarge(size, self.config.max_frame_size)
+        return msgspec.Raw(data)
+
+    def _tell(self, peer: _Peer, target: str, message: object, label: str) -> None:
+        payload = self._encode(message, target)
+        cell = calling_cell(self.system)
+        sender = None if cell is None else cell.path
+        peer.put_nowait(_Out(target, payload, sender, 0, None, None, label, message))
+
+    async def _send(self, peer: _Peer, target: str, message: object, label: str) -> None:
+        payload = self._encode(message, target)
+        cell = calling_cell(self.system)
+        sender = None if cell is None else cell.path
+        await peer.put(_Out(target, payload, sender, 0, None, None, label, message))
+
+    async def _ask(
+        self, peer: _Peer, target: str, message: object, timeout: float | None, label: str
+    ) -> Any:
+        payload = self._encode(message, target)
+        cell = calling_cell(self.system)
+        sender = None if cell is None else cell.path
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        cid = next(self._cids)
+        clock = self.system.clock
+        deadline = None if timeout is None else clock.now() + timeout
+        item = _Out(target, payload, sender, cid, deadline, future, label, message)
+        handle = None
+        if timeout is not None:
+            kind = type(message).__qualname__
+
+            def expire() -> None:
+                if not future.done():
+                    future.set_exception(AskTimeout(label, kind, timeout))
+
+            handle = clock.call_later(timeout, expire)
+        try:
+            await peer.put(item)
+            return await future
+        finally:
+            if handle is not None:
+                handle.cancel()
+            conn = item.conn
+            if conn is not None:
+                conn.sent.pop(cid, None)
+
+    def _drop(self, item: _Out, reason: str) -> None:
+        self._counters.dropped += 1
+        if item.future is not None:
+            if not item.future.done():
+                item.future.set_exception(SendBufferFull(item.label, self.config.send_buffer))
+            return
+        logger.warning("message_dropped", peer=item.label, reason=reason)
+        self.system.dead_letters.publish(item.label, item.message, reason)
+
+    def _reject_item(self, item: _Out, error: Exception) -> None:
+        if item.future is not None:
+            if item.conn is not None:
+                item.conn.sent.pop(item.cid, None)
+            if not item.future.done():
+                item.future.set_exception(error)
+        else:
+            self._drop(item, str(error))
+
+    def _failure_envelope(self, reply: Envelope, exc: Exception) -> Envelope:
+        failure = RemoteFailure.from_exception(exc, include_traceback=False)
+        return Envelope(
+            MessageKind.ERROR,
+            reply.target,
+            msgspec.Raw(msgspec.msgpack.encode(failure)),
+            reply.sender,
+            reply.correlation_id,
+        )
+
+    def _describe(self, exc: BaseException) -> RemoteFailure:
+        return RemoteFailure.from_exception(exc, include_traceback=self.config.include_traceback)
+
+    async def flush(self) -> None:
+        """Wait until every send buffer with a connection is empty."""
+        loop = asyncio.get_running_loop()
+        for peer in list(self._peers.values()):
+            if peer.outbox and peer.conn is not None:
+                waiter: asyncio.Future[None] = loop.create_future()
+                peer.emptied.append(waiter)
+                await waiter
+
+    # -- draining --------------------------------------------------------------
+
+    def _inflight_started(self) -> None:
+        self._inflight += 1
+
+    def _inflight_finished(self) -> None:
+        self._inflight -= 1
+        if not self._inflight and self._idle is not None:
+            self._idle.set()
+
+    async def drain(self, timeout: float) -> bool:
+        """Stop accepting work from peers and wait up to ``timeout`` seconds for the
+        asks being answered to finish. Returns whether they all did.
+
+        From now on, tells from peers go to dead letters and asks are answered
+        with :class:`~actors.ActorStopped`; cluster services keep working.
+        """
+        self.accepting = False
+        with anyio.move_on_after(timeout):
+            while self._inflight:
+                self._idle = asyncio.Event()
+                await self._idle.wait()
+        self._idle = None
+        return self._inflight == 0
+
+    # -- connections -----------------------------------------------------------
+
+    def _peer(self, name: str, host: str | None, port: int | None) -> _Peer:
+        peer = self._peers.get(name)
+        if peer is None:
+            peer = self._peers[name] = _Peer(self, name, host, port)
+        elif host is not None:
+            peer.host, peer.port = host, port
+        return peer
+
+    def _count_close(self, reason: str) -> None:
+        self._close_reasons[reason] = self._close_reasons.get(reason, 0) + 1
+
+    async def _accept(self, raw: ByteStream) -> None:
+        self._counters.connections_accepted += 1
+        stream = raw
+        seen: list[_Peer] = []
+        try:
+            try:
+                with anyio.fail_after(self.config.handshake_timeout):
+                    stream = await self.transport.secure(raw)
+                    name, reader = await self._handshake(stream, initiator=False, seen=seen)
+            except TimeoutError:
+                raise HandshakeTimeout(
+                    f"no complete handshake within {self.config.handshake_timeout:g}s"
+                ) from None
+            peer = self._peers[name]
+        except (HandshakeTimeout, RemoteProtocolError) as exc:
+            self._rejected(type(exc).__name__, exc, seen)
+            await anyio.aclose_forcefully(stream)
+            return
+        except _Refused as exc:
+            logger.info("connection_refused", node=self.name, reason=str(exc))
+            # Tell the dialler why, so it waits for our connection instead of failing.
+            reject = msgspec.msgpack.encode(["tadpole.reject", _SIMULTANEOUS, str(exc)[:1024]])
+            with suppress(*_STREAM_GONE), anyio.move_on_after(1.0):
+                await stream.send(encode_frame(reject))
+            await anyio.aclose_forcefully(stream)
+            return
+        except (_Aborted, anyio.EndOfStream, *_STREAM_GONE) as exc:
+            self._rejected("HandshakeAborted", exc, seen)
+            await anyio.aclose_forcefully(stream)
+            return
+        except BaseException:
+            self._abandon(seen)
+            await anyio.aclose_forcefully(stream)
+            raise
+        conn = self._adopt(peer, stream, reader, initiator=False)
+        await conn.run()
+
+    def _rejected(self, reason: str, exc: BaseException, seen: list[_Peer]) -> None:
+        self._count_close(reason)
+        peer = seen[0].name if seen else None
+        logger.warning(
+            "connection_rejected", node=self.name, peer=peer, reason=reason, error=str(exc)
+        )
+        self._abandon(seen)
+
+    @staticmethod
+    def _abandon(seen: list[_Peer]) -> None:
+        """An incoming handshake failed: wake whoever waits for it."""
+        for peer in seen:
+            event, peer.incoming = peer.incoming, None
+            if event is not None:
+                event.set()
+
+    async def _handshake(
+        self, stream: ByteStream, *, initiator: bool, seen: list[_Peer] | None = None
+    ) -> tuple[str, FrameReader]:
+        factory = Handshake.initiator if initiator else Handshake.acceptor
+        handshake = factory(node=self.name, cluster=self.cluster, secret=self._secret)
+        reader = FrameReader(max_frame_size=self.config.max_frame_size)
+
+        async def flush() -> None:
+            out = handshake.data_to_send()
+            if out:
+                await stream.send(b"".join(encode_frame(p) for p in out))
+
+        await flush()
+        first = True
+        while not handshake.established:
+            frame = reader.next_frame()
+            if frame is None:
+                try:
+                    chunk = await stream.receive(65536)
+                except anyio.EndOfStream:
+                    reader.eof()
+                    raise _Aborted("the peer closed the connection during the handshake") from None
+                reader.feed(chunk)
+                continue
+            try:
+                handshake.receive(frame)
+            except HandshakeError:
+                with suppress(*_STREAM_GONE):
+                    await flush()
+                raise
+            if first and not initiator:
+                first = False
+                peer = self._check_hello(_hello_name(frame))
+                if seen is not None:
+                    seen.append(peer)
+            await flush()
+        name = handshake.peer_node
+        assert name is not None
+        return name, reader
+
+    def _check_hello(self, name: str) -> _Peer:
+        """The acceptor knows who is dialling: refuse a self-connection or a losing
+        simultaneous dial, else note the incoming connection."""
+        if name == self.name:
+            raise _Refused(f"a node named {name!r} dialled itself")
+        peer = self._peers.get(name)
+        if (
+            peer is not None
+            and self.name < name
+            and (peer.dialing or (peer.conn is not None and peer.conn.initiator))
+        ):
+            raise _Refused(f"simultaneous connect with {name!r}: this node's dial wins")
+        peer = self._peer(name, None, None)
+        if peer.incoming is None:
+            peer.incoming = asyncio.Event()
+        return peer
+
+    async def _dial(
+        self, host: str, port: int, expect: str | None
+    ) -> tuple[str, ByteStream, FrameReader]:
+        with anyio.fail_after(self.config.connect_timeout):
+            stream = await self.transport.connect(host, port)
+        try:
+            with anyio.fail_after(self.config.handshake_timeout):
+                name, reader = await self._handshake(stream, initiator=True)
+            if expect is not None and name != expect:
+                raise NodeUnreachable(expect, f"the node at {host}:{port} is {name!r}")
+        except BaseException:
+            await anyio.aclose_forcefully(stream)
+            raise
+        return name, stream, reader
+
+    def _adopt(
+        self, peer: _Peer, stream: ByteStream, reader: FrameReader, *, initiator: bool
+    ) -> Connection:
+        conn = Connection(self, peer, stream, reader, initiator=initiator)
+        old, peer.conn = peer.conn, conn
+        if not initiator and peer.incoming is not None:
+            event, peer.incoming = peer.incoming, None
+            event.set()
+        if old is not None:
+            old.close("replaced")
+        waiters, peer.connected = peer.connected, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._conns.add(conn)
+        self._counters.connections_opened += 1
+        logger.info(
+            "connection_opened",
+            node=self.name,
+            peer=peer.name,
+            direction="out" if initiator else "in",
+        )
+        if peer.outbox:
+            conn.notify()
+        return conn
+
+    def _detach(self, conn: Connection) -> None:
+        self._conns.discard(conn)
+        self._counters.connections_closed += 1
+        peer = conn.peer
+        logger.info("connection_closed", node=self.name, peer=peer.name, reason=conn.reason)
+        if peer.conn is conn:
+            peer.conn = None
+            if peer.outbox and self._open:
+                peer.want()
+
+    async def _maintain(self, peer: _Peer) -> None:
+        """Dial ``peer`` whenever messages wait for it and no connection exists."""
+        attempt = 0
+        clock = self.system.clock
+        config = self.config
+        while True:
+            await peer.demand.wait()
+            peer.demand.clear()
+            if peer.conn is not None or not peer.outbox:
+                continue
+            if peer.incoming is not None:
+                with anyio.move_on_after(config.handshake_timeout):
+                    await peer.incoming.wait()
+                peer.incoming = None
+                peer.demand.set()
+                continue
+            if peer.host is None or peer.port is None:
+                peer.fail_queued(NodeUnreachable(peer.name, "no address known for it"))
+                continue
+            peer.dialing = True
+            try:
+                _, stream, reader = await self._dial(peer.host, peer.port, peer.name)
+            except (
+                OSError,
+                TimeoutError,
+                RemoteProtocolError,
+                NodeUnreachable,
+                _Aborted,
+                anyio.EndOfStream,
+                *_STREAM_GONE,
+            ) as exc:
+                peer.dialing = False
+                if isinstance(exc, HandshakeError) and f"({_SIMULTANEOUS})" in str(exc):
+                    # The peer is dialling us at the same moment and its dial wins.
+                    with anyio.move_on_after(config.handshake_timeout):
+                        await peer.wait_connected()
+                    peer.demand.set()
+                    continue
+                if peer.has_other_route():
+                    peer.demand.set()
+                    continue
+                attempt += 1
+                self._counters.connect_failures += 1
+                delay = config.backoff.delay(attempt, self.system.random)
+                logger.warning(
+                    "connect_failed",
+                    node=self.name,
+                    peer=peer.name,
+                    attempt=attempt,
+                    retry_in=round(delay, 3),
+                    error=repr(exc),
+                )
+                peer.fail_queued(NodeUnreachable(peer.name, repr(exc)))
+                await clock.sleep(delay)
+                if peer.outbox:
+                    peer.demand.set()
+                continue
+            finally:
+                peer.dialing = False
+            attempt = 0
+            conn = self._adopt(peer, stream, reader, initiator=True)
+            await conn.run()
+
+    # -- introspection ---------------------------------------------------------
+
+    def statistics(self) -> RemoteStatistics:
+        c = self._counters
+        return RemoteStatistics(
+            node=self.name,
+            address=self.address if self._bound is not None else "",
+            peers=len(self._peers),
+            connections=len(self._conns),
+            connections_opened=c.connections_opened,
+            connections_closed=c.connections_closed,
+            connections_accepted=c.connections_accepted,
+            connect_failures=c.connect_failures,
+            messages_sent=c.messages_sent,
+            messages_received=c.messages_received,
+            bytes_sent=c.bytes_sent,
+            bytes_received=c.bytes_received,
+            writes=c.writes,
+            send_buffered=sum(len(p.outbox) for p in self._peers.values()),
+            asks_pending=sum(len(conn.sent) for conn in self._conns),
+            asks_in_flight=self._inflight,
+            asks_expired=c.asks_expired,
+            late_answers=c.late_answers,
+            dropped=c.dropped,
+            close_reasons=dict(self._close_reasons),
+        )
+
+    def __repr__(self) -> str:
+        where = self.address if self._bound is not None else "not listening"
+        return f"RemoteNode({self.name!r}, {where})"
+
+
+def _hello_name(frame: bytes) -> str:
+    """The node name in a Hello the handshake has just accepted as valid."""
+    # Any: a msgpack array already validated by Handshake.receive.
+    hello: Any = msgspec.msgpack.decode(frame)
+    name: str = hello[3]
+    return name

@@ -1,0 +1,65 @@
+"""``RemoteRef``: a ref to an actor on another node, used exactly like a local one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._ref import ActorRef
+
+if TYPE_CHECKING:
+    from ._address import Address
+    from ._node import RemoteNode, _Peer
+
+__all__ = ["RemoteRef"]
+
+M = TypeVar("M", contravariant=True)
+
+
+class RemoteRef(ActorRef[M]):
+    """A ref to an actor on another node; get one from :meth:`RemoteNode.ref`.
+
+    ``tell`` never waits: it encodes the message and queues it in the bounded
+    send buffer to the node (a full buffer applies the node's overflow policy,
+    raising :class:`~actors.remote.SendBufferFull` under ``Overflow.FAIL``).
+    ``send`` waits for room in that buffer; ``ask`` waits for room and then for
+    the reply, within ``timeout`` (the deadline travels with the message).
+    Messages from one sender to one remote actor arrive in order.
+    """
+
+    __slots__ = ("_address", "_node", "_peer", "_str")
+
+    def __init__(self, node: RemoteNode, peer: _Peer, address: Address) -> None:
+        self._node = node
+        self._peer = peer
+        self._address = address
+        self._str = str(address)
+
+    @property
+    def path(self) -> str:
+        return self._address.path
+
+    @property
+    def address(self) -> str:
+        return self._str
+
+    @property
+    def node(self) -> str:
+        """The name of the node the actor lives on."""
+        return self._address.node
+
+    def tell(self, message: M) -> None:
+        self._node._tell(self._peer, self._address.path, message, self._str)
+
+    async def send(self, message: M) -> None:
+        await self._node._send(self._peer, self._address.path, message, self._str)
+
+    async def ask(self, message: M, timeout: float | None = None) -> Any:
+        return await self._node._ask(self._peer, self._address.path, message, timeout, self._str)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RemoteRef):
+            return self._str == other._str
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._str)
