@@ -1,0 +1,301 @@
+"""Ledger throughput and replay speed, each against a raw baseline from the same run.
+
+Figures (one JSON line each; medians of ``--repeat`` runs):
+
+- ``group_commit_appends_per_s``: many tasks awaiting ``ledger.append`` on a
+  SQLite ledger (``group`` durability) vs raw ``sqlite3`` inserting the same
+  rows in batches of the ledger's average batch size. Target ratio >= 0.5.
+- ``group_commit_nowait_appends_per_s``: the same with tasks that call
+  ``append_nowait`` and yield, as actors recording deliveries do, until all
+  is committed.
+- ``memory_appends_per_s``: the same on the in-memory store vs a bare loop
+  that encodes, hashes and lists the same records. Target >= 100k/s.
+- ``always_appends_per_s``: ``always`` durability (fsync per batch) vs raw
+  ``sqlite3`` with ``synchronous=FULL`` and the same batches.
+- ``replay_seconds``: replaying ``--replay-records`` records (default 1M)
+  through the summary reducers, verifying every hash, vs raw ``sqlite3``
+  reading the same rows. Target < 10 s for 1M.
+
+Run: ``python benchmarks/bench_ledger.py [--uvloop] [--replay-records N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from actors.ledger import Ledger, LedgerReader, MemoryStore, Record, SQLiteStore, summary_reducers
+from actors.ledger._record import encode_payload, make_record
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_PAYLOAD = {"actor": "/user/pool/worker-17", "msg_type": "JobStarted", "job_id": 123456}
+_SCHEMA = (
+    "CREATE TABLE records (seq INTEGER PRIMARY KEY, epoch INTEGER NOT NULL, "
+    "timestamp REAL NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL, "
+    "prev_hash BLOB NOT NULL, hash BLOB NOT NULL)"
+)
+_INSERT = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+class _Emitter:
+    def __init__(self, loop_name: str) -> None:
+        self.common = {
+            "python": platform.python_version(),
+            "commit": _commit(),
+            "loop": loop_name,
+        }
+
+    def emit(self, figure: str, value: float, unit: str, baseline: float, **extra: object) -> None:
+        line = {
+            "figure": figure,
+            "value": round(value, 3),
+            "unit": unit,
+            "baseline": round(baseline, 3),
+            "ratio": round(value / baseline, 3) if baseline else None,
+            **extra,
+            **self.common,
+        }
+        print(json.dumps(line), flush=True)
+
+
+def _run(main: Callable[[], Any], uvloop: bool) -> Any:
+    return anyio.run(main, backend="asyncio", backend_options={"use_uvloop": uvloop})
+
+
+async def _appenders(ledger: Ledger, total: int, tasks: int, nowait: bool) -> None:
+    per_task = total // tasks
+
+    async def awaiting() -> None:
+        append = ledger.append
+        for _ in range(per_task):
+            await append("delivery", _PAYLOAD)
+
+    async def fire_and_forget() -> None:
+        # An actor recording deliveries: append, then yield to the loop.
+        append_nowait, checkpoint = ledger.append_nowait, anyio.lowlevel.checkpoint
+        for _ in range(per_task):
+            append_nowait("delivery", _PAYLOAD)
+            await checkpoint()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(tasks):
+            tg.start_soon(fire_and_forget if nowait else awaiting)
+    await ledger.flush()
+
+
+def _ledger_appends(
+    target: str | MemoryStore,
+    total: int,
+    tasks: int,
+    durability: str,
+    uvloop: bool,
+    *,
+    nowait: bool = False,
+) -> tuple[float, list[Record], float]:
+    """Appends/s (until all are committed), the records written, the average batch size."""
+    result: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with Ledger(target, durability=durability) as ledger:  # type: ignore[arg-type]
+            start = time.perf_counter()
+            await _appenders(ledger, total, tasks, nowait)
+            elapsed = time.perf_counter() - start
+            stats = ledger.statistics()
+            result["rate"] = stats.records_committed / elapsed
+            result["batch"] = stats.records_committed / max(stats.batches, 1)
+            result["records"] = await ledger.records()
+
+    _run(main, uvloop)
+    return result["rate"], result["records"], result["batch"]
+
+
+def _raw_sqlite(path: str, records: list[Record], batch: int, synchronous: str) -> float:
+    rows = [(r.seq, r.epoch, r.timestamp, r.kind, r.payload, r.prev_hash, r.hash) for r in records]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute(_SCHEMA)
+    start = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(_INSERT, rows[i : i + batch])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return len(rows) / elapsed
+
+
+def _raw_chain(total: int) -> float:
+    """Encode, hash and keep ``total`` records in a bare loop: the in-memory floor."""
+    kept: list[Record] = []
+    prev = bytes(32)
+    start = time.perf_counter()
+    for seq in range(1, total + 1):
+        record = make_record(seq, 0, 1.0, "delivery", encode_payload(_PAYLOAD), prev)
+        prev = record.hash
+        kept.append(record)
+    return total / (time.perf_counter() - start)
+
+
+def _bench_sqlite(
+    emit: _Emitter,
+    workdir: str,
+    args: argparse.Namespace,
+    durability: str,
+    total: int,
+    *,
+    nowait: bool = False,
+) -> None:
+    if durability == "always":
+        figure, tasks = "always_appends_per_s", args.always_appenders
+    else:
+        figure = "group_commit_nowait_appends_per_s" if nowait else "group_commit_appends_per_s"
+        tasks = args.appenders
+    synchronous = "NORMAL" if durability == "group" else "FULL"
+    values, baselines, batches = [], [], []
+    for i in range(args.repeat):
+        path = os.path.join(workdir, f"{figure}-{i}.db")
+        rate, records, batch = _ledger_appends(
+            path, total, tasks, durability, args.uvloop, nowait=nowait
+        )
+        raw_path = os.path.join(workdir, f"{figure}-raw-{i}.db")
+        baselines.append(_raw_sqlite(raw_path, records, max(round(batch), 1), synchronous))
+        values.append(rate)
+        batches.append(batch)
+    emit.emit(
+        figure,
+        statistics.median(values),
+        "appends/s",
+        statistics.median(baselines),
+        baseline_name=f"raw sqlite3 executemany, synchronous={synchronous}, same batches",
+        records=total,
+        appenders=tasks,
+        mode="append_nowait + yield" if nowait else "await append",
+        avg_batch=round(statistics.median(batches), 1),
+        target="ratio >= 0.5" if durability == "group" else None,
+    )
+
+
+def _bench_memory(emit: _Emitter, args: argparse.Namespace) -> None:
+    values, baselines = [], []
+    for _ in range(args.repeat):
+        rate, _, _ = _ledger_appends(
+            MemoryStore(), args.records, args.appenders, "group", args.uvloop
+        )
+        values.append(rate)
+        baselines.append(_raw_chain(args.records))
+    emit.emit(
+        "memory_appends_per_s",
+        statistics.median(values),
+        "appends/s",
+        statistics.median(baselines),
+        baseline_name="bare loop: encode + sha256 + list.append",
+        records=args.records,
+        appenders=args.appenders,
+        target="value >= 100000",
+    )
+
+
+def _build_file(path: str, count: int) -> None:
+    store = SQLiteStore(path)
+    store.open()
+    try:
+        prev, chunk, seq = bytes(32), 50_000, 0
+        payload = encode_payload(_PAYLOAD)
+        kinds = ("delivery", "lease.granted", "job.started", "job.finished")
+        while seq < count:
+            batch = []
+            for _ in range(min(chunk, count - seq)):
+                seq += 1
+                record = make_record(seq, seq // 100_000, float(seq), kinds[seq % 4], payload, prev)
+                prev = record.hash
+                batch.append(record)
+            store.append(batch, batch[0].seq - 1)
+    finally:
+        store.close()
+
+
+def _raw_read(path: str) -> float:
+    conn = sqlite3.connect(path)
+    start = time.perf_counter()
+    for _ in conn.execute("SELECT * FROM records ORDER BY seq"):
+        pass
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def _bench_replay(emit: _Emitter, workdir: str, args: argparse.Namespace) -> None:
+    path = os.path.join(workdir, "replay.db")
+    _build_file(path, args.replay_records)
+    values, baselines = [], []
+    digests = set()
+    for _ in range(args.repeat):
+        with LedgerReader(path) as reader:
+            start = time.perf_counter()
+            result = reader.replay(summary_reducers(), from_checkpoint=False)
+            values.append(time.perf_counter() - start)
+        digests.add(result.digest)
+        baselines.append(_raw_read(path))
+    assert len(digests) == 1, "replays disagree"
+    emit.emit(
+        "replay_seconds",
+        statistics.median(values),
+        "s",
+        statistics.median(baselines),
+        baseline_name="raw sqlite3 SELECT of the same rows",
+        records=args.replay_records,
+        records_per_s=round(args.replay_records / statistics.median(values)),
+        target="value < 10 for 1M records",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000, help="appends per run")
+    parser.add_argument("--appenders", type=int, default=1_000, help="concurrent tasks")
+    parser.add_argument("--always-records", type=int, default=20_000)
+    parser.add_argument("--always-appenders", type=int, default=200)
+    parser.add_argument("--replay-records", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--uvloop", action="store_true")
+    args = parser.parse_args()
+    emit = _Emitter("uvloop" if args.uvloop else "asyncio")
+    with tempfile.TemporaryDirectory(prefix="bench-ledger-") as workdir:
+        _bench_sqlite(emit, workdir, args, "group", args.records)
+        _bench_sqlite(emit, workdir, args, "group", args.records, nowait=True)
+        _bench_memory(emit, args)
+        _bench_sqlite(emit, workdir, args, "always", args.always_records)
+        _bench_replay(emit, workdir, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Group commit: chained records on their way to the store, and who waits for them.
+
+A :class:`Committer` collects records in a pending list on the event loop.
+At the next turn of the loop the whole list goes to the writer thread as one
+batch, committed in one transaction. While that batch commits, new records
+gather into the next one, so the batch size follows the load: one record when
+idle, as many as there are appenders under load. A batch is never split.
+
+One batch at a time: overlapping the event loop with a second batch does not
+pay under the GIL, since every statement step of the writer thread would
+queue behind the busy loop thread for the interpreter's switch interval.
+
+Under ``group`` durability a commit is followed, ``sync_interval`` seconds
+later on the injected clock, by an fsync of the store. A store that never
+blocks (in memory) is written at once, on the loop.
+
+A failed write stops the committer: the failed records already had sequence
+numbers and hashes, so nothing can follow them. Every waiter gets the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ._errors import LedgerWriteError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._clock import Cancellable, Clock
+    from ._record import Record
+    from ._store import Durability, Store, StoreState
+    from ._writer import WriterThread
+
+__all__ = ["Committer"]
+
+logger = structlog.get_logger(__name__)
+
+
+class _Batch:
+    """Records committed together, and the appenders waiting for them."""
+
+    __slots__ = ("records", "waiters")
+
+    def __init__(self, records: list[Record], waiters: list[asyncio.Future[None]]) -> None:
+        self.records = records
+        self.waiters = waiters  # one future per waiting appender: cancelling one is harmless
+
+
+class Committer:
+    """Moves chained records into a store: batched, in order, off the event loop."""
+
+    def __init__(
+        self,
+        store: Store,
+        writer: WriterThread | None,
+        head: StoreState,
+        *,
+        durability: Durability,
+        clock: Clock,
+        sync_interval: float,
+    ) -> None:
+        self._store = store
+        self._writer = writer
+        self._durability = durability
+        self._clock = clock
+        self._sync_interval = sync_interval
+        self._loop = asyncio.get_running_loop()
+        self._create_future = self._loop.create_future
+        self.committed_seq = self.durable_seq = head.head_seq
+        self.committed_hash = head.head_hash
+        self.committed_epoch = head.head_epoch
+        self.failure: LedgerWriteError | None = None
+        self.pending: list[Record] = []
+        self._pending_waiters: list[asyncio.Future[None]] = []
+        self._inflight: collections.deque[_Batch] = collections.deque()
+        self._scheduled = False
+        self._sync_handle: Cancellable | None = None
+        self._open = True
+        # Counters.
+        self.batches = 0
+        self.records_committed = 0
+        self.largest_batch = 0
+        self.syncs = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Records in the batch being committed."""
+        return sum(len(batch.records) for batch in self._inflight)
+
+    def add(self, records: Sequence[Record]) -> None:
+        """Take records (already chained) for the next batch; never waits."""
+        if self._writer is None:
+            self._commit_now(records)
+            return
+        self.pending.extend(records)
+        if not self._scheduled:
+            # Submit at the next turn of the loop, so that every record added
+            # in this turn joins the same batch.
+            self._scheduled = True
+            self._loop.call_soon(self._submit)
+
+    def add_one(self, record: Record) -> asyncio.Future[None] | None:
+        """Take one record and return what resolves once it is committed.
+
+        ``None`` when the store never blocks: the record is committed already.
+        """
+        if self._writer is None:
+            self._commit_now((record,))
+            return None
+        self.pending.append(record)
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._submit)
+        waiter = self._create_future()
+        self._pending_waiters.append(waiter)
+        return waiter
+
+    async def wait(self) -> None:
+        """Wait until everything added so far is committed (raises if a write failed)."""
+        if self.pending:
+            waiters = self._pending_waiters
+        elif self._inflight:
+            waiters = self._inflight[-1].waiters
+        else:
+            waiters = None
+        if waiters is not None:
+            waiter = self._create_future()
+            waiters.append(waiter)
+            await waiter
+        if self.failure is not None:
+            raise LedgerWriteError(
+                f"ledger {self._store.location} stopped after a failed write; reopen it"
+            ) from self.failure
+
+    async def sync(self) -> None:
+        """Make everything committed so far durable now (fsync)."""
+        target = self.committed_seq
+        if self._writer is None or self.durable_seq >= target:
+            return
+        await self._writer.submit(self._store.sync)
+        self.syncs += 1
+        self.durable_seq = max(self.durable_seq, target)
+
+    def close(self) -> None:
+        """Stop scheduling fsyncs; the store's own close makes the rest durable."""
+        self._open = False
+        if self._sync_handle is not None:
+            self._sync_handle.cancel()
+            self._sync_handle = None
+
+    def closed_cleanly(self) -> None:
+        """Called once the store closed: closing synced everything committed."""
+        if self.failure is None:
+            self.durable_seq = self.committed_seq
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _commit_now(self, records: Sequence[Record]) -> None:
+        try:
+            self._store.append(records, records[0].seq - 1)
+        except Exception as exc:
+            raise self._fail(exc, list(records), []) from exc
+        self._committed(records)
+
+    def _submit(self) -> None:
+        self._scheduled = False
+        if not self.pending or self.failure is not None or self._inflight:
+            return  # an in-flight batch resubmits when it completes
+        batch = _Batch(self.pending, self._pending_waiters)
+        self.pending, self._pending_waiters = [], []
+        self._inflight.append(batch)
+        records, store, expect = batch.records, self._store, batch.records[0].seq - 1
+        assert self._writer is not None
+        future = self._writer.submit(lambda: store.append(records, expect))
+        future.add_done_callback(self._batch_done)
+
+    def _batch_done(self, future: asyncio.Future[None]) -> None:
+        batch = self._inflight.popleft()
+        if self.failure is not None:  # an earlier write failed: this batch was refused too
+            self._fail(self.failure, batch.records, batch.waiters)
+            return
+        exc = future.exception() if not future.cancelled() else asyncio.CancelledError()
+        if exc is not None:
+            self._fail(exc, batch.records, batch.waiters)
+            return
+        self._committed(batch.records)
+        for waiter in batch.waiters:
+            if not waiter.done():  # a cancelled appender's is
+                waiter.set_result(None)
+        if self.pending and not self._scheduled:
+            self._submit()
+
+    def _committed(self, batch: Sequence[Record]) -> None:
+        last = batch[-1]
+        self.committed_seq = last.seq
+        self.committed_hash = last.hash
+        self.committed_epoch = last.epoch
+        self.batches += 1
+        self.records_committed += len(batch)
+        if len(batch) > self.largest_batch:
+            self.largest_batch = len(batch)
+        if self._writer is None or self._durability == "always":
+            self.durable_seq = last.seq
+        elif self._sync_handle is None and self._open:
+            self._sync_handle = self._clock.call_later(self._sync_interval, self._sync_due)
+
+    def _sync_due(self) -> None:
+        self._sync_handle = None
+        if not self._open or self.failure is not None or self._writer is None:
+            return
+        target = self.committed_seq
+        future = self._writer.submit(self._store.sync)
+        future.add_done_callback(lambda done: self._synced(done, target))
+
+    def _synced(self, future: asyncio.Future[None], target: int) -> None:
+        exc = future.exception() if not future.cancelled() else None
+        if exc is not None:
+            self._fail(exc, [], [])
+            return
+        self.syncs += 1
+        self.durable_seq = max(self.durable_seq, target)
+
+    def _fail(
+        self,
+        exc: BaseException,
+        records: list[Record],
+        waiters: list[asyncio.Future[None]],
+    ) -> LedgerWriteError:
+        """Stop after a failed write; every waiter gets the error."""
+        location = self._store.location
+        if isinstance(exc, LedgerWriteError):
+            error = exc
+        else:
+            what = (
+                f"committing records seq {records[0].seq}..{records[-1].seq}"
+                if records
+                else "fsync"
+            )
+            error = LedgerWriteError(
+                f"ledger {location}: {what} failed: {type(exc).__name__}: {exc}"
+            )
+            error.__cause__ = exc
+        if self.failure is None:
+            self.failure = error
+            logger.error(
+                "batch_commit_failed",
+                ledger=location,
+                first_seq=records[0].seq if records else None,
+                records=len(records),
+                error=repr(exc),
+            )
+        stranded = [*waiters, *self._pending_waiters]
+        stranded.extend(w for batch in self._inflight for w in batch.waiters)
+        self.pending, self._pending_waiters = [], []
+        for waiter in stranded:
+            if not waiter.done():
+                waiter.set_exception(error)
+        return error

@@ -1,0 +1,648 @@
+"""The ledger: an async, hash-chained, append-only log with group commit.
+
+:class:`Ledger` is an async context manager. Entering it opens the store (on
+its writer thread, for a file); leaving it commits what was appended, records
+a clean shutdown and stops the thread. Nothing it starts outlives it.
+
+Appending chains the record at once, on the event loop: its sequence number,
+timestamp (from the injected :class:`~actors.Clock`) and hash are final when
+``append_nowait`` returns. The :class:`~actors.ledger._commit.Committer` then
+group-commits it off the loop. Checkpoints, verification and replay read
+through their own connections on worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from hashlib import sha256
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import msgspec
+import structlog
+
+from .._clock import Clock, LoopClock
+from ._chain import VerifyReport, verify_store
+from ._commit import Committer
+from ._errors import (
+    CheckpointNotFound,
+    EpochError,
+    InvalidPayload,
+    LedgerClosed,
+    LedgerFull,
+    LedgerWriteError,
+)
+from ._memory import MemoryStore
+from ._record import (
+    GENESIS_HASH,
+    Checkpoint,
+    Record,
+    canonical_encode,
+    digest_of,
+    encode_payload,
+)
+from ._replay import Reducers, ReplayResult, replay_epoch_store, replay_store, summary_reducers
+from ._sqlite import SQLiteStore
+from ._writer import WriterThread
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from types import TracebackType
+
+    from ._store import Durability, Store
+
+__all__ = ["Ledger", "LedgerStatistics", "open_ledger"]
+
+logger = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+_NEW, _OPEN, _CLOSING, _CLOSED = "new", "open", "closing", "closed"
+
+
+class LedgerStatistics(msgspec.Struct, frozen=True):
+    """A snapshot of a ledger's counters."""
+
+    head_seq: int
+    """The last sequence number handed out (appended, maybe not yet committed)."""
+    committed_seq: int
+    """The last record committed to the store."""
+    durable_seq: int
+    """The last record known to be on stable storage (fsynced)."""
+    base_seq: int
+    """Records up to here were pruned."""
+    epoch: int
+    """The epoch new records get."""
+    pending: int
+    """Records waiting for the writer."""
+    in_flight: int
+    """Records in the batch being committed."""
+    batches: int
+    """Batches committed since the ledger was opened."""
+    records_committed: int
+    """Records committed since the ledger was opened."""
+    largest_batch: int
+    """The largest batch committed since the ledger was opened."""
+    syncs: int
+    """Explicit fsyncs in ``group`` durability."""
+
+
+class Ledger:
+    """A hash-chained ledger over a store; use ``async with``.
+
+    ``target`` is a path (a SQLite file, created if absent), a
+    :class:`~actors.ledger.Store`, or ``None`` for a fresh in-memory store.
+
+    ``durability`` (file stores only): ``"always"`` makes :meth:`append`
+    return once its batch is fsynced; ``"group"`` once it is committed, which
+    survives the process being killed, with an fsync at most
+    ``sync_interval`` seconds later (the power-loss window).
+
+    ``epoch`` is the epoch new records get: by default the epoch of the last
+    record (0 for a new ledger); it may not be lower than that.
+
+    ``keep_records``: when set, each checkpoint prunes the records before the
+    newest checkpoint that leaves at least this many records behind the head.
+
+    ``max_pending``: how many records may wait for the writer before
+    :meth:`append_nowait` raises :class:`~actors.ledger.LedgerFull` (and
+    :meth:`append` waits).
+    """
+
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | Store | None = None,
+        *,
+        durability: Durability = "group",
+        clock: Clock | None = None,
+        reducers: Reducers[Any] | None = None,  # Any: whatever state these reducers build
+        epoch: int | None = None,
+        sync_interval: float = 0.05,
+        keep_records: int | None = None,
+        max_pending: int = 1_000_000,
+    ) -> None:
+        if durability not in ("always", "group"):
+            raise ValueError(f"durability must be 'always' or 'group', not {durability!r}")
+        if sync_interval <= 0:
+            raise ValueError(f"sync_interval must be positive, not {sync_interval!r}")
+        if keep_records is not None and keep_records < 0:
+            raise ValueError(f"keep_records must be >= 0, not {keep_records!r}")
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be >= 1, not {max_pending!r}")
+        store: Store
+        if target is None:
+            store = MemoryStore()
+        elif isinstance(target, str | os.PathLike):
+            store = SQLiteStore(target)
+        else:
+            store = target
+        self._store = store
+        self._durability: Durability = durability
+        self._clock: Clock = clock if clock is not None else LoopClock()
+        self._wall = self._clock.wall
+        self._reducers = reducers
+        self._requested_epoch = epoch
+        self._sync_interval = sync_interval
+        self._keep_records = keep_records
+        self._max_pending = max_pending
+
+        self._state = _NEW
+        self._closed = asyncio.Event()
+        self._writer: WriterThread | None = None
+        self._committer: Committer | None = None
+        # The chain as handed out: the next record links to these.
+        self._seq = 0
+        self._prev = GENESIS_HASH
+        self._epoch = 0
+        self._base_seq = 0
+        self._checkpoints: list[Checkpoint] = []
+
+    # -- lifetime ------------------------------------------------------------------
+
+    async def __aenter__(self) -> Ledger:
+        if self._state is not _NEW:
+            raise LedgerClosed(f"ledger {self.location} was already opened once")
+        self._state = _OPEN
+        store, durability = self._store, self._durability
+        opened = False
+        try:
+            if store.blocking:
+                self._writer = writer = WriterThread(f"ledger-writer {store.location}")
+                writer.start()
+                state, checkpoints = await writer.submit(
+                    lambda: (store.open(durability=durability), store.checkpoints())
+                )
+            else:
+                state = store.open(durability=durability)
+                opened = True
+                checkpoints = store.checkpoints()
+            epoch = state.head_epoch if self._requested_epoch is None else self._requested_epoch
+            if epoch < state.head_epoch:
+                raise EpochError(
+                    f"epoch {epoch} is lower than the last record's epoch {state.head_epoch}"
+                )
+        except BaseException:
+            # A file store closes itself only if it opened; a store that
+            # refused (already open elsewhere) must not be closed by us.
+            with anyio.CancelScope(shield=True):
+                await self._release(close_store=store.blocking or opened)
+            raise
+        self._committer = Committer(
+            store,
+            self._writer,
+            state,
+            durability=durability,
+            clock=self._clock,
+            sync_interval=self._sync_interval,
+        )
+        self._seq, self._prev, self._epoch = state.head_seq, state.head_hash, epoch
+        self._base_seq = state.base_seq
+        self._checkpoints = list(checkpoints)
+        if not state.clean:
+            logger.warning(
+                "ledger_unclean_shutdown_detected",
+                ledger=store.location,
+                head_seq=state.head_seq,
+            )
+        logger.info(
+            "ledger_opened",
+            ledger=store.location,
+            durability=durability,
+            head_seq=state.head_seq,
+            base_seq=state.base_seq,
+            epoch=epoch,
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Commit what was appended, record a clean shutdown and stop the writer."""
+        if self._state is _NEW:
+            self._state = _CLOSED
+            return
+        if self._state is _CLOSED:
+            return
+        if self._state is _CLOSING:
+            await self._closed.wait()
+            return
+        self._state = _CLOSING
+        committer = self._committer
+        assert committer is not None
+        with anyio.CancelScope(shield=True):
+            try:
+                # A failed write was logged when it happened, and every waiter got it.
+                with contextlib.suppress(LedgerWriteError):
+                    await committer.wait()
+            finally:
+                committer.close()
+                await self._release(close_store=True)
+        committer.closed_cleanly()
+        logger.info(
+            "ledger_closed",
+            ledger=self._store.location,
+            head_seq=committer.committed_seq,
+            failed=committer.failure is not None,
+        )
+
+    async def _release(self, *, close_store: bool) -> None:
+        store, writer = self._store, self._writer
+        try:
+            if close_store:
+                if writer is not None:
+                    try:
+                        await writer.submit(store.close)
+                    except Exception as exc:
+                        logger.error("ledger_close_failed", ledger=store.location, error=repr(exc))
+                else:
+                    store.close()
+        finally:
+            if writer is not None:
+                await writer.stop()
+            self._state = _CLOSED
+            self._closed.set()
+
+    # -- appending -----------------------------------------------------------------
+
+    def append_nowait(self, kind: str, payload: object) -> Record:
+        """Chain a record and queue it for the writer; never waits.
+
+        Returns the record (its ``seq`` and ``hash`` are final). It is
+        committed with the next batch; :meth:`flush` waits for that. Raises
+        :class:`~actors.ledger.LedgerFull` when ``max_pending`` records are
+        already waiting.
+        """
+        committer = self._committer
+        if self._state is not _OPEN or committer is None or committer.failure is not None:
+            committer = self._appendable()
+        if len(committer.pending) >= self._max_pending:
+            raise LedgerFull(self._store.location, len(committer.pending))
+        record = self._chain(kind, payload)
+        committer.add((record,))
+        return record
+
+    async def append(self, kind: str, payload: object) -> Record:
+        """Append a record and wait until it is committed (and fsynced under ``always``).
+
+        Cancelling the wait does not withdraw the record.
+        """
+        committer = self._committer
+        if self._state is not _OPEN or committer is None or committer.failure is not None:
+            committer = self._appendable()
+        while len(committer.pending) >= self._max_pending:
+            await committer.wait()
+            committer = self._appendable()
+        record = self._chain(kind, payload)
+        waiter = committer.add_one(record)
+        if waiter is not None:
+            await waiter  # raises the write error if the batch failed
+        return record
+
+    async def extend(self, entries: Iterable[tuple[str, object]]) -> list[Record]:
+        """Append several records atomically: one transaction, all or none.
+
+        Every payload is encoded before any record is chained, so a bad one
+        raises :class:`~actors.ledger.InvalidPayload` with nothing appended.
+        """
+        committer = self._appendable()
+        encoded: list[tuple[str, bytes]] = []
+        for index, (kind, payload) in enumerate(entries):
+            _check_kind(kind)
+            try:
+                encoded.append((kind, encode_payload(payload)))
+            except InvalidPayload as exc:
+                raise InvalidPayload(f"entry {index}: {exc}") from None
+        if not encoded:
+            return []
+        records = [self._link(kind, data) for kind, data in encoded]
+        committer.add(records)  # a batch is never split: one transaction
+        await committer.wait()
+        return records
+
+    def _appendable(self) -> Committer:
+        committer = self._committer
+        if self._state is not _OPEN or committer is None:
+            raise LedgerClosed(f"ledger {self._store.location} is {self._state}")
+        if committer.failure is not None:
+            raise LedgerWriteError(
+                f"ledger {self._store.location} stopped after a failed write; reopen it"
+            ) from committer.failure
+        return committer
+
+    def _chain(self, kind: str, payload: object) -> Record:
+        """Encode, hash and link the next record (the hot path of every append)."""
+        if type(kind) is not str or not kind:
+            _check_kind(kind)
+        try:
+            data = canonical_encode(payload)
+        except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+            data = encode_payload(payload)  # raises InvalidPayload with the reason
+        return self._link(kind, data)
+
+    def _link(self, kind: str, data: bytes) -> Record:
+        seq = self._seq + 1
+        prev = self._prev
+        epoch = self._epoch
+        timestamp = self._wall()
+        digest = sha256(canonical_encode((seq, epoch, timestamp, kind, data, prev))).digest()
+        self._seq = seq
+        self._prev = digest
+        return Record(seq, epoch, timestamp, kind, data, prev, digest)
+
+    # -- durability ----------------------------------------------------------------
+
+    async def flush(self) -> int:
+        """Wait until everything appended so far is committed; return the committed seq."""
+        committer = self._committer
+        if self._state is _NEW or self._state is _CLOSED or committer is None:
+            raise LedgerClosed(f"ledger {self._store.location} is {self._state}")
+        await committer.wait()
+        return committer.committed_seq
+
+    async def sync(self) -> int:
+        """Commit everything appended so far and fsync it; return the durable seq."""
+        await self.flush()
+        committer = self._committer
+        assert committer is not None
+        await committer.sync()
+        return committer.durable_seq
+
+    # -- epochs --------------------------------------------------------------------
+
+    def start_epoch(self, epoch: int | None = None) -> int:
+        """Give the following records a new epoch (the next one by default); return it."""
+        new = self._epoch + 1 if epoch is None else epoch
+        if new < self._epoch:
+            raise EpochError(f"epoch {new} is lower than the current epoch {self._epoch}")
+        self._epoch = new
+        logger.info("epoch_started", ledger=self._store.location, epoch=new, seq=self._seq + 1)
+        return new
+
+    # -- checkpoints and retention -----------------------------------------------------
+
+    async def checkpoint(self, reducers: Reducers[Any] | None = None) -> Checkpoint:
+        """Reduce the committed records into a checkpoint at the committed head.
+
+        Uses ``reducers``, else the ledger's, else :func:`summary_reducers`.
+        Applies ``keep_records`` retention afterwards.
+        """
+        committer = self._appendable()
+        reducers = self._pick(reducers)
+        await committer.wait()
+        seq, chain_hash = committer.committed_seq, committer.committed_hash
+        epoch = committer.committed_epoch
+        existing = [
+            cp for cp in self._checkpoints if cp.seq == seq and cp.reducers == reducers.name
+        ]
+        if existing:
+            return existing[0]
+        result = await self._read(lambda store: replay_store(store, reducers, upto=seq))
+        checkpoint = Checkpoint(
+            seq=seq,
+            hash=chain_hash,
+            epoch=epoch,
+            timestamp=self._clock.wall(),
+            reducers=reducers.name,
+            state=result.encoded,
+            digest=digest_of(result.encoded),
+        )
+        store = self._store
+        await self._write(lambda: store.put_checkpoint(checkpoint))
+        self._checkpoints = sorted(
+            [*self._checkpoints, checkpoint], key=lambda cp: (cp.seq, cp.reducers)
+        )
+        logger.info(
+            "checkpoint_written",
+            ledger=store.location,
+            seq=seq,
+            reducers=reducers.name,
+            digest=result.digest,
+        )
+        if self._keep_records is not None:
+            await self._retain(self._keep_records)
+        return checkpoint
+
+    async def prune(self, upto: int | None = None) -> int:
+        """Delete the records up to a checkpoint (the latest by default); return how many.
+
+        Verification afterwards anchors on that checkpoint's hash.
+        """
+        committer = self._appendable()
+        await committer.wait()
+        seqs = {cp.seq for cp in self._checkpoints}
+        if upto is None:
+            if not seqs:
+                raise CheckpointNotFound(committer.committed_seq)
+            upto = max(seqs)
+        elif upto not in seqs and upto > self._base_seq:
+            raise CheckpointNotFound(upto)
+        if upto <= self._base_seq:
+            return 0
+        store = self._store
+        target = upto
+        removed = await self._write(lambda: store.prune(target))
+        self._base_seq = upto
+        self._checkpoints = [cp for cp in self._checkpoints if cp.seq >= upto]
+        logger.info("records_pruned", ledger=store.location, upto=upto, records=removed)
+        return removed
+
+    async def _retain(self, keep: int) -> None:
+        limit = self.committed_seq - keep
+        candidates = [cp.seq for cp in self._checkpoints if self._base_seq < cp.seq <= limit]
+        if candidates:
+            await self.prune(max(candidates))
+
+    @property
+    def checkpoints(self) -> tuple[Checkpoint, ...]:
+        """The stored checkpoints, by sequence number."""
+        return tuple(self._checkpoints)
+
+    # -- reading, verification, replay ---------------------------------------------------
+
+    async def verify(self) -> VerifyReport:
+        """Walk the committed chain; the report names the first bad record, if any."""
+        self._check_readable()
+        await self.flush()
+        report = await self._read(verify_store)
+        if report.fault is not None:
+            logger.warning(
+                "ledger_fault_found",
+                ledger=self._store.location,
+                seq=report.fault.seq,
+                fault=report.fault.kind.value,
+            )
+        return report
+
+    async def replay(
+        self,
+        reducers: Reducers[T] | None = None,
+        *,
+        from_checkpoint: bool = True,
+        upto: int | None = None,
+    ) -> ReplayResult[T]:
+        """Rebuild state from the latest checkpoint of ``reducers`` (or the beginning).
+
+        Raises :class:`LedgerCorrupted` on a bad record and :class:`ReplayError`
+        when a reducer fails or the needed history was pruned.
+        """
+        self._check_readable()
+        chosen: Reducers[T] = self._pick(reducers)
+        await self.flush()
+        return await self._read(
+            lambda store: replay_store(store, chosen, from_checkpoint=from_checkpoint, upto=upto)
+        )
+
+    async def replay_epoch(
+        self, epoch: int, reducers: Reducers[T] | None = None
+    ) -> ReplayResult[T]:
+        """Fold only the records of ``epoch`` into the initial state."""
+        self._check_readable()
+        chosen: Reducers[T] = self._pick(reducers)
+        await self.flush()
+        return await self._read(lambda store: replay_epoch_store(store, chosen, epoch))
+
+    async def records(self, after: int = 0, upto: int | None = None) -> list[Record]:
+        """The committed records with ``after < seq <= upto``."""
+        self._check_readable()
+        await self.flush()
+        return await self._read(lambda store: list(store.records(after, upto)))
+
+    async def tail(self, count: int = 10) -> list[Record]:
+        """The last ``count`` committed records, oldest first."""
+        self._check_readable()
+        await self.flush()
+        return await self._read(lambda store: store.tail(count))
+
+    def _check_readable(self) -> None:
+        if self._state is not _OPEN:
+            raise LedgerClosed(f"ledger {self._store.location} is {self._state}")
+
+    def _pick(self, reducers: Reducers[Any] | None) -> Reducers[Any]:
+        if reducers is not None:
+            return reducers
+        if self._reducers is not None:
+            return self._reducers
+        return summary_reducers()
+
+    async def _read(self, call: Callable[[Store], T]) -> T:
+        reader = self._store.reader()
+
+        def run() -> T:
+            reader.open(readonly=True)
+            try:
+                return call(reader)
+            finally:
+                reader.close()
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def _write(self, call: Callable[[], T]) -> T:
+        if self._writer is None:
+            return call()
+        return await self._writer.submit(call)
+
+    # -- introspection ---------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        """Where the records live (a path, or ``memory:...``)."""
+        return self._store.location
+
+    @property
+    def store(self) -> Store:
+        """The backend."""
+        return self._store
+
+    @property
+    def durability(self) -> Durability:
+        """``"always"`` or ``"group"``."""
+        return self._durability
+
+    @property
+    def epoch(self) -> int:
+        """The epoch new records get."""
+        return self._epoch
+
+    @property
+    def head_seq(self) -> int:
+        """The last sequence number handed out."""
+        return self._seq
+
+    @property
+    def head_hash(self) -> bytes:
+        """The chain hash of the last record handed out."""
+        return self._prev
+
+    @property
+    def committed_seq(self) -> int:
+        """The last record committed to the store."""
+        return self._seq if self._committer is None else self._committer.committed_seq
+
+    @property
+    def durable_seq(self) -> int:
+        """The last record known to be fsynced."""
+        return self._seq if self._committer is None else self._committer.durable_seq
+
+    def statistics(self) -> LedgerStatistics:
+        """A snapshot of the counters."""
+        committer = self._committer
+        if committer is None:
+            return LedgerStatistics(
+                self._seq, self._seq, self._seq, self._base_seq, self._epoch, 0, 0, 0, 0, 0, 0
+            )
+        return LedgerStatistics(
+            head_seq=self._seq,
+            committed_seq=committer.committed_seq,
+            durable_seq=committer.durable_seq,
+            base_seq=self._base_seq,
+            epoch=self._epoch,
+            pending=len(committer.pending),
+            in_flight=committer.in_flight,
+            batches=committer.batches,
+            records_committed=committer.records_committed,
+            largest_batch=committer.largest_batch,
+            syncs=committer.syncs,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Ledger({self._store.location!r}, durability={self._durability!r}, "
+            f"head_seq={self._seq}, state={self._state!r})"
+        )
+
+
+def open_ledger(
+    target: str | os.PathLike[str] | Store | None = None,
+    *,
+    durability: Durability = "group",
+    clock: Clock | None = None,
+    reducers: Reducers[Any] | None = None,  # Any: whatever state these reducers build
+    epoch: int | None = None,
+    sync_interval: float = 0.05,
+    keep_records: int | None = None,
+    max_pending: int = 1_000_000,
+) -> Ledger:
+    """A :class:`Ledger` to enter with ``async with``; see there for the options."""
+    return Ledger(
+        target,
+        durability=durability,
+        clock=clock,
+        reducers=reducers,
+        epoch=epoch,
+        sync_interval=sync_interval,
+        keep_records=keep_records,
+        max_pending=max_pending,
+    )
+
+
+def _check_kind(kind: object) -> None:
+    if type(kind) is not str or not kind:
+        raise InvalidPayload(f"a record kind must be a non-empty string, not {kind!r}")

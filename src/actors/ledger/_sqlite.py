@@ -1,0 +1,475 @@
+"""The on-disk store: one SQLite database in WAL mode (standard library only).
+
+Three tables: ``records`` (one row per record, ``seq`` as the rowid),
+``checkpoints`` (keyed by sequence number and reducers name) and a one-row
+``head`` holding the base anchor, the committed head and a clean-shutdown
+flag. An append batch, its head update and a check that no other writer moved
+the head commit in one transaction.
+
+Durability is SQLite's: ``always`` runs with ``synchronous=FULL`` (the WAL is
+fsynced at every commit); ``group`` with ``synchronous=NORMAL`` (a commit is
+written to the WAL, so it survives the process being killed, and
+:meth:`SQLiteStore.sync` fsyncs the WAL). A crash in the middle of a commit
+leaves a torn WAL frame that SQLite's checksums discard on the next open: the
+torn batch is dropped whole, and none of its records had been acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import pathlib
+import sqlite3
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from ._chain import Fault, FaultKind, ReadFailed
+from ._errors import (
+    CheckpointNotFound,
+    LedgerConflict,
+    LedgerCorrupted,
+    LedgerError,
+    LedgerNotFound,
+    NotALedger,
+)
+from ._record import GENESIS_HASH, Checkpoint, Record, compute_hash
+from ._store import Durability, StoreState
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+__all__ = ["SQLiteStore"]
+
+APPLICATION_ID = 0x54504C47  # "TPLG": marks the file as a Tadpole ledger
+FORMAT_VERSION = 1
+
+_SCHEMA = (
+    """CREATE TABLE records (
+        seq INTEGER PRIMARY KEY,
+        epoch INTEGER NOT NULL,
+        timestamp REAL NOT NULL,
+        kind TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL
+    )""",
+    """CREATE TABLE checkpoints (
+        seq INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        epoch INTEGER NOT NULL,
+        timestamp REAL NOT NULL,
+        reducers TEXT NOT NULL,
+        state BLOB NOT NULL,
+        digest BLOB NOT NULL,
+        PRIMARY KEY (seq, reducers)
+    )""",
+    """CREATE TABLE head (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        base_seq INTEGER NOT NULL,
+        base_hash BLOB NOT NULL,
+        head_seq INTEGER NOT NULL,
+        head_hash BLOB NOT NULL,
+        head_epoch INTEGER NOT NULL,
+        clean INTEGER NOT NULL
+    )""",
+)
+_COLUMNS = "seq, epoch, timestamp, kind, payload, prev_hash, hash"
+_CHECKPOINT_COLUMNS = "seq, hash, epoch, timestamp, reducers, state, digest"
+_HEAD = "SELECT base_seq, base_hash, head_seq, head_hash, head_epoch, clean FROM head WHERE id = 0"
+
+_astuple = msgspec.structs.astuple
+_MAX_ROWS = 4096  # rows per INSERT statement (7 parameters each)
+
+
+def _text(data: bytes) -> str:
+    # Tampered text must still come back as a string, so the hash check can name it.
+    return data.decode("utf-8", "replace")
+
+
+class SQLiteStore:
+    """A ledger file. Construct cheaply anywhere; open in the thread that uses it."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
+        self._path = os.fspath(path)
+        self._timeout = timeout
+        self._conn: sqlite3.Connection | None = None
+        self._writable = False
+        self._durability: Durability = "group"
+        self._insert_sql: dict[int, str] = {}
+        self._max_rows = _MAX_ROWS
+
+    @property
+    def blocking(self) -> bool:
+        return True
+
+    @property
+    def location(self) -> str:
+        return self._path
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
+
+    # -- opening and closing -------------------------------------------------
+
+    def open(self, *, readonly: bool = False, durability: Durability = "group") -> StoreState:
+        if self._conn is not None:
+            raise RuntimeError(f"{self._path} is already open")
+        path = self._path
+        if os.path.isdir(path):
+            raise NotALedger(path, "it is a directory")
+        exists = os.path.exists(path)
+        if readonly and not exists:
+            raise LedgerNotFound(path)
+        conn = self._connect(readonly)
+        try:
+            state = self._prepare(conn, readonly=readonly, durability=durability, new=not exists)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._writable = not readonly
+        self._durability = durability
+        return state
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        path = self._path
+        try:
+            if readonly:
+                uri = pathlib.Path(path).absolute().as_uri()
+                try:
+                    conn = sqlite3.connect(
+                        f"{uri}?mode=rw",
+                        uri=True,
+                        isolation_level=None,
+                        check_same_thread=False,
+                        timeout=self._timeout,
+                    )
+                except sqlite3.OperationalError:  # a read-only file: read it as such
+                    conn = sqlite3.connect(
+                        f"{uri}?mode=ro",
+                        uri=True,
+                        isolation_level=None,
+                        check_same_thread=False,
+                        timeout=self._timeout,
+                    )
+                conn.execute("PRAGMA query_only = ON")
+            else:
+                conn = sqlite3.connect(
+                    path, isolation_level=None, check_same_thread=False, timeout=self._timeout
+                )
+        except sqlite3.DatabaseError as exc:
+            raise NotALedger(path, str(exc)) from None
+        conn.text_factory = _text
+        variables = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self._max_rows = min(_MAX_ROWS, 1 << ((variables // 7).bit_length() - 1))
+        return conn
+
+    def _prepare(
+        self, conn: sqlite3.Connection, *, readonly: bool, durability: Durability, new: bool
+    ) -> StoreState:
+        path = self._path
+        try:
+            (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+            (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(path, exc) from None
+        if app_id == 0 and tables == 0:
+            if readonly:
+                raise NotALedger(path, "the database is empty")
+            self._create(conn)
+            if new:
+                _fsync_directory(path)
+        elif app_id != APPLICATION_ID:
+            raise NotALedger(path, f"application_id is {app_id:#x}")
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version != FORMAT_VERSION:
+            raise NotALedger(path, f"format version {version}, expected {FORMAT_VERSION}")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            sync = "FULL" if durability == "always" else "NORMAL"
+            conn.execute(f"PRAGMA synchronous = {sync}")
+        state = self._read_state(conn)
+        if not readonly:
+            fault = _tail_fault(conn, state)
+            if fault is not None:
+                raise LedgerCorrupted(path, fault)
+            conn.execute("UPDATE head SET clean = 0 WHERE id = 0")
+        return state
+
+    def _create(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if tables == 0:  # nobody created it while we waited for the lock
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO head VALUES (0, 0, ?, 0, ?, 0, 1)", (GENESIS_HASH, GENESIS_HASH)
+                )
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {FORMAT_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _read_state(self, conn: sqlite3.Connection) -> StoreState:
+        try:
+            row = conn.execute(_HEAD).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise _damaged(self._path, exc) from None
+        if row is None:
+            raise NotALedger(self._path, "the head row is missing")
+        base_seq, base_hash, head_seq, head_hash, head_epoch, clean = row
+        return StoreState(
+            base_seq=base_seq,
+            base_hash=base_hash,
+            head_seq=head_seq,
+            head_hash=head_hash,
+            head_epoch=head_epoch,
+            clean=bool(clean),
+        )
+
+    def close(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        self._conn = None
+        try:
+            if self._writable:
+                conn.execute("UPDATE head SET clean = 1 WHERE id = 0")
+                if self._durability == "group":
+                    self._sync_wal()
+        finally:
+            conn.close()
+
+    # -- writing ---------------------------------------------------------------
+
+    def append(self, records: Sequence[Record], expect_head: int) -> None:
+        # Rows go in as multi-row INSERT statements of a power-of-two size
+        # (padding rows are NULL and filtered out), so a batch costs a few
+        # statement steps rather than one per row: each step releases and
+        # retakes the GIL, which the event loop's thread competes for.
+        conn = self._require()
+        if not records:
+            return
+        last = records[-1]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            moved = conn.execute(
+                "UPDATE head SET head_seq = ?, head_hash = ?, head_epoch = ? "
+                "WHERE id = 0 AND head_seq = ?",
+                (last.seq, last.hash, last.epoch, expect_head),
+            ).rowcount
+            if moved != 1:
+                (head,) = conn.execute("SELECT head_seq FROM head WHERE id = 0").fetchone()
+                raise LedgerConflict(
+                    f"ledger {self._path}: head is seq {head}, this writer expected seq "
+                    f"{expect_head} (another writer appended to it)"
+                )
+            limit = self._max_rows
+            for start in range(0, len(records), limit):
+                conn.execute(*self._insert(records[start : start + limit]))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _insert(self, records: Sequence[Record]) -> tuple[str, list[object]]:
+        count = len(records)
+        size = 1 << (count - 1).bit_length()
+        sql = self._insert_sql.get(size)
+        if sql is None:
+            rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * size)
+            sql = self._insert_sql[size] = (
+                f"INSERT INTO records ({_COLUMNS}) "
+                f"SELECT * FROM (VALUES {rows}) WHERE column1 IS NOT NULL"
+            )
+        params: list[object] = list(itertools.chain.from_iterable(map(_astuple, records)))
+        if size > count:
+            params.extend(itertools.repeat(None, 7 * (size - count)))
+        return sql, params
+
+    def put_checkpoint(self, checkpoint: Checkpoint) -> None:
+        conn = self._require()
+        conn.execute(
+            f"INSERT OR REPLACE INTO checkpoints ({_CHECKPOINT_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            _astuple(checkpoint),
+        )
+
+    def prune(self, upto: int) -> int:
+        conn = self._require()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            state = self._read_state(conn)
+            if upto <= state.base_seq:
+                conn.execute("COMMIT")
+                return 0
+            anchor = conn.execute(
+                "SELECT hash FROM checkpoints WHERE seq = ? LIMIT 1", (upto,)
+            ).fetchone()
+            if anchor is None:
+                raise CheckpointNotFound(upto)
+            row = conn.execute("SELECT hash FROM records WHERE seq = ?", (upto,)).fetchone()
+            if row is None or row[0] != anchor[0]:
+                raise LedgerCorrupted(
+                    self._path,
+                    Fault(
+                        upto, FaultKind.CHECKPOINT_MISMATCH, "checkpoint does not match the chain"
+                    ),
+                )
+            deleted = conn.execute("DELETE FROM records WHERE seq <= ?", (upto,)).rowcount
+            conn.execute("DELETE FROM checkpoints WHERE seq < ?", (upto,))
+            conn.execute(
+                "UPDATE head SET base_seq = ?, base_hash = ? WHERE id = 0", (upto, anchor[0])
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        return int(deleted)
+
+    def sync(self) -> None:
+        self._require()
+        self._sync_wal()
+
+    def _sync_wal(self) -> None:
+        # Committed WAL frames are in the OS cache; fsync puts them on stable storage.
+        try:
+            fd = os.open(self._path + "-wal", os.O_RDONLY)
+        except FileNotFoundError:
+            return  # nothing written since the last checkpoint, which synced
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # -- reading ---------------------------------------------------------------
+
+    def state(self) -> StoreState:
+        return self._read_state(self._require())
+
+    def records(self, after: int = 0, upto: int | None = None) -> Iterator[Record]:
+        conn = self._require()
+        try:
+            if upto is None:
+                cursor = conn.execute(
+                    f"SELECT {_COLUMNS} FROM records WHERE seq > ? ORDER BY seq", (after,)
+                )
+            else:
+                cursor = conn.execute(
+                    f"SELECT {_COLUMNS} FROM records WHERE seq > ? AND seq <= ? ORDER BY seq",
+                    (after, upto),
+                )
+            cursor.arraysize = 512
+            yield from itertools.starmap(Record, cursor)
+        except sqlite3.DatabaseError as exc:
+            raise ReadFailed(f"cannot read {self._path}: {exc}") from exc
+
+    def tail(self, count: int) -> list[Record]:
+        conn = self._require()
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM records ORDER BY seq DESC LIMIT ?", (max(count, 0),)
+        ).fetchall()
+        return [Record(*row) for row in reversed(rows)]
+
+    def checkpoints(self) -> list[Checkpoint]:
+        conn = self._require()
+        rows = conn.execute(
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY seq, reducers"
+        ).fetchall()
+        return [Checkpoint(*row) for row in rows]
+
+    def reader(self) -> SQLiteStore:
+        return SQLiteStore(self._path, timeout=self._timeout)
+
+    def _require(self) -> sqlite3.Connection:
+        conn = self._conn
+        if conn is None:
+            raise RuntimeError(f"{self._path} is not open")
+        return conn
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self._path!r})"
+
+
+def _tail_fault(conn: sqlite3.Connection, state: StoreState) -> Fault | None:
+    """Check that the last stored record is the head the store recorded."""
+    row = conn.execute(f"SELECT {_COLUMNS} FROM records ORDER BY seq DESC LIMIT 1").fetchone()
+    if state.head_seq == state.base_seq:
+        if row is not None and row[0] > state.head_seq:
+            return Fault(
+                state.head_seq + 1,
+                FaultKind.HEAD_MISMATCH,
+                f"record seq {row[0]} found after the recorded head seq {state.head_seq}",
+            )
+        return None
+    if row is None or row[0] < state.head_seq:
+        last = state.base_seq if row is None else row[0]
+        return Fault(
+            last + 1,
+            FaultKind.TRUNCATED,
+            f"records end at seq {last} but the recorded head is seq {state.head_seq}",
+        )
+    record = Record(*row)
+    if record.seq > state.head_seq:
+        return Fault(
+            state.head_seq + 1,
+            FaultKind.HEAD_MISMATCH,
+            f"record seq {record.seq} found after the recorded head seq {state.head_seq}",
+        )
+    try:
+        actual = compute_hash(
+            record.seq,
+            record.epoch,
+            record.timestamp,
+            record.kind,
+            record.payload,
+            record.prev_hash,
+        )
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+        actual = b""
+    if actual != record.hash or record.hash != state.head_hash:
+        return Fault(
+            record.seq,
+            FaultKind.HEAD_MISMATCH,
+            "the last record is not the recorded head (run verify for details)",
+        )
+    return None
+
+
+def _damaged(path: str, exc: sqlite3.DatabaseError) -> LedgerError:
+    """A SQLite file damaged beyond reading is corrupt; anything else is not a ledger."""
+    if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_CORRUPT:
+        # Nothing can be read, not even where the records start: the first is bad.
+        return LedgerCorrupted(
+            path, Fault(1, FaultKind.UNREADABLE, f"the database file is damaged: {exc}")
+        )
+    return NotALedger(path, str(exc))
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _fsync_directory(path: str) -> None:
+    """Make a new file's directory entry durable (POSIX; a no-op where unsupported)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,243 @@
+"""The SQLite store behind the ledger: persistence, group commit, durability, refusals."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.lowlevel
+import pytest
+from structlog.testing import capture_logs
+
+from actors.ledger import (
+    FaultKind,
+    LedgerConflict,
+    LedgerCorrupted,
+    LedgerNotFound,
+    LedgerReader,
+    LedgerWriteError,
+    NotALedger,
+    SQLiteStore,
+    open_ledger,
+)
+from actors.ledger._record import encode_payload, make_record
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from actors.ledger import Record
+
+    from .conftest import StepClock
+
+pytestmark = pytest.mark.anyio
+
+WAIT = 10.0
+
+
+async def wait_until(predicate: object, timeout: float = WAIT) -> None:
+    with anyio.fail_after(timeout):
+        while not predicate():  # type: ignore[operator]
+            await anyio.lowlevel.checkpoint()
+
+
+async def test_records_survive_reopening(ledger_path: Path) -> None:
+    async with open_ledger(ledger_path) as ledger:
+        first = await ledger.append("job.started", {"job": 1})
+        ledger.append_nowait("job.finished", {"job": 1})
+    async with open_ledger(ledger_path) as ledger:
+        assert ledger.head_seq == 2
+        third = await ledger.append("job.started", {"job": 2})
+        records = await ledger.records()
+    assert [r.seq for r in records] == [1, 2, 3]
+    assert records[0] == first
+    assert records[2] == third
+    with LedgerReader(ledger_path) as reader:
+        assert reader.verify().ok
+
+
+async def test_concurrent_appends_are_group_committed(ledger_path: Path) -> None:
+    async with open_ledger(ledger_path) as ledger:
+
+        async def appender(n: int) -> None:
+            for i in range(10):
+                await ledger.append("delivery", {"actor": n, "i": i})
+
+        async with anyio.create_task_group() as tg:
+            for n in range(50):
+                tg.start_soon(appender, n)
+        stats = ledger.statistics()
+        assert (await ledger.verify()).ok
+
+    assert stats.records_committed == 500
+    assert stats.largest_batch > 1
+    assert stats.batches < 500
+
+
+async def test_always_durability_acknowledges_only_synced_records(ledger_path: Path) -> None:
+    async with open_ledger(ledger_path, durability="always") as ledger:
+        record = await ledger.append("k", {})
+        assert ledger.durable_seq == record.seq
+        ledger.append_nowait("k", {})
+        assert ledger.durable_seq == record.seq
+        assert await ledger.flush() == ledger.durable_seq == record.seq + 1
+
+
+async def test_group_durability_fsyncs_within_the_sync_interval(
+    ledger_path: Path, clock: StepClock
+) -> None:
+    async with open_ledger(ledger_path, clock=clock, sync_interval=0.25) as ledger:
+        record = await ledger.append("k", {})
+        assert ledger.committed_seq == record.seq
+        assert ledger.durable_seq == 0
+        assert clock.pending_timers == 1
+        assert clock.advance(0.2) == 0
+        assert clock.advance(0.05) == 1
+        await wait_until(lambda: ledger.durable_seq == record.seq)
+        assert ledger.statistics().syncs == 1
+
+
+async def test_sync_makes_everything_durable_now(ledger_path: Path, clock: StepClock) -> None:
+    async with open_ledger(ledger_path, clock=clock) as ledger:
+        ledger.append_nowait("k", {})
+        ledger.append_nowait("k", {})
+        assert await ledger.sync() == 2
+        assert ledger.durable_seq == 2
+
+
+async def test_closing_commits_pending_records_and_stops_the_writer(ledger_path: Path) -> None:
+    before = set(threading.enumerate())
+    async with open_ledger(ledger_path) as ledger:
+        for n in range(100):
+            ledger.append_nowait("k", {"n": n})
+    assert {t for t in threading.enumerate() if t.name.startswith("ledger-writer")} <= before
+    with LedgerReader(ledger_path) as reader:
+        assert reader.state().head_seq == 100
+        assert reader.state().clean
+
+
+async def test_unclean_shutdown_is_detected_and_logged(ledger_path: Path) -> None:
+    crashed = SQLiteStore(ledger_path)
+    crashed.open()
+    record = make_record(1, 0, 1.0, "k", encode_payload({}), bytes(32))
+    crashed.append([record], 0)  # ...and never closed, as if the process died
+    try:
+        with capture_logs() as logs:
+            async with open_ledger(ledger_path) as ledger:
+                assert ledger.head_seq == 1
+    finally:
+        crashed._require().close()
+    unclean = [e for e in logs if e["event"] == "ledger_unclean_shutdown_detected"]
+    assert unclean == [
+        {
+            "event": "ledger_unclean_shutdown_detected",
+            "log_level": "warning",
+            "ledger": str(ledger_path),
+            "head_seq": 1,
+        }
+    ]
+
+
+async def test_a_second_writer_is_refused_without_forking_the_chain(ledger_path: Path) -> None:
+    async with open_ledger(ledger_path) as first, open_ledger(ledger_path) as second:
+        await first.append("k", {"by": "first"})
+        with pytest.raises(LedgerConflict):
+            await second.append("k", {"by": "second"})
+        with pytest.raises(LedgerWriteError, match="reopen"):
+            second.append_nowait("k", {})
+        await first.append("k", {"by": "first"})
+    with LedgerReader(ledger_path) as reader:
+        assert reader.verify().ok
+        assert [r.value()["by"] for r in reader.records()] == ["first", "first"]
+
+
+class FailingStore(SQLiteStore):
+    """Fails the second batch, as a full disk would."""
+
+    calls = 0
+
+    def append(self, records: Sequence[Record], expect_head: int) -> None:
+        FailingStore.calls += 1
+        if FailingStore.calls == 2:
+            raise OSError(28, "No space left on device")
+        super().append(records, expect_head)
+
+
+async def test_a_failed_commit_stops_the_ledger_and_keeps_what_was_committed(
+    ledger_path: Path,
+) -> None:
+    FailingStore.calls = 0
+    with capture_logs() as logs:
+        async with open_ledger(FailingStore(ledger_path)) as ledger:
+            await ledger.append("k", {"n": 1})
+            with pytest.raises(LedgerWriteError, match="No space left"):
+                await ledger.append("k", {"n": 2})
+            with pytest.raises(LedgerWriteError):
+                await ledger.append("k", {"n": 3})
+    assert any(e["event"] == "batch_commit_failed" for e in logs)
+    with LedgerReader(ledger_path) as reader:
+        assert reader.verify().ok
+        assert reader.state().head_seq == 1
+
+
+async def test_opening_a_ledger_with_its_last_records_cut_off_is_refused(
+    ledger_path: Path,
+) -> None:
+    async with open_ledger(ledger_path) as ledger:
+        for n in range(5):
+            await ledger.append("k", {"n": n})
+    with sqlite3.connect(ledger_path) as conn:
+        conn.execute("DELETE FROM records WHERE seq >= 4")
+    with pytest.raises(LedgerCorrupted) as caught:
+        async with open_ledger(ledger_path):
+            pass
+    assert (caught.value.fault.seq, caught.value.fault.kind) == (4, FaultKind.TRUNCATED)
+
+
+def test_readers_never_create_a_ledger(tmp_path: Path) -> None:
+    with pytest.raises(LedgerNotFound), LedgerReader(tmp_path / "missing.db"):
+        pass
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_file_that_is_not_a_ledger_is_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not a database" * 100)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    for path in (junk, other, tmp_path):
+        with pytest.raises(NotALedger), LedgerReader(path):
+            pass
+
+
+async def test_the_writer_runs_in_wal_mode_with_the_durability_asked_for(
+    ledger_path: Path,
+) -> None:
+    seen: dict[str, object] = {}
+
+    class Probe(SQLiteStore):
+        def append(self, records: Sequence[Record], expect_head: int) -> None:
+            conn = self._require()
+            seen["journal"] = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            seen["synchronous"] = conn.execute("PRAGMA synchronous").fetchone()[0]
+            super().append(records, expect_head)
+
+    for durability, level in (("always", 2), ("group", 1)):  # FULL, NORMAL
+        async with open_ledger(Probe(ledger_path), durability=durability) as ledger:
+            await ledger.append("k", {})
+        assert seen == {"journal": "wal", "synchronous": level}
+
+
+async def test_a_batch_larger_than_one_statement_commits_in_one_transaction(
+    ledger_path: Path,
+) -> None:
+    async with open_ledger(ledger_path) as ledger:
+        records = await ledger.extend(("k", {"n": n}) for n in range(5000))
+        stats = ledger.statistics()
+        assert (await ledger.verify()).ok
+    assert (records[-1].seq, stats.batches, stats.largest_batch) == (5000, 1, 5000)
+    with LedgerReader(ledger_path) as reader:
+        assert [r.value()["n"] for r in reader.tail(2)] == [4998, 4999]
