@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 from structlog.testing import capture_logs
@@ -10,6 +10,9 @@ from structlog.testing import capture_logs
 from actors import Actor, ActorSystem
 from protocol import Message
 from tests.helpers import WAIT, Echo, Ping, Pong
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.anyio
 
@@ -107,3 +110,34 @@ async def test_opting_in_without_a_ledger_is_logged_not_fatal() -> None:
             ref = await system.spawn(Recorded, name="r")
             assert await ref.ask(Ping(), timeout=WAIT) == Ping()
     assert any(entry["event"] == "delivery_recording_unavailable" for entry in logs)
+
+
+async def test_deliveries_recorded_in_a_real_ledger_verify_and_replay_identically(
+    tmp_path: Path,
+) -> None:
+    from actors.ledger import Reducers, open_ledger
+
+    path = tmp_path / "deliveries.db"
+
+    def count(state: dict[str, int], record: Any) -> dict[str, int]:
+        actor = record.value()["actor"]
+        return {**state, actor: state.get(actor, 0) + 1}
+
+    reducers: Reducers[dict[str, int]] = Reducers("deliveries", initial=dict)
+    reducers.on("delivery")(count)
+    async with open_ledger(path) as ledger:
+        async with ActorSystem("t", ledger=ledger, record_deliveries=True) as system:
+            a = await system.spawn(Echo, name="a")
+            b = await system.spawn(Echo, name="b")
+            for n in range(10):
+                a.tell(Ping(n))
+            await b.ask(Ping(), timeout=WAIT)
+            await a.ask(Pong(), timeout=WAIT)
+        await ledger.flush()
+        report = await ledger.verify()
+        assert report.fault is None
+        assert report.records == 12
+        first = await ledger.replay(reducers)
+        second = await ledger.replay(reducers)
+    assert first.state == {"/user/a": 11, "/user/b": 1}
+    assert first.digest == second.digest
