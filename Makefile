@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/swarm_demo.py
+	$(PY) examples/swarm.py
 
 test: lint typecheck contracts pytest docs
 

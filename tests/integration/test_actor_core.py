@@ -418,12 +418,12 @@ async def test_statistics_count_actors_and_processed_messages() -> None:
     assert not system.statistics().running
 
 
-def test_demo_swarm_finishes_every_job_and_restarts_the_crashed_worker() -> None:
+def test_supervised_pool_example_finishes_every_job_and_restarts_the_crashed_worker() -> None:
     import subprocess
     import sys
 
     result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "swarm_demo.py")],
+        [sys.executable, str(ROOT / "examples" / "supervised_pool.py")],
         capture_output=True,
         text=True,
         timeout=60,

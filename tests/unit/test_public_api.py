@@ -9,7 +9,18 @@ import pytest
 
 @pytest.mark.parametrize(
     "package",
-    ["actors", "actors.supervision", "actors.testing", "protocol", "scheduler", "actors.ledger"],
+    [
+        "actors",
+        "actors.supervision",
+        "actors.testing",
+        "protocol",
+        "scheduler",
+        "actors.ledger",
+        "actors.roles",
+        "actors.remote",
+        "actors.cluster",
+        "actors.node",
+    ],
 )
 def test_all_names_exist_and_are_unique(package: str) -> None:
     module = importlib.import_module(package)

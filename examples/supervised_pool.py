@@ -1,4 +1,4 @@
-"""`make demo`: a small swarm on embedded defaults.
+"""A supervised pool of workers on embedded defaults (the core's own example).
 
 A coordinator supervises a pool of workers (one-for-one, with backoff) and
 feeds them a batch of jobs. One job is poisoned: the worker that takes it

@@ -1,0 +1,120 @@
+"""The balancer actor on virtual time: channels, ledger lineage, dry runs, hooks, summary."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from actors.roles import (
+    Balancer,
+    BalancerConfig,
+    Channel,
+    CycleReport,
+    Dispatched,
+    GetSummary,
+    PlanCycle,
+    RunCycle,
+    SubmitTask,
+    Task,
+    TaskAccepted,
+    TaskRejected,
+)
+from actors.testing import Probe, Simulation, simulate
+from tests.unit.actors.roles.swarm_helpers import ListSink
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_tasks_are_dispatched_to_their_channels_with_lineage_in_the_ledger(
+    tmp_path: Path,
+) -> None:
+    async def scenario(sim: Simulation) -> None:
+        sink = ListSink()
+        reports: list[CycleReport] = []
+        async with sim.system("bal") as system:
+            probes = {channel: await Probe.start(system) for channel in Channel}
+            balancer = await system.spawn(
+                Balancer,
+                BalancerConfig(cycle_interval=0.25),
+                kwargs={
+                    "channels": {c: p.ref for c, p in probes.items()},
+                    "ledger": sink,
+                    "hooks": [reports.append],
+                },
+            )
+            accepted = await balancer.ask(
+                SubmitTask(Task("a", mode=Channel.STRICT, parent_artifact="seed")), timeout=1.0
+            )
+            assert isinstance(accepted, TaskAccepted)
+            assert accepted.score == 0.4 * 0.5 + 0.3 * 0.5
+            await balancer.ask(
+                SubmitTask(Task("b", mode=Channel.CREATIVE, parent_artifact="a")), timeout=1.0
+            )
+            start = sim.now()
+            first = await probes[Channel.STRICT].expect(Dispatched, timeout=1.0)
+            assert sim.now() - start == 0.25  # one cycle interval after the work arrived
+            second = await probes[Channel.CREATIVE].expect(Dispatched, timeout=1.0)
+            assert first.lineage.parent_artifact == "seed"
+            assert second.lineage.parent_artifact == "a"
+            records = sink.of("roles.dispatch")
+            assert [r["task_id"] for r in records] == ["b", "a"] or [
+                r["task_id"] for r in records
+            ] == ["a", "b"]
+            assert {r["lineage_digest"] for r in records} == {
+                first.lineage.digest,
+                second.lineage.digest,
+            }
+            assert len(reports) == 1
+            assert reports[0].applied
+            summary = await balancer.ask(GetSummary(), timeout=1.0)
+            path = summary.write_json(tmp_path / "dispatch.json")
+            written = json.loads(path.read_text())
+            assert set(written) == {"tasks", "dispatches", "lineage", "backlog", "kpis"}
+            assert written["lineage"]["b"]["parent_artifact"] == "a"
+            assert written["kpis"]["within_two_cycles"] == 1.0
+
+    simulate(scenario, seed=1)
+
+
+def test_simulate_mode_plans_but_dispatches_nothing() -> None:
+    async def scenario(sim: Simulation) -> None:
+        sink = ListSink()
+        reports: list[CycleReport] = []
+        async with sim.system("dry") as system:
+            probe = await Probe.start(system)
+            balancer = await system.spawn(
+                Balancer,
+                BalancerConfig(mode="simulate"),
+                kwargs={"target": probe.ref, "ledger": sink, "hooks": [reports.append]},
+            )
+            for i in range(5):
+                balancer.tell(SubmitTask(Task(f"t{i}")))
+            report = await balancer.ask(RunCycle(), timeout=1.0)
+            assert not report.applied
+            assert len(report.dispatches) == 5
+            assert report.backlog == {"strict": 0, "balanced": 5, "creative": 0}
+            await sim.sleep(1.0)
+            probe.expect_no_message()
+            assert sink.records == []
+            assert all(not r.applied for r in reports)
+
+    simulate(scenario, seed=2)
+
+
+def test_a_dry_run_in_apply_mode_leaves_the_queue_alone_and_bad_tasks_are_refused() -> None:
+    async def scenario(sim: Simulation) -> None:
+        async with sim.system("plan") as system:
+            probe = await Probe.start(system)
+            balancer = await system.spawn(Balancer, kwargs={"target": probe.ref})
+            rejected = await balancer.ask(SubmitTask(Task("bad", urgency=2.0)), timeout=1.0)
+            assert isinstance(rejected, TaskRejected)
+            assert rejected.field == "urgency"
+            balancer.tell(SubmitTask(Task("ok")))
+            plan = await balancer.ask(PlanCycle(), timeout=1.0)
+            assert [d.task.task_id for d in plan.dispatches] == ["ok"]
+            dispatched: Any = await probe.expect(Dispatched, timeout=1.0)
+            assert dispatched.task.task_id == "ok"
+            assert dispatched.lineage == plan.dispatches[0].lineage
+
+    simulate(scenario, seed=3)

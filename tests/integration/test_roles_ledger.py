@@ -1,0 +1,50 @@
+"""A swarm run recorded in a real ledger verifies and replays into the job table."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from actors import ActorSystem
+from actors.ledger import open_ledger
+from actors.roles import (
+    JOB_EVENTS,
+    JobContext,
+    JobSupervisor,
+    job_table_reducers,
+    submit_job,
+)
+from tests.helpers import WAIT, wait_until
+from tests.unit.actors.roles.swarm_helpers import Events, finals, job
+
+pytestmark = pytest.mark.anyio
+
+
+async def quick(ctx: JobContext) -> None:
+    await asyncio.sleep(0)
+    if ctx.job.job_id.endswith("7") and ctx.attempt == 1:
+        raise RuntimeError("seven fails once")
+
+
+async def test_a_run_verifies_and_replays_to_the_same_job_table() -> None:
+    async with open_ledger() as ledger, ActorSystem("ledgered", ledger=ledger) as system:
+        events: list[Any] = []
+        listener = await system.spawn(Events, events)
+        system.topics.subscribe(JOB_EVENTS, listener)
+        sup = await system.spawn(JobSupervisor, {"*": quick})
+        for i in range(20):
+            await submit_job(sup, job(f"j{i}"))
+        await wait_until(lambda: len(finals(events)) == 20, timeout=WAIT)
+        await ledger.flush()
+        report = await ledger.verify()
+        assert report.ok, report
+        state = (await ledger.replay(job_table_reducers())).state
+        assert {job_id: row["state"] for job_id, row in state["jobs"].items()} == {
+            f"j{i}": "completed" for i in range(20)
+        }
+        assert state["jobs"]["j7"]["attempt"] == 2
+        assert state["jobs"]["j17"]["attempt"] == 2
+        assert state["held"] == {}
+        assert state["dispatches"] == 20
