@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ._mailbox import MailboxConfig
-from .supervision._spec import NO_KWARGS, ChildSpec, Restart, SupervisorFlags
+from .supervision._spec import ChildSpec, Restart, SupervisorFlags, child_spec
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Mapping
@@ -138,11 +138,11 @@ class ActorContext:
         mailbox: MailboxConfig | None = None,
     ) -> ActorRef[Any]:
         """Start a child of this actor, supervised by this actor's ``supervisor_flags``."""
-        spec = ChildSpec(
-            factory=factory,
-            args=args,
-            kwargs=NO_KWARGS if kwargs is None else dict(kwargs),
+        spec = child_spec(
+            factory,
+            args,
             name=name,
+            kwargs=kwargs,
             restart=restart,
             shutdown=shutdown,
             mailbox=mailbox,

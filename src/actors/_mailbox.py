@@ -152,17 +152,7 @@ class Mailbox:
         items = self._items
         if self._closed or (items is not None and len(items) >= self.capacity):
             return False
-        if items is None:
-            items = self._items = deque()
-        items.append(item)
-        self.enqueued += 1
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        elif self._dormant is not None:
-            self._activate()
+        self.put_nowait(item)  # there is room: nothing can be dropped
         return True
 
     async def put(self, item: object) -> None:

@@ -20,7 +20,7 @@ from ._cell import ActorCell, CellState, Guardian
 from ._clock import Clock, LoopClock
 from ._deadletters import DeadLetters
 from ._errors import ActorNotFound, SystemNotRunning
-from .supervision._spec import NO_KWARGS, ChildSpec, Restart, SupervisorFlags
+from .supervision._spec import ChildSpec, Restart, SupervisorFlags, child_spec
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine, Mapping
@@ -189,11 +189,11 @@ class ActorSystem:
         ``kwargs`` now and again for every restart, so each incarnation is a
         fresh instance. Errors from the factory itself are raised here.
         """
-        spec = ChildSpec(
-            factory=factory,
-            args=args,
-            kwargs=NO_KWARGS if kwargs is None else dict(kwargs),
+        spec = child_spec(
+            factory,
+            args,
             name=name,
+            kwargs=kwargs,
             restart=restart,
             shutdown=shutdown,
             mailbox=mailbox,

@@ -105,23 +105,27 @@ async def test_tell_to_a_full_mailbox_fails_fast_by_default() -> None:
             ref.tell(Ping(99))
 
 
+class Gated(Actor[Message]):
+    """Records Pings after its gate opens; any other message asks for the record."""
+
+    def __init__(self, gate: asyncio.Event) -> None:
+        self.gate = gate
+        self.seen: list[int] = []
+
+    async def receive(self, message: Message) -> Any:
+        if isinstance(message, Ping):
+            await self.gate.wait()
+            self.seen.append(message.n)
+            return None
+        return self.seen
+
+
 async def test_drop_oldest_counts_drops_and_dead_letters_them() -> None:
     gate = asyncio.Event()
 
-    class Blocked(Actor[Message]):
-        def __init__(self) -> None:
-            self.seen: list[int] = []
-
-        async def receive(self, message: Message) -> Any:
-            if isinstance(message, Ping):
-                await gate.wait()
-                self.seen.append(message.n)
-                return None
-            return self.seen
-
     async with ActorSystem("t") as system:
         ref = await system.spawn(
-            Blocked, mailbox=MailboxConfig(capacity=3, overflow=Overflow.DROP_OLDEST)
+            Gated, gate, mailbox=MailboxConfig(capacity=3, overflow=Overflow.DROP_OLDEST)
         )
         ref.tell(Ping(0))
         await asyncio.sleep(0)  # the actor takes Ping(0) and blocks on the gate
@@ -136,20 +140,9 @@ async def test_drop_oldest_counts_drops_and_dead_letters_them() -> None:
 async def test_drop_newest_keeps_the_queued_messages() -> None:
     gate = asyncio.Event()
 
-    class Blocked(Actor[Message]):
-        def __init__(self) -> None:
-            self.seen: list[int] = []
-
-        async def receive(self, message: Message) -> Any:
-            if isinstance(message, Ping):
-                await gate.wait()
-                self.seen.append(message.n)
-                return None
-            return self.seen
-
     async with ActorSystem("t") as system:
         ref = await system.spawn(
-            Blocked, mailbox=MailboxConfig(capacity=2, overflow=Overflow.DROP_NEWEST)
+            Gated, gate, mailbox=MailboxConfig(capacity=2, overflow=Overflow.DROP_NEWEST)
         )
         ref.tell(Ping(0))
         await asyncio.sleep(0)

@@ -121,3 +121,25 @@ class ChildSpec(msgspec.Struct, frozen=True, gc=False):
             raise ValueError(
                 f"actor name must be non-empty, without '/', not starting with '$': {self.name!r}"
             )
+
+
+def child_spec(
+    factory: Callable[..., Any],
+    args: tuple[Any, ...],
+    *,
+    name: str | None,
+    kwargs: Mapping[str, Any] | None,
+    restart: Restart,
+    shutdown: float,
+    mailbox: MailboxConfig | None,
+) -> ChildSpec:
+    """The spec ``spawn(factory, *args, name=..., ...)`` describes."""
+    return ChildSpec(
+        factory=factory,
+        args=args,
+        kwargs=NO_KWARGS if kwargs is None else dict(kwargs),
+        name=name,
+        restart=restart,
+        shutdown=shutdown,
+        mailbox=mailbox,
+    )
