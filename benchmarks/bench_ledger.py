@@ -16,7 +16,8 @@ Figures (one JSON line each; medians of ``--repeat`` runs):
   through the summary reducers, verifying every hash, vs raw ``sqlite3``
   reading the same rows. Target < 10 s for 1M.
 
-Run: ``python benchmarks/bench_ledger.py [--uvloop] [--replay-records N]``.
+Run: ``python benchmarks/bench_ledger.py [--uvloop] [--replay-records N] [--only group,nowait]``
+(``--only`` takes any of ``group``, ``nowait``, ``memory``, ``always``, ``replay``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ _SCHEMA = (
     "prev_hash BLOB NOT NULL, hash BLOB NOT NULL)"
 )
 _INSERT = "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)"
+_FIGURES = ("group", "nowait", "memory", "always", "replay")
 
 
 def _commit() -> str:
@@ -286,14 +288,27 @@ def main() -> int:
     parser.add_argument("--replay-records", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument(
+        "--only",
+        default=",".join(_FIGURES),
+        help=f"comma-separated figures to run, of: {', '.join(_FIGURES)}",
+    )
     args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    if not only or not only <= set(_FIGURES):
+        parser.error(f"--only takes a comma-separated list of: {', '.join(_FIGURES)}")
     emit = _Emitter("uvloop" if args.uvloop else "asyncio")
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as workdir:
-        _bench_sqlite(emit, workdir, args, "group", args.records)
-        _bench_sqlite(emit, workdir, args, "group", args.records, nowait=True)
-        _bench_memory(emit, args)
-        _bench_sqlite(emit, workdir, args, "always", args.always_records)
-        _bench_replay(emit, workdir, args)
+        if "group" in only:
+            _bench_sqlite(emit, workdir, args, "group", args.records)
+        if "nowait" in only:
+            _bench_sqlite(emit, workdir, args, "group", args.records, nowait=True)
+        if "memory" in only:
+            _bench_memory(emit, args)
+        if "always" in only:
+            _bench_sqlite(emit, workdir, args, "always", args.always_records)
+        if "replay" in only:
+            _bench_replay(emit, workdir, args)
     return 0
 
 
