@@ -1,11 +1,25 @@
-"""One established connection to a peer node: a reader and a batching writer.
+"""One established connection to a peer node: frames in, frames out.
 
-The writer takes envelopes from the peer's bounded send buffer (and answers
-to asks that arrived on this connection) and writes each batch with one
-``send``. The reader splits frames, decodes envelopes, and hands each to the
-local system: tells wait for room in the target's mailbox (so a slow mailbox
-stops the reader, fills the socket and then the sender's buffer: backpressure
-end to end), asks are answered by correlation id on this connection.
+**Reading.** Frames are decoded (envelope and message in one pass, see
+``_incoming.py``) and delivered straight into the target's mailbox with
+``Mailbox.offer``: no task, no ``await`` per message. An incoming ask becomes
+a :class:`~actors._ref.PendingAsk` whose future is an :class:`_Answer`:
+resolving it (the actor loop does, as for a local ask) writes the reply
+frame, so no task waits per ask either. Only when a mailbox is full (or too
+many asks are being answered) does the connection stop reading and wait, in
+its own task, for room: a slow mailbox fills the socket and then the sender's
+send buffer (backpressure end to end), and frames keep their order.
+
+On a :class:`~actors.remote._tcp.TcpStream` the event loop pushes each chunk
+to the connection (no reader task); on any other anyio byte stream (TLS, the
+in-memory transport) a reader task pulls chunks and runs the same code.
+
+**Writing.** Answers and the peer's send buffer are encoded into one
+:class:`~protocol.FrameWriter`. On a push stream, the first message of a loop
+turn is written at once when nothing else is pending (an ask's latency is one
+write), and whatever else arrives in that turn goes out in one write at the
+turn's end; a full transport buffer stops draining the send buffer until it
+empties. Other streams have a writer task that sends each batch.
 
 Any :class:`~protocol.RemoteProtocolError` from the peer's bytes closes this
 connection with the error's class name as the reason; nothing else is affected.
@@ -15,15 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import types
-from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import structlog
 
 from protocol import (
-    Envelope,
     FrameWriter,
     Message,
     MessageKind,
@@ -33,15 +44,20 @@ from protocol import (
 )
 
 from .._errors import ActorNotFound, ActorStopped, AskTimeout, RemoteActorError
+from .._ref import PendingAsk
 from ._errors import ConnectionLost
+from ._incoming import DECODE_FAILURES
+from ._tcp import TcpStream
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Coroutine
 
     from anyio.abc import ByteStream, TaskGroup
 
     from protocol import FrameReader
 
+    from .._cell import ActorCell
+    from .._clock import Cancellable
     from ._node import RemoteNode, _Out, _Peer
 
 __all__ = ["Connection", "NoReply"]
@@ -49,6 +65,7 @@ __all__ = ["Connection", "NoReply"]
 logger = structlog.get_logger(__name__)
 
 _READ_SIZE: Final = 256 * 1024
+_CACHE_LIMIT: Final = 4096  # paths whose cells a connection remembers
 _TELL, _ASK, _REPLY, _ERROR = (
     MessageKind.TELL,
     MessageKind.ASK,
@@ -65,9 +82,41 @@ class NoReply(Message, tag="tadpole.none"):
     """Stands for ``None`` as the answer to a remote ask."""
 
 
-@types.coroutine
-def _yield_to_loop() -> Generator[None, None, None]:
-    yield
+class _Answer(asyncio.Future[Any]):
+    """The future of an ask that arrived from a peer and waits in a local mailbox.
+
+    The actor loop (or the ask's timer, or the mailbox closing) resolves it as
+    it would a local asker's future; resolving it encodes the answer frame on
+    the connection the ask came in on. Nothing awaits it.
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        cid: int,
+        reply_to: str,
+        target: str,
+        trace_id: str | None,
+        deadline: float | None,
+    ) -> None:
+        super().__init__(loop=conn.loop)
+        self.conn = conn
+        self.cid = cid
+        self.reply_to = reply_to
+        self.target = target
+        self.trace_id = trace_id
+        self.deadline = deadline
+        self.timer: Cancellable | None = None
+
+    def set_result(self, result: Any) -> None:
+        super().set_result(result)
+        self.conn._answered(self, result, None)
+
+    def set_exception(self, exception: type | BaseException) -> None:
+        super().set_exception(exception)
+        self.exception()  # retrieved: it is reported to the peer, not logged here
+        error = exception if isinstance(exception, BaseException) else exception()
+        self.conn._answered(self, None, error)
 
 
 class Connection:
@@ -87,14 +136,23 @@ class Connection:
         self.stream = stream
         self.initiator = initiator
         self.sent: dict[int, _Out] = {}
-        self.replies: deque[Envelope] = deque()
         self.reason: str | None = None
         self.closed = False
         self.inflight = 0
+        self.loop = asyncio.get_running_loop()
         self._reader = reader
-        self._waiter: asyncio.Future[None] | None = None
+        self._out = FrameWriter(max_frame_size=node.config.max_frame_size)
+        self._cells: dict[str, ActorCell] = {}
         self._tg: TaskGroup | None = None
-        self._room: asyncio.Event | None = None
+        # Reading: a coroutine that waits for room for the frame being delivered.
+        self._blocked: Coroutine[Any, Any, None] | None = None
+        self._eof_pending = False
+        self._room: asyncio.Future[None] | None = None
+        # Writing: the writer task's (or the push loop's) wake-up.
+        self._waiter: asyncio.Future[None] | None = None
+        self._push: TcpStream | None = None
+        self._turn_pending = False
+        self._busy = False
 
     def __repr__(self) -> str:
         return f"<Connection to {self.peer.name} {'out' if self.initiator else 'in'}>"
@@ -106,8 +164,11 @@ class Connection:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
-                tg.start_soon(self._write_loop)
-                await self._read_loop()
+                if isinstance(self.stream, TcpStream):
+                    await self._run_push(self.stream)
+                else:
+                    tg.start_soon(self._write_loop)
+                    await self._read_loop()
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
@@ -138,12 +199,25 @@ class Connection:
             future = item.future
             if future is not None and not future.done():
                 future.set_exception(ConnectionLost(item.label, reason))
-        self.replies.clear()
+        self._out.take()
+        blocked, self._blocked = self._blocked, None
+        if blocked is not None:
+            blocked.close()
         await anyio.aclose_forcefully(self.stream)
         self.node._detach(self)
 
     def notify(self) -> None:
-        """Wake the writer: something is waiting to be sent."""
+        """Something is waiting to be sent: write it now or at the end of this turn."""
+        push = self._push
+        if push is None:
+            self._wake()
+        elif not self._turn_pending:
+            self._turn_pending = True
+            if not self._busy:
+                self._flush(push)  # idle: this message goes out at once
+            self.loop.call_soon(self._turn_end)
+
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -152,94 +226,235 @@ class Connection:
 
     # -- writing ---------------------------------------------------------------
 
-    async def _write_loop(self) -> None:
-        node = self.node
+    def _fill(self) -> int:
+        """Encode waiting messages into the write buffer, up to a batch; how many."""
         peer = self.peer
-        stats = node._counters
-        writer = FrameWriter(max_frame_size=node.config.max_frame_size)
-        add = writer.add_encoded
-        encode_into = node._envelopes.encode_into
-        replies = self.replies
         outbox = peer.outbox
+        if not outbox or peer.conn is not self:
+            return 0
+        node = self.node
+        out = self._out
+        add = out.add
+        add_encoded = out.add_encoded
+        encode_into = node._wire.encode_into
         batch_bytes = node.config.batch_bytes
-        now = node.system.clock.now
-        send = self.stream.send
         sent = self.sent
+        t = node.system.clock.now()
+        count = 0
+        while outbox and len(out) < batch_bytes:
+            item = outbox.popleft()
+            if isinstance(item, tuple):
+                add(item[0])  # a tell, encoded when it was sent
+                count += 1
+                continue
+            future = item.future
+            if future is None or future.done():
+                continue
+            timeout = None
+            if item.deadline is not None:
+                timeout = item.deadline - t
+                if timeout <= 0.0:
+                    continue  # expired: never sent; the asker's timer fires
+            envelope = (_ASK, item.target, item.payload, item.sender, item.cid, None, timeout)
+            try:
+                add_encoded(encode_into, envelope)
+            except MessageTooLarge as exc:
+                node._reject_item(item, exc)
+                continue
+            sent[item.cid] = item
+            item.conn = self
+            count += 1
+        peer.room_freed()
+        return count
+
+    def _take(self, count: int) -> bytearray:
+        data = self._out.take()
+        stats = self.node._counters
+        stats.messages_sent += count
+        stats.bytes_sent += len(data)
+        stats.writes += 1
+        return data
+
+    def _flush(self, push: TcpStream) -> bool:
+        """Write everything that can go now (push streams); whether anything went."""
+        wrote = False
+        while push.writable:
+            count = self._fill()
+            if not len(self._out):
+                break
+            push.write(self._take(count))
+            wrote = True
+        return wrote
+
+    def _turn_end(self) -> None:
+        self._turn_pending = False
+        push = self._push
+        if push is not None and not self.closed:
+            # Busy while there was more to write at the end of the turn: the next
+            # message then waits for the turn's end too, batched with the others.
+            self._busy = self._flush(push)
+
+    async def _write_loop(self) -> None:
+        send = self.stream.send
+        out = self._out
         try:
             while True:
-                if not replies and not (outbox and peer.conn is self):
-                    self._waiter = asyncio.get_running_loop().create_future()
+                count = self._fill()
+                if not len(out):
+                    self._waiter = self.loop.create_future()
                     await self._waiter
                     continue
-                while replies:
-                    reply = replies.popleft()
-                    try:
-                        add(encode_into, reply)
-                    except MessageTooLarge as exc:
-                        add(encode_into, node._failure_envelope(reply, exc))
-                count = 0
-                if peer.conn is self:
-                    t = now()
-                    while outbox and len(writer) < batch_bytes:
-                        item = outbox.popleft()
-                        cid = item.cid
-                        if cid:
-                            future = item.future
-                            if future is None or future.done():
-                                continue
-                            timeout = None
-                            if item.deadline is not None:
-                                timeout = item.deadline - t
-                                if timeout <= 0.0:
-                                    continue  # expired: never sent; the asker's timer fires
-                            envelope = Envelope(
-                                _ASK, item.target, item.payload, item.sender, cid, None, timeout
-                            )
-                            sent[cid] = item
-                            item.conn = self
-                        else:
-                            envelope = Envelope(_TELL, item.target, item.payload, item.sender)
-                        try:
-                            add(encode_into, envelope)
-                        except MessageTooLarge as exc:
-                            node._reject_item(item, exc)
-                            continue
-                        count += 1
-                    peer.room_freed()
-                data = writer.take()
-                if data:
-                    stats.messages_sent += count
-                    stats.bytes_sent += len(data)
-                    stats.writes += 1
-                    # anyio streams accept any bytes-like object; no copy of the batch.
-                    await send(data)  # type: ignore[arg-type]
+                # anyio streams accept any bytes-like object; no copy of the batch.
+                await send(self._take(count))  # type: ignore[arg-type]
         except _STREAM_GONE as exc:
             self._end("connection_lost", repr(exc))
 
-    def queue_reply(self, envelope: Envelope) -> None:
-        if not self.closed:
-            self.replies.append(envelope)
-            self.notify()
+    # -- answering asks that came in -------------------------------------------
+
+    def _answered(self, answer: _Answer, result: object, error: BaseException | None) -> None:
+        """An :class:`_Answer` was resolved: encode the reply (never raises)."""
+        timer = answer.timer
+        if timer is not None:
+            timer.cancel()
+        node = self.node
+        self.inflight -= 1
+        node._inflight_finished()
+        room = self._room
+        if room is not None:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
+        if self.closed:
+            return
+        try:
+            if error is None:
+                self._reply(answer, result)
+            else:
+                self._fail(answer, error)
+        except Exception as exc:  # an answer that cannot be encoded must not hurt the actor
+            self._fail(answer, exc)
+
+    def _reply(self, answer: _Answer, result: object) -> None:
+        if result is None:
+            result = NoReply()
+        if not isinstance(result, Message):
+            failure = RemoteFailure(
+                "tadpole.UnencodableReply",
+                f"the reply is a {type(result).__qualname__}, not a protocol Message; "
+                "only Message replies (or None) can travel between nodes",
+            )
+            self._write_answer(_ERROR, answer, failure)
+            return
+        try:
+            self._write_answer(_REPLY, answer, result)
+        except MessageTooLarge as exc:
+            failure = RemoteFailure.from_exception(exc, include_traceback=False)
+            self._write_answer(_ERROR, answer, failure)
+
+    def _fail(self, answer: _Answer, error: BaseException) -> None:
+        node = self.node
+        if isinstance(error, AskTimeout):
+            deadline = answer.deadline
+            if deadline is not None and node.system.clock.now() >= deadline:
+                node._counters.asks_expired += 1
+                return  # the asker times out on its own clock
+            failure = node._describe(error)
+        elif isinstance(error, ActorStopped):
+            failure = RemoteFailure(STOPPED_TYPE, str(error))
+        else:
+            failure = node._describe(error)
+        self._write_answer(_ERROR, answer, failure)
+
+    def _write_answer(self, kind: MessageKind, answer: _Answer, payload: object) -> None:
+        reply_to, target, trace_id = answer.reply_to, answer.target, answer.trace_id
+        envelope = (kind, reply_to, payload, target, answer.cid, trace_id, None)
+        self._out.add_encoded(self.node._wire.encode_into, envelope)
+        self.notify()
+
+    def _refuse(
+        self, reply_to: str, target: str, cid: int, trace_id: str | None, detail: str
+    ) -> None:
+        """Answer an ask that cannot be delivered: the asker raises ActorStopped."""
+        failure = RemoteFailure(STOPPED_TYPE, detail)
+        envelope = (_ERROR, reply_to, failure, target, cid, trace_id, None)
+        self._out.add_encoded(self.node._wire.encode_into, envelope)
+        self.notify()
 
     # -- reading ---------------------------------------------------------------
 
+    async def _run_push(self, stream: TcpStream) -> None:
+        """Reading happens in the loop's callbacks; this task only waits for room."""
+        self._push = stream
+        self._pump()  # frames that came with the end of the handshake
+        stream.start_push(self._on_data, self._on_end, self.notify)
+        if self._blocked is None:
+            stream.resume_reading()
+        if self.peer.outbox:
+            self.notify()
+        while True:
+            blocked = self._blocked
+            if blocked is None:
+                self._waiter = self.loop.create_future()
+                await self._waiter
+                continue
+            await blocked
+            self._blocked = None
+            self._pump()
+            if self._blocked is None:
+                if self._eof_pending:
+                    self._on_end(None)
+                else:
+                    stream.resume_reading()
+
+    def _on_data(self, chunk: bytes) -> None:
+        if self.reason is not None:
+            return
+        self.node._counters.bytes_received += len(chunk)
+        self._reader.feed(chunk)
+        if self._blocked is None:
+            self._pump()
+
+    def _on_end(self, error: Exception | None) -> None:
+        if error is not None:
+            self._end("connection_lost", repr(error))
+            return
+        if self._blocked is not None:
+            self._eof_pending = True
+            return
+        try:
+            self._reader.eof()
+        except RemoteProtocolError as exc:
+            self._end(type(exc).__name__, str(exc), bad_input=True)
+            return
+        self._end("peer_closed")
+
+    def _pump(self) -> None:
+        """Deliver the frames received so far (push mode); stop reading if one must wait."""
+        try:
+            blocked = self._process()
+        except RemoteProtocolError as exc:
+            self._end(type(exc).__name__, str(exc), bad_input=True)
+            return
+        except Exception as exc:
+            logger.error("connection_failed", peer=self.peer.name, error=repr(exc))
+            self._end("internal_error", repr(exc))
+            return
+        if blocked is not None:
+            self._blocked = blocked
+            assert self._push is not None
+            self._push.pause_reading()
+            self._wake()
+
     async def _read_loop(self) -> None:
-        node = self.node
-        stats = node._counters
+        stats = self.node._counters
         reader = self._reader
-        decode = node._envelopes.decode
         receive = self.stream.receive
         try:
             while True:
-                for frame in reader:
-                    envelope = decode(frame)
-                    kind = envelope.kind
-                    if kind is _TELL:
-                        await self._on_tell(envelope)
-                    elif kind is _ASK:
-                        await self._on_ask(envelope)
-                    else:
-                        self._on_answer(envelope)
+                blocked = self._process()
+                while blocked is not None:
+                    await blocked
+                    blocked = self._process()
                 try:
                     chunk = await receive(_READ_SIZE)
                 except anyio.EndOfStream:
@@ -253,117 +468,76 @@ class Connection:
         except _STREAM_GONE as exc:
             self._end("connection_lost", repr(exc))
 
-    async def _on_tell(self, envelope: Envelope) -> None:
-        node = self.node
-        message = node._envelopes.decode_payload(envelope)
-        node._counters.messages_received += 1
-        target = envelope.target
-        service = node._services.get(target)
-        if service is not None:
-            service(message, self.peer.name)
-            return
-        system = node.system
-        if not node.accepting:
-            system.dead_letters.publish(target, message, "node is shutting down")
-            return
-        try:
-            ref = system.lookup(target)
-        except ActorNotFound:
-            system.dead_letters.publish(target, message, "no actor at this path")
-            return
-        await ref.send(message)
+    def _process(self) -> Coroutine[Any, Any, None] | None:
+        """Deliver every complete frame; a coroutine to await if one must wait for room.
 
-    async def _on_ask(self, envelope: Envelope) -> None:
+        That coroutine finishes delivering its frame; the frames after it stay in
+        the reader until it has.
+        """
         node = self.node
-        message = node._envelopes.decode_payload(envelope)
-        node._counters.messages_received += 1
-        timeout = envelope.timeout
-        if timeout is not None and timeout <= 0.0:
-            node._counters.asks_expired += 1
-            return  # expired in transit: not delivered; the asker's own timer answers
-        target = envelope.target
-        service = node._services.get(target)
-        if service is not None:
-            self._answer_with(envelope, service(message, self.peer.name))
-            return
-        if not node.accepting:
-            failure = RemoteFailure(STOPPED_TYPE, f"node {node.name} is shutting down")
-            self.queue_reply(node._envelopes.error(envelope, failure))
-            return
-        try:
-            ref = node.system.lookup(target)
-        except ActorNotFound as exc:
-            failure = RemoteFailure(STOPPED_TYPE, str(exc))
-            self.queue_reply(node._envelopes.error(envelope, failure))
-            return
-        deadline = envelope.deadline(node.system.clock.now())
-        limit = node.config.max_inflight_asks
-        while self.inflight >= limit:
-            room = self._room = asyncio.Event()
-            await room.wait()
-        self.inflight += 1
-        node._inflight_started()
-        assert self._tg is not None
-        self._tg.start_soon(self._answer, envelope, ref, message, deadline)
-        # Let the answering task put the ask in the mailbox before the next
-        # envelope is delivered: messages from one sender keep their order.
-        await _yield_to_loop()
-
-    async def _answer(
-        self, envelope: Envelope, ref: Any, message: Message, deadline: float | None
-    ) -> None:
-        node = self.node
-        clock = node.system.clock
-        try:
-            timeout = None if deadline is None else deadline - clock.now()
-            if timeout is not None and timeout <= 0.0:
-                node._counters.asks_expired += 1
-                return
+        incoming = node._incoming
+        incoming.refresh()
+        decode = incoming.decode
+        next_frame = self._reader.next_frame
+        cells = self._cells
+        stats = node._counters
+        while (frame := next_frame()) is not None:
             try:
-                result = await ref.ask(message, timeout=timeout)
-            except AskTimeout as exc:
-                if deadline is not None and clock.now() >= deadline:
-                    node._counters.asks_expired += 1
-                    return  # the asker times out on its own clock
-                self.queue_reply(node._envelopes.error(envelope, node._describe(exc)))
-            except ActorStopped as exc:
-                failure = RemoteFailure(STOPPED_TYPE, str(exc))
-                self.queue_reply(node._envelopes.error(envelope, failure))
-            except Exception as exc:
-                self.queue_reply(node._envelopes.error(envelope, node._describe(exc)))
+                envelope = decode(frame)
+            except DECODE_FAILURES:
+                blocked = self._process_slowly(frame)
             else:
-                self._answer_with(envelope, result)
-        finally:
-            self.inflight -= 1
-            node._inflight_finished()
-            room = self._room
-            if room is not None:
-                self._room = None
-                room.set()
+                kind = envelope.kind
+                if kind is _TELL:
+                    stats.messages_received += 1
+                    cell = cells.get(envelope.target)
+                    if cell is not None and node.accepting and cell.mailbox.offer(envelope.payload):
+                        continue
+                    blocked = self._tell(envelope.target, envelope.payload)
+                elif kind is _ASK:
+                    stats.messages_received += 1
+                    blocked = self._ask(
+                        envelope.target,
+                        envelope.payload,
+                        envelope.sender,
+                        envelope.correlation_id,
+                        envelope.trace_id,
+                        envelope.timeout,
+                    )
+                elif kind is _REPLY:
+                    self._on_reply(envelope.correlation_id, envelope.payload)
+                    blocked = None
+                else:
+                    blocked = self._process_slowly(frame)
+            if blocked is not None:
+                return blocked
+        return None
 
-    def _answer_with(self, envelope: Envelope, result: object) -> None:
+    def _process_slowly(self, frame: bytes) -> Coroutine[Any, Any, None] | None:
+        """The two-step decode: precise errors for bad bytes, and ``ERROR`` answers."""
         envelopes = self.node._envelopes
-        if result is None:
-            result = NoReply()
-        if isinstance(result, Message):
-            self.queue_reply(envelopes.reply(envelope, result))
-            return
-        failure = RemoteFailure(
-            "tadpole.UnencodableReply",
-            f"the reply is a {type(result).__qualname__}, not a protocol Message; "
-            "only Message replies (or None) can travel between nodes",
-        )
-        self.queue_reply(envelopes.error(envelope, failure))
-
-    def _on_answer(self, envelope: Envelope) -> None:
+        envelope = envelopes.decode(frame)
+        kind = envelope.kind
+        if kind is _TELL or kind is _ASK:
+            message = envelopes.decode_payload(envelope)
+            self.node._counters.messages_received += 1
+            if kind is _TELL:
+                return self._tell(envelope.target, message)
+            return self._ask(
+                envelope.target,
+                message,
+                envelope.sender,
+                envelope.correlation_id,
+                envelope.trace_id,
+                envelope.timeout,
+            )
         item = self.sent.pop(envelope.correlation_id, None)
         if item is None:
             self.node._counters.late_answers += 1
-            return  # the ask timed out meanwhile; its answer has nobody to go to
+            return None  # the ask timed out meanwhile; its answer has nobody to go to
         future = item.future
         assert future is not None
-        envelopes = self.node._envelopes
-        if envelope.kind is _REPLY:
+        if kind is _REPLY:
             try:
                 reply = envelopes.decode_payload(envelope)
             except RemoteProtocolError as exc:
@@ -372,10 +546,122 @@ class Connection:
                 raise
             if not future.done():
                 future.set_result(None if type(reply) is NoReply else reply)
-        elif envelope.kind is _ERROR:
+        elif kind is _ERROR:
             failure = envelopes.decode_failure(envelope)
             if not future.done():
                 future.set_exception(_failure_error(item.label, failure))
+        return None
+
+    def _on_reply(self, cid: int, reply: Message) -> None:
+        item = self.sent.pop(cid, None)
+        if item is None:
+            self.node._counters.late_answers += 1
+            return  # the ask timed out meanwhile; its answer has nobody to go to
+        future = item.future
+        if future is not None and not future.done():
+            future.set_result(None if type(reply) is NoReply else reply)
+
+    def _target(self, target: str) -> ActorCell | None:
+        cell = self.node.system.cell_at(target)
+        if cell is not None:
+            cells = self._cells
+            if len(cells) >= _CACHE_LIMIT:
+                cells.clear()
+            cells[target] = cell
+        return cell
+
+    def _tell(self, target: str, message: Message) -> Coroutine[Any, Any, None] | None:
+        node = self.node
+        service = node._services.get(target)
+        if service is not None:
+            service(message, self.peer.name)
+            return None
+        system = node.system
+        if not node.accepting:
+            system.dead_letters.publish(target, message, "node is shutting down")
+            return None
+        cell = self._target(target)
+        if cell is None:
+            system.dead_letters.publish(target, message, "no actor at this path")
+            return None
+        if cell.mailbox.offer(message):
+            return None
+        return cell.deliver_wait(message)  # full (waits for room) or stopped (dead letters)
+
+    def _ask(
+        self,
+        target: str,
+        message: Message,
+        sender: str | None,
+        cid: int,
+        trace_id: str | None,
+        timeout: float | None,
+    ) -> Coroutine[Any, Any, None] | None:
+        node = self.node
+        if timeout is not None and timeout <= 0.0:
+            node._counters.asks_expired += 1
+            return None  # expired in transit: not delivered; the asker's own timer answers
+        reply_to = sender if sender is not None else ""
+        service = node._services.get(target)
+        cell = None
+        if service is None:
+            if not node.accepting:
+                detail = f"node {node.name} is shutting down"
+                self._refuse(reply_to, target, cid, trace_id, detail)
+                return None
+            cell = self._target(target)
+            if cell is None:
+                self._refuse(reply_to, target, cid, trace_id, str(ActorNotFound(target)))
+                return None
+        deadline = None if timeout is None else node.system.clock.now() + timeout
+        answer = _Answer(self, cid, reply_to, target, trace_id, deadline)
+        self.inflight += 1
+        node._inflight_started()
+        if cell is None:
+            assert service is not None
+            try:
+                result = service(message, self.peer.name)
+            except Exception as exc:
+                answer.set_exception(exc)
+            else:
+                answer.set_result(result)
+            return None
+        if self.inflight > node.config.max_inflight_asks:
+            return self._ask_when_room(cell, message, answer)
+        return self._deliver_ask(cell, message, answer, timeout)
+
+    def _deliver_ask(
+        self, cell: ActorCell, message: Message, answer: _Answer, timeout: float | None
+    ) -> Coroutine[Any, Any, None] | None:
+        system = self.node.system
+        pending = PendingAsk(message, answer, next(system.correlation_ids), cell.path, timeout)
+        if timeout is not None:
+            answer.timer = system.clock.call_later(timeout, pending.expire)
+        if cell.mailbox.offer(pending):
+            return None
+        return self._deliver_ask_waiting(cell, pending)
+
+    async def _deliver_ask_waiting(self, cell: ActorCell, pending: PendingAsk) -> None:
+        try:
+            await cell.deliver_ask(pending)
+        except ActorStopped as exc:
+            if not pending.future.done():
+                pending.future.set_exception(exc)
+
+    async def _ask_when_room(self, cell: ActorCell, message: Message, answer: _Answer) -> None:
+        """Too many asks of this connection are being answered: wait for one to finish."""
+        while self.inflight > self.node.config.max_inflight_asks:
+            room = self._room = self.loop.create_future()
+            await room
+        timeout = None
+        if answer.deadline is not None:
+            timeout = answer.deadline - self.node.system.clock.now()
+            if timeout <= 0.0:
+                answer.set_exception(AskTimeout(cell.path, type(message).__qualname__, 0.0))
+                return
+        blocked = self._deliver_ask(cell, message, answer, timeout)
+        if blocked is not None:
+            await blocked
 
 
 def _failure_error(target: str, failure: RemoteFailure) -> Exception:

@@ -37,7 +37,6 @@ import structlog
 from protocol import (
     DEFAULT_MAX_FRAME_SIZE,
     Codec,
-    Envelope,
     EnvelopeCodec,
     FrameReader,
     Handshake,
@@ -56,6 +55,7 @@ from ._address import Address, parse_address
 from ._backoff import ReconnectBackoff
 from ._connection import _STREAM_GONE, Connection
 from ._errors import HandshakeTimeout, InvalidAddress, NodeUnreachable, SendBufferFull
+from ._incoming import IncomingDecoder
 from ._ref import RemoteRef
 from ._transport import TcpTransport
 
@@ -77,6 +77,7 @@ logger = structlog.get_logger(__name__)
 
 _ENVELOPE_OVERHEAD: Final = 64
 _SIMULTANEOUS: Final = "simultaneous_connect"
+_TELL: Final = int(MessageKind.TELL)
 
 
 class RemoteConfig(msgspec.Struct, frozen=True):
@@ -168,8 +169,14 @@ class _Counters:
     writes: int
 
 
+_Tell = tuple[bytes, str, object]
+"""A tell waiting in a peer's send buffer: its encoded envelope, the target's address
+(for dead letters), the message. A plain tuple: the cheapest object per message."""
+
+
 class _Out:
-    """A message waiting in a peer's send buffer (``cid`` 0: a tell)."""
+    """An ask waiting in a peer's send buffer (its envelope is built when sent, with
+    the time then left)."""
 
     __slots__ = (
         "cid",
@@ -222,7 +229,7 @@ class _Peer:
         self.host = host
         self.port = port
         self.capacity = node.config.send_buffer
-        self.outbox: deque[_Out] = deque()
+        self.outbox: deque[_Out | _Tell] = deque()
         self.putters: deque[asyncio.Future[None]] = deque()
         self.emptied: list[asyncio.Future[None]] = []
         self.connected: list[asyncio.Future[None]] = []
@@ -235,7 +242,7 @@ class _Peer:
     def __repr__(self) -> str:
         return f"<Peer {self.name} {self.host}:{self.port}>"
 
-    def put_nowait(self, item: _Out) -> None:
+    def put_nowait(self, item: _Out | _Tell) -> None:
         outbox = self.outbox
         if len(outbox) >= self.capacity:
             overflow = self.node.config.overflow
@@ -252,15 +259,16 @@ class _Peer:
         else:
             self.want()
 
-    async def put(self, item: _Out) -> None:
+    async def put(self, item: _Out | _Tell) -> None:
         outbox = self.outbox
         loop = asyncio.get_running_loop()
+        future = item.future if isinstance(item, _Out) else None
         while len(outbox) >= self.capacity:
             room: asyncio.Future[None] = loop.create_future()
             self.putters.append(room)
             waits: set[asyncio.Future[Any]] = {room}
-            if item.future is not None:
-                waits.add(item.future)
+            if future is not None:
+                waits.add(future)
             try:
                 await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -270,7 +278,7 @@ class _Peer:
                     self.room_freed()  # pass the room on
                 if not room.done():
                     room.cancel()
-            if item.future is not None and item.future.done():
+            if future is not None and future.done():
                 return  # timed out while waiting for room: never sent
             self.node._check_open()
         outbox.append(item)
@@ -315,8 +323,8 @@ class _Peer:
     def fail_queued(self, error: Exception) -> None:
         outbox, self.outbox = self.outbox, deque()
         for item in outbox:
-            if item.future is not None:
-                if not item.future.done():
+            if isinstance(item, _Out):
+                if item.future is not None and not item.future.done():
                     item.future.set_exception(error)
             else:
                 self.node._drop(item, f"undeliverable: {error}")
@@ -359,6 +367,10 @@ class RemoteNode:
         self._advertise = advertise_host
         self._codec = Codec()
         self._envelopes = EnvelopeCodec(self._codec)
+        # Encodes outgoing envelopes as plain tuples (same msgpack array as an
+        # Envelope) with the message inline: one encoder call, no Raw, no Envelope.
+        self._wire = msgspec.msgpack.Encoder()
+        self._incoming = IncomingDecoder()
         self._counters = _Counters()
         self._close_reasons: dict[str, int] = {}
         self._peers: dict[str, _Peer] = {}
@@ -517,17 +529,32 @@ class RemoteNode:
             raise MessageTooLarge(size, self.config.max_frame_size)
         return msgspec.Raw(data)
 
-    def _tell(self, peer: _Peer, target: str, message: object, label: str) -> None:
-        payload = self._encode(message, target)
+    def _encode_tell(self, target: str, message: object) -> bytes:
+        """The envelope of a tell from the calling actor (if any), encoded once."""
+        if not self._open:
+            raise SystemNotRunning(f"node {self.name} is not running")
         cell = calling_cell(self.system)
         sender = None if cell is None else cell.path
-        peer.put_nowait(_Out(target, payload, sender, 0, None, None, label, message))
+        frame = self._wire.encode((_TELL, target, message, sender, 0, None, None))
+        if len(frame) > self.config.max_frame_size:
+            raise MessageTooLarge(len(frame), self.config.max_frame_size)
+        return frame
+
+    def _tell(self, peer: _Peer, target: str, message: object, label: str) -> None:
+        peer.put_nowait((self._encode_tell(target, message), label, message))
 
     async def _send(self, peer: _Peer, target: str, message: object, label: str) -> None:
-        payload = self._encode(message, target)
-        cell = calling_cell(self.system)
-        sender = None if cell is None else cell.path
-        await peer.put(_Out(target, payload, sender, 0, None, None, label, message))
+        item = (self._encode_tell(target, message), label, message)
+        outbox = peer.outbox
+        if len(outbox) < peer.capacity:  # room: no coroutine, no wait
+            outbox.append(item)
+            conn = peer.conn
+            if conn is not None:
+                conn.notify()
+            else:
+                peer.want()
+            return
+        await peer.put(item)
 
     async def _ask(
         self, peer: _Peer, target: str, message: object, timeout: float | None, label: str
@@ -559,33 +586,21 @@ class RemoteNode:
             if conn is not None:
                 conn.sent.pop(cid, None)
 
-    def _drop(self, item: _Out, reason: str) -> None:
+    def _drop(self, item: _Out | _Tell, reason: str) -> None:
         self._counters.dropped += 1
-        if item.future is not None:
-            if not item.future.done():
+        if isinstance(item, _Out):
+            if item.future is not None and not item.future.done():
                 item.future.set_exception(SendBufferFull(item.label, self.config.send_buffer))
             return
-        logger.warning("message_dropped", peer=item.label, reason=reason)
-        self.system.dead_letters.publish(item.label, item.message, reason)
+        _, label, message = item
+        logger.warning("message_dropped", peer=label, reason=reason)
+        self.system.dead_letters.publish(label, message, reason)
 
     def _reject_item(self, item: _Out, error: Exception) -> None:
-        if item.future is not None:
-            if item.conn is not None:
-                item.conn.sent.pop(item.cid, None)
-            if not item.future.done():
-                item.future.set_exception(error)
-        else:
-            self._drop(item, str(error))
-
-    def _failure_envelope(self, reply: Envelope, exc: Exception) -> Envelope:
-        failure = RemoteFailure.from_exception(exc, include_traceback=False)
-        return Envelope(
-            MessageKind.ERROR,
-            reply.target,
-            msgspec.Raw(msgspec.msgpack.encode(failure)),
-            reply.sender,
-            reply.correlation_id,
-        )
+        if item.conn is not None:
+            item.conn.sent.pop(item.cid, None)
+        if item.future is not None and not item.future.done():
+            item.future.set_exception(error)
 
     def _describe(self, exc: BaseException) -> RemoteFailure:
         return RemoteFailure.from_exception(exc, include_traceback=self.config.include_traceback)

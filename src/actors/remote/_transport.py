@@ -2,7 +2,7 @@
 
 A :class:`Transport` listens and connects, yielding anyio byte streams; the
 node runs framing, the handshake and envelopes over whatever it yields. Two
-implementations: :class:`TcpTransport` (anyio TCP, optionally TLS through the
+implementations: :class:`TcpTransport` (TCP on asyncio protocols, optionally TLS through the
 standard :mod:`ssl` module) and :class:`~actors.remote.MemoryTransport`
 (in-process stream pairs with injectable faults, for tests).
 """
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import anyio
 from anyio.abc import SocketAttribute
 from anyio.streams.tls import TLSStream
+
+from ._tcp import TcpListener, open_tcp_stream
 
 if TYPE_CHECKING:
     import ssl
@@ -59,7 +61,10 @@ class Transport(Protocol):
 
 
 class TcpTransport:
-    """anyio TCP, with optional TLS.
+    """TCP, with optional TLS.
+
+    Plain connections are :class:`asyncio` protocol streams that the node can
+    switch to push mode (see ``_tcp.py``); TLS connections use anyio's TLS streams.
 
     ``server_ssl`` secures accepted connections, ``client_ssl`` the ones this
     node opens (``tls_hostname`` is the name checked against the peer's
@@ -78,14 +83,16 @@ class TcpTransport:
         self.tls_hostname = tls_hostname
 
     async def listen(self, host: str, port: int) -> TransportListener:
+        if self.server_ssl is None:
+            return await TcpListener.bind(host, port)
         listener = await anyio.create_tcp_listener(local_host=host, local_port=port)
         return _TcpListener(listener)
 
     async def connect(self, host: str, port: int) -> ByteStream:
+        if self.client_ssl is None:
+            return await open_tcp_stream(host, port)
         stream: SocketStream = await anyio.connect_tcp(host, port)
         _nodelay(stream)
-        if self.client_ssl is None:
-            return stream
         try:
             return await TLSStream.wrap(
                 stream,
