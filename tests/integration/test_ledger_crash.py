@@ -47,7 +47,8 @@ async def main():
             i = 0
             while True:
                 record = await ledger.append("crash.test", {"epoch": epoch, "task": n, "i": i})
-                print("ack", record.seq, record.hash.hex(), flush=True)
+                sys.stdout.write(f"ack {record.seq} {record.hash.hex()}\n")
+                sys.stdout.flush()
                 i += 1
 
         async with anyio.create_task_group() as tg:
@@ -62,6 +63,15 @@ def _pump(stream: object, lines: queue.Queue[str | None]) -> None:
     for line in stream:  # type: ignore[attr-defined]
         lines.put(line)
     lines.put(None)
+
+
+def _record_ack(line: str, acked: dict[int, str]) -> None:
+    """Count a complete ``ack SEQ HASH`` line; a line cut short by the kill is no ack."""
+    if not line.endswith("\n"):
+        return
+    fields = line.split()
+    if len(fields) == 3 and fields[0] == "ack":
+        acked[int(fields[1])] = fields[2]
 
 
 def _kill_after(path: Path, epoch: int, acks_wanted: int) -> dict[int, str]:
@@ -83,9 +93,7 @@ def _kill_after(path: Path, epoch: int, acks_wanted: int) -> dict[int, str]:
                 pytest.fail(
                     f"worker exited early: {process.stderr.read() if process.stderr else ''}"
                 )
-            if line.startswith("ack "):
-                _, seq, digest = line.split()
-                acked[int(seq)] = digest
+            _record_ack(line, acked)
         process.send_signal(signal.SIGKILL)
     finally:
         if process.poll() is None:
@@ -94,9 +102,7 @@ def _kill_after(path: Path, epoch: int, acks_wanted: int) -> dict[int, str]:
     pump.join(timeout=WAIT)
     # Acks printed before the kill landed count too: those appends had returned.
     while (line := lines.get_nowait()) is not None:
-        if line.startswith("ack "):
-            _, seq, digest = line.split()
-            acked[int(seq)] = digest
+        _record_ack(line, acked)
     assert process.returncode == -signal.SIGKILL
     return acked
 
