@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import enum
 import traceback as tb
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Final
 
 import msgspec
 
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 __all__ = ["Envelope", "EnvelopeCodec", "MessageKind", "RemoteFailure"]
 
 BytesLike = bytes | bytearray | memoryview
+
+NIL: Final = b"\xc0"
+"""The msgpack nil: the payload of a ``CANCEL`` envelope."""
 
 _NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 _Seconds = Annotated[float, msgspec.Meta(ge=0.0)]
@@ -44,6 +47,10 @@ class MessageKind(enum.IntEnum):
     """The answer to an ``ASK``: the payload is the target's reply message."""
     ERROR = 3
     """The answer to an ``ASK`` that failed: the payload is a :class:`RemoteFailure`."""
+    CANCEL = 4
+    """The asker gave up on the ``ASK`` with this correlation id (it timed out or was
+    cancelled): the receiver does not deliver it if it has not yet, and answers nothing.
+    The payload is nil; ``target`` and ``sender`` are the ask's."""
 
 
 class Envelope(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -184,6 +191,17 @@ class EnvelopeCodec:
             timeout = 0.0
         payload = msgspec.Raw(self._codec.encode(message))
         return Envelope(MessageKind.ASK, target, payload, sender, correlation_id, trace_id, timeout)
+
+    def cancel(self, request: Envelope) -> Envelope:
+        """The ``CANCEL`` envelope withdrawing the ask ``request`` (payload: nil)."""
+        return Envelope(
+            MessageKind.CANCEL,
+            request.target,
+            msgspec.Raw(NIL),
+            request.sender,
+            request.correlation_id,
+            request.trace_id,
+        )
 
     def reply(self, request: Envelope, message: Message) -> Envelope:
         """The ``REPLY`` envelope answering ``request`` with ``message``."""

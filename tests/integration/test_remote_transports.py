@@ -224,3 +224,86 @@ async def test_simultaneous_dials_end_with_one_connection() -> None:
                 tg.start_soon(to_a.ask, Ping(n), WAIT)
         assert a.statistics().connections == 1
         assert b.statistics().connections == 1
+
+
+async def gated_pair(
+    stack: AsyncExitStack, network: MemoryNetwork, gate: anyio.Event, delivered: list[int]
+) -> tuple[RemoteNode, RemoteNode]:
+    """Nodes a and b; b's /user/gated records each Ping and holds Ping(0) until ``gate``."""
+    from actors import Actor
+
+    class Gated(Actor[Ping]):
+        async def receive(self, message: Ping) -> Ping:
+            delivered.append(message.n)
+            if message.n == 0:
+                await gate.wait()
+            return message
+
+    a, b = await memory_nodes(stack, network, "a", "b")
+    await b.system.spawn(Gated, name="gated")
+    return a, b
+
+
+async def test_an_ask_that_timed_out_is_withdrawn_and_never_delivered() -> None:
+    from actors import AskTimeout
+
+    network = MemoryNetwork()
+    gate = anyio.Event()
+    delivered: list[int] = []
+    async with AsyncExitStack() as stack:
+        a, b = await gated_pair(stack, network, gate, delivered)
+        ref = a.ref(f"{b.address}/user/gated")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ref.ask, Ping(0), WAIT)  # the blocker
+            await wait_until(lambda: delivered == [0])
+            # A slow link: the ask spends 0.3 s in transit, more than its 0.1 s timeout,
+            # so b's deadline (arrival + 0.1 s) ends long after a's. The cancel that a
+            # sends when it times out follows the ask without delay.
+            network.delay = 0.3
+            with pytest.raises(AskTimeout):
+                await ref.ask(Ping(1), timeout=0.1)
+            network.delay = 0.0
+            await wait_until(lambda: b.statistics().asks_cancelled == 1)
+            gate.set()  # before b's own deadline: only the cancel keeps Ping(1) out
+        assert await ref.ask(Ping(2), timeout=WAIT) == Ping(2)
+        assert delivered == [0, 2]  # Ping(1) was never delivered
+        assert a.statistics().late_answers == 0  # and b sent no answer for it
+        assert a.statistics().asks_pending == 0
+        stats = b.statistics()
+        assert (stats.asks_expired, stats.asks_in_flight) == (0, 0)
+
+
+async def test_an_ask_whose_task_is_cancelled_is_withdrawn() -> None:
+    network = MemoryNetwork()
+    gate = anyio.Event()
+    delivered: list[int] = []
+    async with AsyncExitStack() as stack:
+        a, b = await gated_pair(stack, network, gate, delivered)
+        ref = a.ref(f"{b.address}/user/gated")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(ref.ask, Ping(0), WAIT)
+            await wait_until(lambda: delivered == [0])
+            with anyio.move_on_after(0.1):
+                await ref.ask(Ping(1))  # no timeout: nothing but the cancel can stop it
+            await wait_until(lambda: b.statistics().asks_cancelled == 1)
+            gate.set()
+        assert await ref.ask(Ping(2), timeout=WAIT) == Ping(2)
+        assert delivered == [0, 2]
+        assert a.statistics().late_answers == 0
+
+
+async def test_a_running_ask_that_is_withdrawn_sends_no_reply() -> None:
+    network = MemoryNetwork()
+    gate = anyio.Event()
+    delivered: list[int] = []
+    async with AsyncExitStack() as stack:
+        a, b = await gated_pair(stack, network, gate, delivered)
+        ref = a.ref(f"{b.address}/user/gated")
+        with anyio.move_on_after(0.1):
+            await ref.ask(Ping(0))  # delivered, then abandoned while it runs
+        await wait_until(lambda: b.statistics().asks_cancelled == 1)
+        gate.set()
+        assert await ref.ask(Ping(2), timeout=WAIT) == Ping(2)
+        assert delivered == [0, 2]
+        assert a.statistics().late_answers == 0  # the late reply was dropped at b
+        assert b.statistics().asks_in_flight == 0

@@ -14,8 +14,10 @@ On a :class:`~actors.remote._tcp.TcpStream` the event loop pushes each chunk
 to the connection (no reader task); on any other anyio byte stream (TLS, the
 in-memory transport) a reader task pulls chunks and runs the same code.
 
-**Writing.** Answers and the peer's send buffer are encoded into one
-:class:`~protocol.FrameWriter`. On a push stream, the first message of a loop
+**Writing.** Answers and the peer's send buffer go into one write buffer
+(:class:`_Frames`): tells arrive already framed (length prefix in place, see
+``RemoteNode._frame_tell``) and are appended as they are; asks and answers are
+encoded straight into it. On a push stream, the first message of a loop
 turn is written at once when nothing else is pending (an ask's latency is one
 write), and whatever else arrives in that turn goes out in one write at the
 turn's end; a full transport buffer stops draining the send buffer until it
@@ -29,13 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import struct
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import structlog
 
 from protocol import (
-    FrameWriter,
+    FRAME_HEADER_SIZE,
     Message,
     MessageKind,
     MessageTooLarge,
@@ -66,13 +69,17 @@ logger = structlog.get_logger(__name__)
 
 _READ_SIZE: Final = 256 * 1024
 _CACHE_LIMIT: Final = 4096  # paths whose cells a connection remembers
-_TELL, _ASK, _REPLY, _ERROR = (
+_TELL, _ASK, _REPLY, _ERROR, _CANCEL = (
     MessageKind.TELL,
     MessageKind.ASK,
     MessageKind.REPLY,
     MessageKind.ERROR,
+    MessageKind.CANCEL,
 )
 _STREAM_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, ssl.SSLError)
+
+_HEADER: Final = struct.Struct(">I")
+_BLANK_HEADER: Final = bytes(FRAME_HEADER_SIZE)
 
 STOPPED_TYPE: Final = "tadpole.ActorStopped"
 """``RemoteFailure.type_name`` for "the target is gone": the asker raises ActorStopped."""
@@ -82,12 +89,58 @@ class NoReply(Message, tag="tadpole.none"):
     """Stands for ``None`` as the answer to a remote ask."""
 
 
+class _Frames:
+    """The connection's write buffer: whole frames, sent with one write per batch.
+
+    ``data`` is public so the writer can append frames that are already framed
+    (tells) without a call per message; :meth:`add` encodes an envelope tuple
+    straight into it, as :meth:`protocol.FrameWriter.add_encoded` does.
+    """
+
+    __slots__ = ("_encode_into", "_max", "data")
+
+    def __init__(self, encode_into: Any, max_frame_size: int) -> None:
+        self.data = bytearray()
+        self._encode_into = encode_into
+        self._max = max_frame_size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def add(self, envelope: object) -> None:
+        """Append one frame holding ``envelope``; on any error, append nothing
+        (:class:`~protocol.MessageTooLarge` if over the frame limit)."""
+        data = self.data
+        start = len(data)
+        data += _BLANK_HEADER
+        try:
+            self._encode_into(envelope, data, -1)
+        except BaseException:
+            del data[start:]
+            raise
+        size = len(data) - start - FRAME_HEADER_SIZE
+        if size > self._max:
+            del data[start:]
+            raise MessageTooLarge(size, self._max)
+        _HEADER.pack_into(data, start, size)
+
+    def take(self) -> bytearray:
+        data = self.data
+        self.data = bytearray()
+        return data
+
+
 class _Answer(asyncio.Future[Any]):
     """The future of an ask that arrived from a peer and waits in a local mailbox.
 
-    The actor loop (or the ask's timer, or the mailbox closing) resolves it as
-    it would a local asker's future; resolving it encodes the answer frame on
-    the connection the ask came in on. Nothing awaits it.
+    The actor loop (or the mailbox closing) resolves it as it would a local
+    asker's future; resolving it encodes the answer frame on the connection the
+    ask came in on. Nothing awaits it.
+
+    **Withdrawing** it (``cancel()``: the asker sent ``CANCEL``, the connection
+    ended, or its deadline passed while the connection could not read) marks
+    it done without an answer: the actor loop skips a done ask that is still
+    queued, and drops the result of one already running.
     """
 
     def __init__(
@@ -118,6 +171,20 @@ class _Answer(asyncio.Future[Any]):
         error = exception if isinstance(exception, BaseException) else exception()
         self.conn._answered(self, None, error)
 
+    def cancel(self, msg: Any | None = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        self.conn._release(self)
+        self.conn.node._counters.asks_cancelled += 1
+        return True
+
+    def expire(self) -> None:
+        """Timer callback: the deadline passed on this node; the asker times out on its own."""
+        if not self.done():
+            super().cancel()
+            self.conn._release(self)
+            self.conn.node._counters.asks_expired += 1
+
 
 class Connection:
     """An established, authenticated connection to ``peer``."""
@@ -136,12 +203,14 @@ class Connection:
         self.stream = stream
         self.initiator = initiator
         self.sent: dict[int, _Out] = {}
+        self.answering: dict[int, _Answer] = {}
+        """Asks from the peer not yet answered, by correlation id (for ``CANCEL``)."""
         self.reason: str | None = None
         self.closed = False
         self.inflight = 0
         self.loop = asyncio.get_running_loop()
         self._reader = reader
-        self._out = FrameWriter(max_frame_size=node.config.max_frame_size)
+        self._out = _Frames(node._wire.encode_into, node.config.max_frame_size)
         self._cells: dict[str, ActorCell] = {}
         self._tg: TaskGroup | None = None
         # Reading: a coroutine that waits for room for the frame being delivered.
@@ -199,6 +268,10 @@ class Connection:
             future = item.future
             if future is not None and not future.done():
                 future.set_exception(ConnectionLost(item.label, reason))
+        # The peer's asks can no longer be answered and their askers have failed
+        # with ConnectionLost: withdraw the ones not delivered yet.
+        for answer in list(self.answering.values()):
+            answer.cancel()
         self._out.take()
         blocked, self._blocked = self._blocked, None
         if blocked is not None:
@@ -234,17 +307,16 @@ class Connection:
             return 0
         node = self.node
         out = self._out
-        add = out.add
-        add_encoded = out.add_encoded
-        encode_into = node._wire.encode_into
+        data = out.data
         batch_bytes = node.config.batch_bytes
         sent = self.sent
-        t = node.system.clock.now()
+        t = None
         count = 0
-        while outbox and len(out) < batch_bytes:
-            item = outbox.popleft()
+        popleft = outbox.popleft
+        while outbox and len(data) < batch_bytes:
+            item = popleft()
             if isinstance(item, tuple):
-                add(item[0])  # a tell, encoded when it was sent
+                data += item[0]  # a tell, framed when it was sent
                 count += 1
                 continue
             future = item.future
@@ -252,12 +324,14 @@ class Connection:
                 continue
             timeout = None
             if item.deadline is not None:
+                if t is None:
+                    t = node.system.clock.now()
                 timeout = item.deadline - t
                 if timeout <= 0.0:
                     continue  # expired: never sent; the asker's timer fires
             envelope = (_ASK, item.target, item.payload, item.sender, item.cid, None, timeout)
             try:
-                add_encoded(encode_into, envelope)
+                out.add(envelope)
             except MessageTooLarge as exc:
                 node._reject_item(item, exc)
                 continue
@@ -309,21 +383,59 @@ class Connection:
         except _STREAM_GONE as exc:
             self._end("connection_lost", repr(exc))
 
+    def cancel_ask(self, item: _Out) -> None:
+        """The asker gave up on ``item``, sent on this connection and not answered:
+        tell the peer (after the ask, as frames keep their order)."""
+        if self.closed:
+            return
+        envelope = (_CANCEL, item.target, None, item.sender, item.cid, None, None)
+        self._out.add(envelope)
+        self.notify()
+
     # -- answering asks that came in -------------------------------------------
 
-    def _answered(self, answer: _Answer, result: object, error: BaseException | None) -> None:
-        """An :class:`_Answer` was resolved: encode the reply (never raises)."""
+    def _release(self, answer: _Answer) -> None:
+        """``answer`` is done (answered or withdrawn): forget it, free its slot."""
         timer = answer.timer
         if timer is not None:
             timer.cancel()
-        node = self.node
+        answering = self.answering
+        if answering.get(answer.cid) is answer:
+            del answering[answer.cid]
         self.inflight -= 1
-        node._inflight_finished()
+        self.node._inflight_finished()
         room = self._room
         if room is not None:
             self._room = None
             if not room.done():
                 room.set_result(None)
+
+    def _withdraw(self, cid: int) -> None:
+        """The peer sent ``CANCEL`` for ``cid``: do not deliver it, send no answer."""
+        answer = self.answering.get(cid)
+        if answer is not None:
+            answer.cancel()
+
+    def _arm_deadlines(self) -> None:
+        """Reading stops, so no ``CANCEL`` can arrive: let each waiting ask's own
+        deadline withdraw it instead."""
+        clock = self.node.system.clock
+        now = clock.now()
+        expired = []
+        for answer in self.answering.values():
+            deadline = answer.deadline
+            if deadline is None or answer.timer is not None:
+                continue
+            if deadline <= now:
+                expired.append(answer)
+            else:
+                answer.timer = clock.call_later(deadline - now, answer.expire)
+        for answer in expired:
+            answer.expire()
+
+    def _answered(self, answer: _Answer, result: object, error: BaseException | None) -> None:
+        """An :class:`_Answer` was resolved: encode the reply (never raises)."""
+        self._release(answer)
         if self.closed:
             return
         try:
@@ -368,7 +480,7 @@ class Connection:
     def _write_answer(self, kind: MessageKind, answer: _Answer, payload: object) -> None:
         reply_to, target, trace_id = answer.reply_to, answer.target, answer.trace_id
         envelope = (kind, reply_to, payload, target, answer.cid, trace_id, None)
-        self._out.add_encoded(self.node._wire.encode_into, envelope)
+        self._out.add(envelope)
         self.notify()
 
     def _refuse(
@@ -377,7 +489,7 @@ class Connection:
         """Answer an ask that cannot be delivered: the asker raises ActorStopped."""
         failure = RemoteFailure(STOPPED_TYPE, detail)
         envelope = (_ERROR, reply_to, failure, target, cid, trace_id, None)
-        self._out.add_encoded(self.node._wire.encode_into, envelope)
+        self._out.add(envelope)
         self.notify()
 
     # -- reading ---------------------------------------------------------------
@@ -443,6 +555,7 @@ class Connection:
             self._blocked = blocked
             assert self._push is not None
             self._push.pause_reading()
+            self._arm_deadlines()
             self._wake()
 
     async def _read_loop(self) -> None:
@@ -453,6 +566,7 @@ class Connection:
             while True:
                 blocked = self._process()
                 while blocked is not None:
+                    self._arm_deadlines()
                     await blocked
                     blocked = self._process()
                 try:
@@ -531,6 +645,9 @@ class Connection:
                 envelope.trace_id,
                 envelope.timeout,
             )
+        if kind is _CANCEL:
+            self._withdraw(envelope.correlation_id)
+            return None
         item = self.sent.pop(envelope.correlation_id, None)
         if item is None:
             self.node._counters.late_answers += 1
@@ -626,6 +743,7 @@ class Connection:
             else:
                 answer.set_result(result)
             return None
+        self.answering[cid] = answer
         if self.inflight > node.config.max_inflight_asks:
             return self._ask_when_room(cell, message, answer)
         return self._deliver_ask(cell, message, answer, timeout)
@@ -633,10 +751,11 @@ class Connection:
     def _deliver_ask(
         self, cell: ActorCell, message: Message, answer: _Answer, timeout: float | None
     ) -> Coroutine[Any, Any, None] | None:
+        # No timer per ask: the asker's own timer fails it and sends CANCEL, which
+        # withdraws it here; while reading is paused (no CANCEL can be read) the
+        # deadlines are armed instead (_arm_deadlines).
         system = self.node.system
         pending = PendingAsk(message, answer, next(system.correlation_ids), cell.path, timeout)
-        if timeout is not None:
-            answer.timer = system.clock.call_later(timeout, pending.expire)
         if cell.mailbox.offer(pending):
             return None
         return self._deliver_ask_waiting(cell, pending)
@@ -653,6 +772,8 @@ class Connection:
         while self.inflight > self.node.config.max_inflight_asks:
             room = self._room = self.loop.create_future()
             await room
+        if answer.done():
+            return  # withdrawn while waiting
         timeout = None
         if answer.deadline is not None:
             timeout = answer.deadline - self.node.system.clock.now()

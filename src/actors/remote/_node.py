@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import struct
 from collections import deque
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -50,7 +51,6 @@ from protocol import (
 
 from .._errors import AskTimeout, SystemNotRunning
 from .._mailbox import Overflow
-from .._ref import calling_cell
 from ._address import Address, parse_address
 from ._backoff import ReconnectBackoff
 from ._connection import _STREAM_GONE, Connection
@@ -78,6 +78,8 @@ logger = structlog.get_logger(__name__)
 _ENVELOPE_OVERHEAD: Final = 64
 _SIMULTANEOUS: Final = "simultaneous_connect"
 _TELL: Final = int(MessageKind.TELL)
+_HEADER_SIZE: Final = 4
+_pack_header: Final = struct.Struct(">I").pack_into
 
 
 class RemoteConfig(msgspec.Struct, frozen=True):
@@ -133,10 +135,14 @@ class RemoteStatistics(msgspec.Struct, frozen=True):
     dropped: int
     close_reasons: dict[str, int]
     """Connections closed for bad input or failed handshakes, by reason (error class name)."""
+    asks_cancelled: int = 0
+    """Asks from peers withdrawn before they were answered: the asker sent ``CANCEL``
+    (it timed out or was cancelled) or the connection ended."""
 
 
 class _Counters:
     __slots__ = (
+        "asks_cancelled",
         "asks_expired",
         "bytes_received",
         "bytes_sent",
@@ -155,6 +161,7 @@ class _Counters:
         for name in self.__slots__:
             setattr(self, name, 0)
 
+    asks_cancelled: int
     asks_expired: int
     bytes_received: int
     bytes_sent: int
@@ -170,8 +177,9 @@ class _Counters:
 
 
 _Tell = tuple[bytes, str, object]
-"""A tell waiting in a peer's send buffer: its encoded envelope, the target's address
-(for dead letters), the message. A plain tuple: the cheapest object per message."""
+"""A tell waiting in a peer's send buffer: its whole frame (length prefix and envelope),
+the target's address (for dead letters), the message. A plain tuple: the cheapest
+object per message."""
 
 
 class _Out:
@@ -370,6 +378,7 @@ class RemoteNode:
         # Encodes outgoing envelopes as plain tuples (same msgpack array as an
         # Envelope) with the message inline: one encoder call, no Raw, no Envelope.
         self._wire = msgspec.msgpack.Encoder()
+        self._scratch = bytearray(_HEADER_SIZE)  # reused to frame each tell
         self._incoming = IncomingDecoder()
         self._counters = _Counters()
         self._close_reasons: dict[str, int] = {}
@@ -529,22 +538,28 @@ class RemoteNode:
             raise MessageTooLarge(size, self.config.max_frame_size)
         return msgspec.Raw(data)
 
-    def _encode_tell(self, target: str, message: object) -> bytes:
-        """The envelope of a tell from the calling actor (if any), encoded once."""
+    def _frame_tell(self, target: str, message: object) -> bytes:
+        """The whole frame of a tell (length prefix and envelope), encoded once.
+
+        The envelope's ``sender`` is left nil: the receiving runtime never uses it
+        (actors are not told who sent a message), and finding the calling actor
+        would cost a task and registry look-up per message.
+        """
         if not self._open:
             raise SystemNotRunning(f"node {self.name} is not running")
-        cell = calling_cell(self.system)
-        sender = None if cell is None else cell.path
-        frame = self._wire.encode((_TELL, target, message, sender, 0, None, None))
-        if len(frame) > self.config.max_frame_size:
-            raise MessageTooLarge(len(frame), self.config.max_frame_size)
-        return frame
+        scratch = self._scratch
+        self._wire.encode_into((_TELL, target, message, None, 0, None, None), scratch, 4)
+        size = len(scratch) - _HEADER_SIZE
+        if size > self.config.max_frame_size:
+            raise MessageTooLarge(size, self.config.max_frame_size)
+        _pack_header(scratch, 0, size)
+        return bytes(scratch)
 
     def _tell(self, peer: _Peer, target: str, message: object, label: str) -> None:
-        peer.put_nowait((self._encode_tell(target, message), label, message))
+        peer.put_nowait((self._frame_tell(target, message), label, message))
 
     async def _send(self, peer: _Peer, target: str, message: object, label: str) -> None:
-        item = (self._encode_tell(target, message), label, message)
+        item = (self._frame_tell(target, message), label, message)
         outbox = peer.outbox
         if len(outbox) < peer.capacity:  # room: no coroutine, no wait
             outbox.append(item)
@@ -560,8 +575,7 @@ class RemoteNode:
         self, peer: _Peer, target: str, message: object, timeout: float | None, label: str
     ) -> Any:
         payload = self._encode(message, target)
-        cell = calling_cell(self.system)
-        sender = None if cell is None else cell.path
+        sender = None  # see _frame_tell; answers are matched by correlation id
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         cid = next(self._cids)
         clock = self.system.clock
@@ -583,8 +597,10 @@ class RemoteNode:
             if handle is not None:
                 handle.cancel()
             conn = item.conn
-            if conn is not None:
-                conn.sent.pop(cid, None)
+            if conn is not None and conn.sent.pop(cid, None) is not None:
+                # Sent and not answered: it timed out or this task was cancelled.
+                # Withdraw it, so the peer does not deliver it if it has not yet.
+                conn.cancel_ask(item)
 
     def _drop(self, item: _Out | _Tell, reason: str) -> None:
         self._counters.dropped += 1
@@ -901,6 +917,7 @@ class RemoteNode:
             late_answers=c.late_answers,
             dropped=c.dropped,
             close_reasons=dict(self._close_reasons),
+            asks_cancelled=c.asks_cancelled,
         )
 
     def __repr__(self) -> str:

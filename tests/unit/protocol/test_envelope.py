@@ -92,6 +92,30 @@ def test_reply_goes_back_to_the_asker_under_the_same_correlation_id(
     assert codec.decode_payload(codec.decode(codec.encode(reply))) == Found("k", 7)
 
 
+def test_cancel_withdraws_an_ask_under_its_correlation_id_with_a_nil_payload(
+    codec: EnvelopeCodec,
+) -> None:
+    ask = codec.ask(
+        Lookup("k"), target="/user/store", sender="/user/client", correlation_id=9, timeout=1.0
+    )
+
+    cancel = codec.decode(codec.encode(codec.cancel(ask)))
+
+    assert cancel.kind is MessageKind.CANCEL
+    assert int(MessageKind.CANCEL) == 4
+    assert (cancel.target, cancel.sender, cancel.correlation_id) == (
+        "/user/store",
+        "/user/client",
+        9,
+    )
+    assert cancel.timeout is None
+    assert msgspec.msgpack.decode(cancel.payload) is None
+
+
+def test_message_kind_values_are_stable_on_the_wire() -> None:
+    assert [int(kind) for kind in MessageKind] == [0, 1, 2, 3, 4]
+
+
 def test_reply_to_an_ask_without_sender_targets_the_empty_path(codec: EnvelopeCodec) -> None:
     ask = codec.ask(Lookup("k"), target="/user/store", correlation_id=1)
 
