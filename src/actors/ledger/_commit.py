@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -40,15 +40,25 @@ __all__ = ["Committer"]
 
 logger = structlog.get_logger(__name__)
 
+_Future = asyncio.Future
+
 
 class _Batch:
     """Records committed together, and the appenders waiting for them."""
 
-    __slots__ = ("records", "waiters")
+    __slots__ = ("records", "results", "waiters")
 
-    def __init__(self, records: list[Record], waiters: list[asyncio.Future[None]]) -> None:
+    def __init__(
+        self,
+        records: list[Record],
+        waiters: list[asyncio.Future[Any]],  # Any: a record, or None
+        results: list[Record | None],
+    ) -> None:
         self.records = records
-        self.waiters = waiters  # one future per waiting appender: cancelling one is harmless
+        # One future per waiter (cancelling one is harmless), and what it resolves
+        # to: an appender's record, or None for whoever waits for the whole batch.
+        self.waiters = waiters
+        self.results = results
 
 
 class Committer:
@@ -76,7 +86,8 @@ class Committer:
         self.committed_epoch = head.head_epoch
         self.failure: LedgerWriteError | None = None
         self.pending: list[Record] = []
-        self._pending_waiters: list[asyncio.Future[None]] = []
+        self._pending_waiters: list[asyncio.Future[Any]] = []  # Any: a record, or None
+        self._pending_results: list[Record | None] = []
         self._inflight: collections.deque[_Batch] = collections.deque()
         self._scheduled = False
         self._sync_handle: Cancellable | None = None
@@ -104,33 +115,37 @@ class Committer:
             self._scheduled = True
             self._loop.call_soon(self._submit)
 
-    def add_one(self, record: Record) -> asyncio.Future[None] | None:
-        """Take one record and return what resolves once it is committed.
-
-        ``None`` when the store never blocks: the record is committed already.
-        """
+    def add_one(self, record: Record) -> asyncio.Future[Record]:
+        """Take one record; the returned future resolves to it once it is committed."""
+        # The future type called directly (not loop.create_future, a Python
+        # method): this runs once per append.
+        waiter: asyncio.Future[Record] = _Future(loop=self._loop)
         if self._writer is None:
             self._commit_now((record,))
-            return None
+            waiter.set_result(record)
+            return waiter
         self.pending.append(record)
         if not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._submit)
-        waiter = self._create_future()
         self._pending_waiters.append(waiter)
+        self._pending_results.append(record)
         return waiter
 
     async def wait(self) -> None:
         """Wait until everything added so far is committed (raises if a write failed)."""
+        waiters: list[asyncio.Future[Any]] | None  # Any: a record, or None
+        results: list[Record | None] | None
         if self.pending:
-            waiters = self._pending_waiters
+            waiters, results = self._pending_waiters, self._pending_results
         elif self._inflight:
-            waiters = self._inflight[-1].waiters
+            waiters, results = self._inflight[-1].waiters, self._inflight[-1].results
         else:
-            waiters = None
-        if waiters is not None:
-            waiter = self._create_future()
+            waiters = results = None
+        if waiters is not None and results is not None:
+            waiter: asyncio.Future[None] = self._create_future()
             waiters.append(waiter)
+            results.append(None)
             await waiter
         if self.failure is not None:
             raise LedgerWriteError(
@@ -171,8 +186,8 @@ class Committer:
         self._scheduled = False
         if not self.pending or self.failure is not None or self._inflight:
             return  # an in-flight batch resubmits when it completes
-        batch = _Batch(self.pending, self._pending_waiters)
-        self.pending, self._pending_waiters = [], []
+        batch = _Batch(self.pending, self._pending_waiters, self._pending_results)
+        self.pending, self._pending_waiters, self._pending_results = [], [], []
         self._inflight.append(batch)
         records, store, expect = batch.records, self._store, batch.records[0].seq - 1
         assert self._writer is not None
@@ -189,9 +204,9 @@ class Committer:
             self._fail(exc, batch.records, batch.waiters)
             return
         self._committed(batch.records)
-        for waiter in batch.waiters:
+        for waiter, result in zip(batch.waiters, batch.results, strict=True):
             if not waiter.done():  # a cancelled appender's is
-                waiter.set_result(None)
+                waiter.set_result(result)
         if self.pending and not self._scheduled:
             self._submit()
 
@@ -229,7 +244,7 @@ class Committer:
         self,
         exc: BaseException,
         records: list[Record],
-        waiters: list[asyncio.Future[None]],
+        waiters: list[asyncio.Future[Any]],  # Any: a record, or None
     ) -> LedgerWriteError:
         """Stop after a failed write; every waiter gets the error."""
         location = self._store.location
@@ -256,7 +271,7 @@ class Committer:
             )
         stranded = [*waiters, *self._pending_waiters]
         stranded.extend(w for batch in self._inflight for w in batch.waiters)
-        self.pending, self._pending_waiters = [], []
+        self.pending, self._pending_waiters, self._pending_results = [], [], []
         for waiter in stranded:
             if not waiter.done():
                 waiter.set_exception(error)

@@ -162,3 +162,29 @@ def test_options_are_validated() -> None:
         Ledger(sync_interval=0)
     with pytest.raises(ValueError, match="keep_records"):
         Ledger(keep_records=-1)
+
+
+async def test_append_chains_at_the_call_and_resolves_to_the_record(
+    tmp_path: anyio.Path,
+) -> None:
+    # append is a plain method returning an awaitable: the record is chained
+    # (seq final) by the call itself, and awaiting yields it once committed.
+    async with open_ledger(tmp_path / "l.db") as ledger:
+        first, second = ledger.append("k", {"n": 1}), ledger.append("k", {"n": 2})
+        assert ledger.head_seq == 2
+        assert ledger.committed_seq == 0
+        assert [(await first).seq, (await second).seq] == [1, 2]
+        assert ledger.committed_seq == 2
+        with pytest.raises(InvalidPayload):
+            ledger.append("k", {1j})
+        assert ledger.head_seq == 2
+    with pytest.raises(LedgerClosed):
+        ledger.append("k", {})
+
+
+async def test_append_waiting_for_room_resolves_to_its_record(tmp_path: anyio.Path) -> None:
+    async with open_ledger(tmp_path / "l.db", max_pending=2) as ledger:
+        waiters = [ledger.append("k", {"n": n}) for n in range(5)]
+        records = [await waiter for waiter in waiters]
+        assert [r.seq for r in records] == [1, 2, 3, 4, 5]
+        assert [r.value() for r in await ledger.records()] == [{"n": n} for n in range(5)]
