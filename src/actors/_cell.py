@@ -29,7 +29,7 @@ import structlog
 from ._actor import Actor
 from ._errors import ActorNameTaken, ActorStopped, LinkedActorFailed, MailboxFull, SystemShutdown
 from ._mailbox import Mailbox
-from ._ref import ActorRef, LocalActorRef, PendingAsk
+from ._ref import ActorRef, LocalActorRef, PendingAsk, current_cell
 from ._timers import Timers
 from ._watch import LinkExited, Terminated
 from .supervision._engine import RestartEngine
@@ -374,6 +374,7 @@ class ActorCell(_Parent):
 
     async def _run(self, instance: Actor[Any], reason: BaseException | None) -> None:
         """The actor's loop: one message at a time until halted or failed."""
+        current_cell.set(self)
         try:
             if reason is not None:
                 await instance.on_restart(reason)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import msgspec
 
 from ._errors import AskDeadlock, AskTimeout
 
 if TYPE_CHECKING:
     from ._cell import ActorCell
-    from ._system import ActorSystem
 
 __all__ = ["ActorRef", "LocalActorRef"]
 
@@ -68,24 +70,18 @@ class ActorRef(ABC, Generic[M]):
         return self.address
 
 
-class PendingAsk:
-    """A pending ask in a mailbox: the message, the asker's future, a correlation id."""
+class PendingAsk(msgspec.Struct):
+    """A pending ask in a mailbox: the message, the asker's future, a correlation id.
 
-    __slots__ = ("correlation_id", "future", "message", "target", "timeout")
+    A msgspec Struct (built in C) rather than a slotted class: one is made per
+    ask, and its construction is on the ask round trip.
+    """
 
-    def __init__(
-        self,
-        message: object,
-        future: asyncio.Future[Any],
-        correlation_id: int,
-        target: str,
-        timeout: float | None,
-    ) -> None:
-        self.message = message
-        self.future = future
-        self.correlation_id = correlation_id
-        self.target = target
-        self.timeout = timeout
+    message: Any  # Any: whatever was asked; never encoded from here
+    future: asyncio.Future[Any]
+    correlation_id: int
+    target: str
+    timeout: float | None
 
     def expire(self) -> None:
         """Timer callback: the ask's time is up."""
@@ -120,7 +116,7 @@ class LocalActorRef(ActorRef[M]):
     async def ask(self, message: M, timeout: float | None = None) -> Any:
         cell = self._cell
         system = cell.system
-        caller = calling_cell(system)
+        caller = current_cell.get()
         if caller is not None:
             _check_deadlock(caller, cell, message)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -147,17 +143,13 @@ class LocalActorRef(ActorRef[M]):
         return hash((self._cell.path, self._cell.uid))
 
 
-def calling_cell(system: ActorSystem) -> ActorCell | None:
-    """The actor of ``system`` whose loop runs the current task, if any.
+current_cell: ContextVar[ActorCell | None] = ContextVar("tadpole_current_cell", default=None)
+"""The actor whose loop runs the current task; set once when a loop task starts.
 
-    Actor loop tasks are named by their actor's path; the cell must also own
-    the task, so a foreign task with a look-alike name is never mistaken.
-    """
-    task = asyncio.current_task()
-    if task is None:
-        return None
-    cell = system.cell_at(task.get_name())
-    return cell if cell is not None and cell.task is task else None
+A context variable rather than ``asyncio.current_task()`` plus a lookup: the
+latter is a Python-level call costing ~0.5 us on every ask, this ~40 ns.
+Dormant actors (no loop task yet) pay nothing for it.
+"""
 
 
 def _check_deadlock(caller: ActorCell, target: ActorCell, message: object) -> None:
