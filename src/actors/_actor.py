@@ -49,8 +49,10 @@ class Actor(Generic[M]):
     record_deliveries: ClassVar[bool | None] = None
     """Record this actor's deliveries in the system's ledger (``None``: the system decides)."""
 
+    # A slot for the runtime's link, so a stateless actor needs no __dict__ at all;
+    # subclasses that set attributes get one as usual.
+    __slots__ = ("__weakref__", "_cell")
     _cell: ActorCell
-    """Set by the runtime before :meth:`on_start`."""
 
     @property
     def context(self) -> ActorContext:

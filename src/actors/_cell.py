@@ -342,7 +342,8 @@ class ActorCell(_Parent):
         self.halt_requested = False
         self.task = None
         if reason is None:
-            logger.info("actor_started", actor=self.path, actor_type=self.actor_type)
+            if self.system.logs_info:
+                logger.info("actor_started", actor=self.path, actor_type=self.actor_type)
         else:
             self.restart_count += 1
         actor_class = type(instance)
@@ -547,7 +548,8 @@ class ActorCell(_Parent):
             if watcher._watching is not None:
                 watcher._watching.pop(self, None)
             watcher.deliver_quietly(Terminated(path=self.path, reason=reason, failed=failed))
-        logger.info("actor_stopped", actor=self.path, reason=reason)
+        if self.system.logs_info:
+            logger.info("actor_stopped", actor=self.path, reason=reason)
 
     def request_stop(self, ref: ActorRef[Any] | None) -> None:
         if ref is None or ref == self.ref:

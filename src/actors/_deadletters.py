@@ -37,7 +37,8 @@ class DeadLetter(msgspec.Struct, frozen=True):
 class DeadLetters:
     """The system's record of undeliverable messages."""
 
-    def __init__(self, keep: int = 1000) -> None:
+    def __init__(self, keep: int = 1000, *, log_info: bool = True) -> None:
+        self._log_info = log_info
         self._recent: deque[DeadLetter] = deque(maxlen=keep)
         self._subscribers: list[Callable[[DeadLetter], object]] = []
         self.count = 0
@@ -46,12 +47,13 @@ class DeadLetters:
         letter = DeadLetter(recipient=recipient, message=message, reason=reason)
         self.count += 1
         self._recent.append(letter)
-        logger.info(
-            "dead_letter",
-            actor=recipient,
-            msg_type=letter.message_type,
-            reason=reason,
-        )
+        if self._log_info:
+            logger.info(
+                "dead_letter",
+                actor=recipient,
+                msg_type=letter.message_type,
+                reason=reason,
+            )
         for subscriber in tuple(self._subscribers):
             subscriber(letter)
 

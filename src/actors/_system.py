@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, Self
@@ -104,7 +105,13 @@ class ActorSystem:
         self.on_deliver = on_deliver
         self.ledger = ledger
         self.record_deliveries = record_deliveries
-        self.dead_letters = DeadLetters()
+        self.logs_info = _info_enabled()
+        """Whether info events pass the application's structlog level filter.
+
+        Read once, when the system is made: structlog's lazy logger costs
+        microseconds per call even when the level is filtered out, which
+        per-actor lifecycle events (a hundred thousand spawns) would pay."""
+        self.dead_letters = DeadLetters(log_info=self.logs_info)
         self.topics = Topics(self.dead_letters)
         """Publish/subscribe by topic name inside this system."""
         self._guardian = Guardian(self, guardian_flags or SupervisorFlags())
@@ -316,6 +323,12 @@ class ActorSystem:
 
     def __repr__(self) -> str:
         return f"ActorSystem({self.name!r}, actors={len(self._cells)})"
+
+
+def _info_enabled() -> bool:
+    bound = structlog.get_logger("actors").bind()
+    is_enabled_for = getattr(bound, "is_enabled_for", None)
+    return True if is_enabled_for is None else bool(is_enabled_for(logging.INFO))
 
 
 def _log_delivery(path: str, message: object, correlation_id: int | None) -> None:
