@@ -138,6 +138,7 @@ class Mailbox:
             self.dropped_oldest += 1
         items.append(item)
         self.enqueued += 1
+        # _item_arrived(), inlined: this is every in-process tell.
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -154,6 +155,32 @@ class Mailbox:
             return False
         self.put_nowait(item)  # there is room: nothing can be dropped
         return True
+
+    def offer_many(self, batch: list[Any], start: int) -> int:
+        """Enqueue ``batch[start:]`` in order, as much as there is room for, with one
+        wake-up (never drops, never raises); how many were enqueued."""
+        items = self._items
+        if self._closed:
+            return 0
+        if items is None:
+            items = self._items = deque()
+        count = min(self.capacity - len(items), len(batch) - start)
+        if count <= 0:
+            return 0
+        items.extend(batch[start : start + count] if start or count < len(batch) else batch)
+        self.enqueued += count
+        self._item_arrived()
+        return count
+
+    def _item_arrived(self) -> None:
+        """Wake the parked owner, or start a dormant one (inlined in ``put_nowait``)."""
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        elif self._dormant is not None:
+            self._activate()
 
     async def put(self, item: object) -> None:
         """Enqueue, waiting for room whatever the overflow policy."""

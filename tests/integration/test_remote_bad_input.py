@@ -211,3 +211,23 @@ async def test_many_bad_peers_at_once_do_not_disturb_a_good_one(
         for n in range(50):
             assert await echo.ask(Ping(n), timeout=WAIT) == Ping(n)
     await wait_until(lambda: sum(target.statistics().close_reasons.values()) == len(CASES))
+
+
+async def test_tells_before_a_bad_frame_in_the_same_chunk_are_delivered(
+    live: tuple[RemoteNode, RemoteNode],
+) -> None:
+    """Frames are decoded a batch at a time: a bad one still closes the connection
+    with its reason only after the frames before it were delivered."""
+    target, _ = live
+    host, port = target.listen_address
+    before = target.statistics().messages_received
+    tell = Envelope.wrap(
+        msgspec.msgpack.encode(Ping(7)), kind=MessageKind.TELL, target="/user/echo"
+    )
+    frame = encode_frame(msgspec.msgpack.encode(tell))
+    async with await anyio.connect_tcp(host, port) as stream:
+        await handshake(stream)
+        await stream.send(frame * 40 + encode_frame(b"\x93\x01\x02 random junk") + frame)
+        await read_until_closed(stream)
+    await wait_until(lambda: target.statistics().close_reasons.get("MalformedEnvelope") == 1)
+    assert target.statistics().messages_received - before == 40

@@ -30,6 +30,7 @@ connection with the error's class name as the reason; nothing else is affected.
 from __future__ import annotations
 
 import asyncio
+import operator
 import ssl
 import struct
 from typing import TYPE_CHECKING, Any, Final
@@ -49,7 +50,7 @@ from protocol import (
 from .._errors import ActorNotFound, ActorStopped, AskTimeout, RemoteActorError
 from .._ref import PendingAsk
 from ._errors import ConnectionLost
-from ._incoming import DECODE_FAILURES
+from ._incoming import DECODE_FAILURES, FrameSplitter
 from ._tcp import TcpStream
 
 if TYPE_CHECKING:
@@ -68,6 +69,13 @@ __all__ = ["Connection", "NoReply"]
 logger = structlog.get_logger(__name__)
 
 _READ_SIZE: Final = 256 * 1024
+_BATCH: Final = 1024
+"""Frames taken from the stream and decoded at once (bounds what is decoded ahead)."""
+_RUN_MIN: Final = 16
+"""Batches from this size on are checked for being tells to one target."""
+_TARGET_OF: Final = operator.attrgetter("target")
+_KIND_OF: Final = operator.attrgetter("kind")
+_PAYLOAD_OF: Final = operator.attrgetter("payload")
 _CACHE_LIMIT: Final = 4096  # paths whose cells a connection remembers
 _TELL, _ASK, _REPLY, _ERROR, _CANCEL = (
     MessageKind.TELL,
@@ -209,7 +217,12 @@ class Connection:
         self.closed = False
         self.inflight = 0
         self.loop = asyncio.get_running_loop()
-        self._reader = reader
+        self._splitter = FrameSplitter(reader)
+        # Reading: the decoded batch being delivered, from index ``_at`` on (see _load).
+        self._batch: list[Any] = []
+        self._frames: list[bytes] = []
+        self._at = 0
+        self._run: str | None = None
         self._out = _Frames(node._wire.encode_into, node.config.max_frame_size)
         self._cells: dict[str, ActorCell] = {}
         self._tg: TaskGroup | None = None
@@ -273,6 +286,7 @@ class Connection:
         for answer in list(self.answering.values()):
             answer.cancel()
         self._out.take()
+        self._batch = self._frames = []  # received, never delivered
         blocked, self._blocked = self._blocked, None
         if blocked is not None:
             blocked.close()
@@ -522,7 +536,7 @@ class Connection:
         if self.reason is not None:
             return
         self.node._counters.bytes_received += len(chunk)
-        self._reader.feed(chunk)
+        self._splitter.feed(chunk)
         if self._blocked is None:
             self._pump()
 
@@ -534,7 +548,7 @@ class Connection:
             self._eof_pending = True
             return
         try:
-            self._reader.eof()
+            self._splitter.eof()
         except RemoteProtocolError as exc:
             self._end(type(exc).__name__, str(exc), bad_input=True)
             return
@@ -560,7 +574,7 @@ class Connection:
 
     async def _read_loop(self) -> None:
         stats = self.node._counters
-        reader = self._reader
+        splitter = self._splitter
         receive = self.stream.receive
         try:
             while True:
@@ -572,11 +586,11 @@ class Connection:
                 try:
                     chunk = await receive(_READ_SIZE)
                 except anyio.EndOfStream:
-                    reader.eof()
+                    splitter.eof()
                     self._end("peer_closed")
                     return
                 stats.bytes_received += len(chunk)
-                reader.feed(chunk)
+                splitter.feed(chunk)
         except RemoteProtocolError as exc:
             self._end(type(exc).__name__, str(exc), bad_input=True)
         except _STREAM_GONE as exc:
@@ -585,21 +599,50 @@ class Connection:
     def _process(self) -> Coroutine[Any, Any, None] | None:
         """Deliver every complete frame; a coroutine to await if one must wait for room.
 
-        That coroutine finishes delivering its frame; the frames after it stay in
-        the reader until it has.
+        Frames are taken and decoded a batch at a time (see :meth:`_load`). That
+        coroutine finishes delivering its message; the rest of the batch waits
+        in ``_batch``, and the frames after it in the splitter, until it has.
         """
         node = self.node
         incoming = node._incoming
         incoming.refresh()
         decode = incoming.decode
-        next_frame = self._reader.next_frame
+        take = self._splitter.take
         cells = self._cells
         stats = node._counters
-        while (frame := next_frame()) is not None:
-            try:
-                envelope = decode(frame)
-            except DECODE_FAILURES:
-                blocked = self._process_slowly(frame)
+        while True:
+            batch = self._batch
+            at = self._at
+            if at >= len(batch):
+                frames = take(_BATCH)
+                if not frames:
+                    if batch:
+                        self._batch = self._frames = []
+                        self._at = 0
+                    return None
+                batch = self._load(frames, decode)
+                at = 0
+            target = self._run
+            if target is not None:
+                # Tells to one target: into its mailbox all at once, if there is room.
+                cell = cells.get(target)
+                if cell is not None and node.accepting:
+                    count = cell.mailbox.offer_many(batch, at)
+                    if count:
+                        stats.messages_received += count
+                        at = self._at = at + count
+                        if at >= len(batch):
+                            continue
+                stats.messages_received += 1
+                self._at = at + 1
+                blocked = self._tell(target, batch[at])
+                if blocked is not None:
+                    return blocked
+                continue
+            envelope = batch[at]
+            self._at = at + 1
+            if type(envelope) is bytes:
+                blocked = self._process_slowly(envelope)
             else:
                 kind = envelope.kind
                 if kind is _TELL:
@@ -622,10 +665,38 @@ class Connection:
                     self._on_reply(envelope.correlation_id, envelope.payload)
                     blocked = None
                 else:
-                    blocked = self._process_slowly(frame)
+                    blocked = self._process_slowly(self._frames[at])
             if blocked is not None:
                 return blocked
-        return None
+
+    def _load(self, frames: list[bytes], decode: Any) -> list[Any]:
+        """Decode ``frames`` into ``_batch``: one msgspec call per frame and no
+        Python code between them. A batch of tells to one target becomes the list
+        of their messages (``_run`` is the target); otherwise it holds each
+        frame's decoded envelope, or the frame itself where only the two-step
+        decode can tell what it is (decoding has no effect, so decoding ahead of
+        delivery changes nothing)."""
+        self._run = None
+        batch: list[Any]
+        try:
+            batch = list(map(decode, frames))
+        except DECODE_FAILURES:
+            batch = [_decode_or_keep(decode, frame) for frame in frames]
+        else:
+            count = len(batch)
+            if count >= _RUN_MIN:
+                targets = list(map(_TARGET_OF, batch))
+                first = targets[0]
+                if (
+                    targets.count(first) == count
+                    and list(map(_KIND_OF, batch)).count(_TELL) == count
+                ):
+                    batch = list(map(_PAYLOAD_OF, batch))
+                    self._run = first
+        self._batch = batch
+        self._frames = frames
+        self._at = 0
+        return batch
 
     def _process_slowly(self, frame: bytes) -> Coroutine[Any, Any, None] | None:
         """The two-step decode: precise errors for bad bytes, and ``ERROR`` answers."""
@@ -783,6 +854,13 @@ class Connection:
         blocked = self._deliver_ask(cell, message, answer, timeout)
         if blocked is not None:
             await blocked
+
+
+def _decode_or_keep(decode: Any, frame: bytes) -> Any:
+    try:
+        return decode(frame)
+    except DECODE_FAILURES:
+        return frame
 
 
 def _failure_error(target: str, failure: RemoteFailure) -> Exception:

@@ -1,4 +1,9 @@
-"""Decoding an incoming envelope and its message in one pass.
+"""Cutting incoming frames out of the stream in batches, and decoding an
+envelope and its message in one pass.
+
+:class:`FrameSplitter` is :class:`protocol.FrameReader` with a batch method:
+one call hands out every complete frame of a chunk (up to a limit), the
+frames as ``bytes``, the limits and errors the same.
 
 :class:`protocol.EnvelopeCodec` decodes a frame in two steps: the envelope,
 keeping the payload raw, then the payload into its registered type. That is
@@ -17,13 +22,19 @@ but the registered types; no pickle.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Union
+import struct
+from typing import TYPE_CHECKING, Annotated, Any, Final, Union
 
 import msgspec
 
-from protocol import MessageKind, registry
+from protocol import FRAME_HEADER_SIZE, FrameTooLarge, MessageKind, TruncatedFrame, registry
 
-__all__ = ["IncomingDecoder"]
+if TYPE_CHECKING:
+    from protocol import FrameReader
+
+__all__ = ["FrameSplitter", "IncomingDecoder"]
+
+_unpack_from = struct.Struct(">I").unpack_from
 
 DECODE_FAILURES: Final = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 """What msgspec raises for bytes that do not decode (``ValidationError`` included)."""
@@ -73,6 +84,7 @@ class IncomingDecoder:
             ],
             array_like=True,
             frozen=True,
+            gc=False,  # short-lived, never in a cycle: not worth tracking
         )
         self.decode = msgspec.msgpack.Decoder(incoming).decode
         self._version = registry.version
@@ -80,3 +92,112 @@ class IncomingDecoder:
 
 def _refuse(data: object) -> Any:
     raise msgspec.DecodeError("no message types are registered")
+
+
+class FrameSplitter:
+    """Reassembles frames from a stream's chunks and hands them out in batches.
+
+    Takes over from the handshake's :class:`~protocol.FrameReader`: the bytes
+    it still holds are read through it until it is empty. Like the reader,
+    a header over the limit raises :class:`~protocol.FrameTooLarge` once the
+    frames before it are taken, and :meth:`eof` raises
+    :class:`~protocol.TruncatedFrame` for an incomplete frame.
+    """
+
+    __slots__ = ("_buffer", "_max", "_pending", "_pending_size", "_pos", "_reader")
+
+    def __init__(self, reader: FrameReader) -> None:
+        self._reader: FrameReader | None = reader if reader.buffered else None
+        self._max = reader.max_frame_size
+        self._buffer = b""
+        self._pos = 0
+        # Chunks not joined yet: a frame arriving in many chunks is joined once.
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        """Add a chunk of the stream (kept, not copied, if it is ``bytes``)."""
+        if type(chunk) is not bytes:
+            chunk = bytes(chunk)  # the caller may reuse its buffer
+        if self._reader is not None:
+            self._reader.feed(chunk)
+        elif self._pos >= len(self._buffer) and not self._pending:
+            self._buffer = chunk  # the usual case: the last chunk ended on a frame boundary
+            self._pos = 0
+        elif chunk:
+            self._pending.append(chunk)
+            self._pending_size += len(chunk)
+
+    def take(self, limit: int) -> list[bytes]:
+        """Up to ``limit`` complete frames, in order (empty: none complete yet)."""
+        frames: list[bytes] = []
+        reader = self._reader
+        if reader is not None:
+            while len(frames) < limit:
+                try:
+                    frame = reader.next_frame()
+                except FrameTooLarge:
+                    if frames:
+                        return frames  # raised again on the next call
+                    raise
+                if frame is None:
+                    break
+                frames.append(frame)
+            if not reader.buffered:
+                self._reader = None
+            return frames
+        append = frames.append
+        buffer = self._buffer
+        pos = self._pos
+        end_of_buffer = len(buffer)
+        limit_size = self._max
+        while True:
+            if end_of_buffer - pos >= FRAME_HEADER_SIZE:
+                (size,) = _unpack_from(buffer, pos)
+                if size > limit_size:
+                    self._pos = pos
+                    if frames:
+                        return frames  # raised on the next call
+                    raise FrameTooLarge(size, limit_size)
+                start = pos + FRAME_HEADER_SIZE
+                end = start + size
+                if end <= end_of_buffer:
+                    append(buffer[start:end])
+                    pos = end
+                    if len(frames) < limit:
+                        continue
+                    break
+                missing = end - end_of_buffer
+            else:
+                missing = FRAME_HEADER_SIZE - (end_of_buffer - pos)
+            if self._pending_size < missing:
+                break
+            buffer = self._join(pos)
+            pos = 0
+            end_of_buffer = len(buffer)
+        self._pos = pos
+        return frames
+
+    def _join(self, pos: int) -> bytes:
+        """Join the unparsed rest of the buffer (from ``pos``) with the pending chunks."""
+        pending = self._pending
+        rest = self._buffer[pos:]
+        buffer = pending[0] if not rest and len(pending) == 1 else b"".join([rest, *pending])
+        pending.clear()
+        self._pending_size = 0
+        self._buffer = buffer
+        self._pos = 0
+        return buffer
+
+    def eof(self) -> None:
+        """The stream ended (every complete frame taken): raise
+        :class:`~protocol.TruncatedFrame` if part of a frame remains."""
+        if self._reader is not None:
+            self._reader.eof()
+            return
+        buffer = self._join(self._pos)
+        if buffer:
+            expected = None
+            if len(buffer) >= FRAME_HEADER_SIZE:
+                (expected,) = _unpack_from(buffer, 0)
+            raise TruncatedFrame(len(buffer), expected)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._ref import ActorRef
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from ._address import Address
     from ._node import RemoteNode, _Peer
 
@@ -50,8 +52,9 @@ class RemoteRef(ActorRef[M]):
     def tell(self, message: M) -> None:
         self._node._tell(self._peer, self._address.path, message, self._str)
 
-    async def send(self, message: M) -> None:
-        await self._node._send(self._peer, self._address.path, message, self._str)
+    def send(self, message: M) -> Coroutine[Any, Any, None]:
+        # The node's coroutine itself: one coroutine per send, not two.
+        return self._node._send(self._peer, self._address.path, message, self._str)
 
     async def ask(self, message: M, timeout: float | None = None) -> Any:
         return await self._node._ask(self._peer, self._address.path, message, timeout, self._str)

@@ -103,3 +103,14 @@ async def test_idle_mailbox_releases_its_buffer() -> None:
     mailbox.put_nowait("b")
     await waiter
     assert mailbox.get_nowait() == "b"
+
+
+async def test_offer_many_enqueues_in_order_up_to_the_room_left() -> None:
+    mailbox = box(capacity=4)
+    mailbox.put_nowait("a")
+    assert mailbox.offer_many(["x", "b", "c", "d", "e"], 1) == 3
+    assert [mailbox.get_nowait() for _ in range(4)] == ["a", "b", "c", "d"]
+    assert mailbox.offer_many(["e"], 0) == 1
+    assert mailbox.statistics().enqueued == 5
+    mailbox.close()
+    assert mailbox.offer_many(["f"], 0) == 0
