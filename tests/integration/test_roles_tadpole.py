@@ -7,6 +7,7 @@ import time
 import uuid
 from typing import Any
 
+import anyio
 import pytest
 
 from actors import ActorSystem
@@ -126,9 +127,11 @@ async def test_failures_are_reported_with_a_reason() -> None:
 
 
 async def test_stopping_a_tadpole_waits_for_its_thread_and_reports_the_run_lost() -> None:
+    entered = threading.Event()
     finished = threading.Event()
 
     def cooperative(ctx: JobContext) -> None:
+        entered.set()
         deadline = time.monotonic() + WAIT
         while not ctx.cancelled and time.monotonic() < deadline:
             time.sleep(0.001)
@@ -138,6 +141,9 @@ async def test_stopping_a_tadpole_waits_for_its_thread_and_reports_the_run_lost(
         tadpole, probe = await start(system, {"work": cooperative}, heartbeat_interval=0.01)
         tadpole.tell(run("long"))
         await probe.expect(Heartbeat, timeout=WAIT)
+        # Heartbeats start with the run, not with its thread: under load the
+        # thread may not have begun yet (a run cancelled before that never runs).
+        assert await anyio.to_thread.run_sync(entered.wait, WAIT)
         await system.stop(tadpole)
         assert finished.is_set()  # the thread ended before the stop completed
         report = await next_report(probe)
