@@ -111,6 +111,23 @@ async def test_messages_from_one_sender_arrive_in_order_with_asks_interleaved() 
         assert seen == Seen(list(range(2000)))
 
 
+async def test_asks_are_written_at_once_and_a_burst_in_one_turn_in_one_write() -> None:
+    async with pair() as (a, b):
+        await b.system.spawn(Reporter, name="rec")
+        ref = a.ref(f"{b.address}/user/rec")
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen([])  # connected
+        sent, answered = a.statistics().writes, b.statistics().writes
+        for _ in range(20):
+            await ref.ask(Pong(), timeout=WAIT)  # each ask and each answer: one write
+        assert a.statistics().writes - sent == 20
+        assert b.statistics().writes - answered == 20
+        sent = a.statistics().writes
+        for n in range(500):
+            ref.tell(Ping(n))
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen(list(range(500)))
+        assert a.statistics().writes - sent <= 2  # the first at once, the rest at the turn's end
+
+
 async def test_one_connection_per_node_pair_is_reused_both_ways() -> None:
     async with pair() as (a, b):
         await a.system.spawn(Echo, name="echo")

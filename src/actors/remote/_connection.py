@@ -235,6 +235,9 @@ class Connection:
         self._push: TcpStream | None = None
         self._turn_pending = False
         self._busy = False
+        # Writing (push streams): a message was written at once since the last turn
+        # boundary seen (data read, or _turn_end ran); the next one waits for _turn_end.
+        self._direct = False
 
     def __repr__(self) -> str:
         return f"<Connection to {self.peer.name} {'out' if self.initiator else 'in'}>"
@@ -294,14 +297,24 @@ class Connection:
         self.node._detach(self)
 
     def notify(self) -> None:
-        """Something is waiting to be sent: write it now or at the end of this turn."""
+        """Something is waiting to be sent: write it now or at the end of this turn.
+
+        Idle (nothing written since the last turn boundary seen), the message goes
+        out at once and no end-of-turn callback is scheduled: a request and its
+        answer cost no extra loop iteration. A second message before a boundary
+        (new bytes read, or an end-of-turn callback) waits for the turn's end, so
+        that many messages in one turn still go out in one write. The direct
+        write flushes everything pending, in order: it never overtakes a frame.
+        """
         push = self._push
         if push is None:
             self._wake()
         elif not self._turn_pending:
-            self._turn_pending = True
-            if not self._busy:
+            if not self._busy and not self._direct:
+                self._direct = True
                 self._flush(push)  # idle: this message goes out at once
+                return
+            self._turn_pending = True
             self.loop.call_soon(self._turn_end)
 
     def _wake(self) -> None:
@@ -376,6 +389,7 @@ class Connection:
 
     def _turn_end(self) -> None:
         self._turn_pending = False
+        self._direct = False
         push = self._push
         if push is not None and not self.closed:
             # Busy while there was more to write at the end of the turn: the next
@@ -535,6 +549,7 @@ class Connection:
     def _on_data(self, chunk: bytes) -> None:
         if self.reason is not None:
             return
+        self._direct = False  # a read callback: a new loop turn since the last direct write
         self.node._counters.bytes_received += len(chunk)
         self._splitter.feed(chunk)
         if self._blocked is None:
