@@ -42,6 +42,12 @@ DeliveryHook = Callable[[str, object, "int | None"], None]
 """Called with (actor path, message, ask correlation id or None) as each message is delivered."""
 
 
+class RemoteResolver(Protocol):
+    """Resolves network addresses to refs (:class:`actors.remote.RemoteNode` is one)."""
+
+    def ref(self, address: str) -> ActorRef[Any]: ...
+
+
 class DeliveryLedger(Protocol):
     """What delivery recording needs of a ledger (:class:`actors.ledger.Ledger` is one)."""
 
@@ -122,6 +128,7 @@ class ActorSystem:
         """Correlation ids for asks, unique within this system."""
         self._running = False
         self.stopping = False
+        self._remote: RemoteResolver | None = None
 
     # -- lifetime --------------------------------------------------------------
 
@@ -228,6 +235,36 @@ class ActorSystem:
 
     def virtual_statistics(self) -> VirtualStatistics:
         return self._virtual.statistics()
+
+    def ref(self, address: str) -> ActorRef[Any]:
+        """The ref for a path (``/user/x``), a local address (``tadpole://NAME/user/x``)
+        or, once a :class:`~actors.remote.RemoteNode` serves this system, a remote
+        address (``tadpole://node@host:port/user/x``): location transparency.
+
+        Raises :class:`ActorNotFound` for a local path with no actor, and
+        :class:`ValueError` for a remote address while no node serves the system.
+        """
+        if address.startswith("/"):
+            return self.lookup(address)
+        local = f"tadpole://{self.name}/"
+        if address.startswith(local):
+            return self.lookup(address[len(local) - 1 :])
+        if self._remote is None:
+            raise ValueError(
+                f"{address!r} is not an address of system {self.name!r}, and no RemoteNode "
+                "serves this system to reach other nodes"
+            )
+        return self._remote.ref(address)
+
+    def attach_remote(self, resolver: RemoteResolver) -> None:
+        """Let :meth:`ref` resolve remote addresses through ``resolver`` (a RemoteNode)."""
+        if self._remote is not None and self._remote is not resolver:
+            raise ValueError(f"system {self.name!r} is already served by a RemoteNode")
+        self._remote = resolver
+
+    def detach_remote(self, resolver: RemoteResolver) -> None:
+        if self._remote is resolver:
+            self._remote = None
 
     def lookup(self, path: str) -> ActorRef[Any]:
         """The ref of the actor at ``path`` (``/user/a/b``); raises :class:`ActorNotFound`."""

@@ -307,3 +307,17 @@ async def test_a_running_ask_that_is_withdrawn_sends_no_reply() -> None:
         assert delivered == [0, 2]
         assert a.statistics().late_answers == 0  # the late reply was dropped at b
         assert b.statistics().asks_in_flight == 0
+
+
+async def test_the_system_resolves_local_and_remote_addresses_alike() -> None:
+    network = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        a, b = await memory_nodes(stack, network, "a", "b")
+        local = a.system.ref("/user/echo")
+        assert local == a.system.ref(f"tadpole://{a.system.name}/user/echo")
+        remote = a.system.ref(f"{b.address}/user/echo")
+        assert await local.ask(Ping(1), timeout=WAIT) == Ping(1)
+        assert await remote.ask(Ping(2), timeout=WAIT) == Ping(2)
+        assert remote.address == f"{b.address}/user/echo"
+    with pytest.raises(ValueError, match="no RemoteNode serves this system"):
+        a.system.ref(f"{b.address}/user/echo")

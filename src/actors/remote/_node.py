@@ -410,6 +410,7 @@ class RemoteNode:
         self._bound = listener.address
         self._open = True
         tg.start_soon(listener.serve, self._accept)
+        self.system.attach_remote(self)
         logger.info("node_listening", node=self.name, address=self.address, cluster=self.cluster)
         return self
 
@@ -429,6 +430,7 @@ class RemoteNode:
                     await self.flush()
         finally:
             self._open = False
+            self.system.detach_remote(self)
             for peer in self._peers.values():
                 peer.fail_queued(NodeUnreachable(peer.name, f"node {self.name} stopped"))
             for conn in list(self._conns):
