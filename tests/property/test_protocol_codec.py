@@ -7,6 +7,7 @@ import contextlib
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.strategies import msgpack_values
 
 from protocol import Codec, InvalidMessage, MalformedMessage, Message, UnknownMessageType
 
@@ -57,19 +58,7 @@ routes = st.builds(
 messages: st.SearchStrategy[Message] = samples | routes
 
 # msgpack values of any shape, and arrays that start like a tagged message.
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats()
-    | st.text(max_size=16)
-    | st.binary(max_size=16)
-)
-values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner),
-    max_leaves=20,
-)
+values = msgpack_values
 tagged = st.tuples(st.sampled_from(TAGS), st.lists(values, max_size=8)).map(
     lambda parts: [parts[0], *parts[1]]
 )

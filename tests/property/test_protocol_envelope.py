@@ -7,6 +7,7 @@ import contextlib
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.strategies import msgpack_values
 
 from protocol import (
     Envelope,
@@ -54,19 +55,7 @@ def envelopes(draw: st.DrawFn) -> Envelope:
     )
 
 
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats()
-    | st.text(max_size=16)
-    | st.binary(max_size=16)
-)
-values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner),
-    max_leaves=20,
-)
+values = msgpack_values
 envelope_shaped = st.tuples(
     st.integers(min_value=-1, max_value=5), paths, values, st.lists(values, max_size=5)
 ).map(lambda parts: msgspec.msgpack.encode([parts[0], parts[1], parts[2], *parts[3]]))
