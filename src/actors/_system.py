@@ -181,7 +181,7 @@ class ActorSystem:
         return self._running and not self.stopping
 
     def check_running(self) -> None:
-        if not self.running:
+        if not self._running or self.stopping:
             state = "shutting down" if self.stopping else "not running (use `async with`)"
             raise SystemNotRunning(f"actor system {self.name!r} is {state}")
 
@@ -287,11 +287,9 @@ class ActorSystem:
 
     # -- for cells -------------------------------------------------------------
 
-    def has_path(self, path: str) -> bool:
-        return path in self._cells
-
-    def register(self, cell: ActorCell) -> None:
-        self._cells[cell.path] = cell
+    def register(self, cell: ActorCell) -> bool:
+        """Claim the cell's path; ``False`` if a live actor already has it."""
+        return self._cells.setdefault(cell.path, cell) is cell
 
     def unregister(self, cell: ActorCell) -> None:
         if self._cells.get(cell.path) is cell:

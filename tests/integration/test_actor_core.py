@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import runpy
 from pathlib import Path
 from typing import Any
@@ -436,6 +437,35 @@ async def test_an_actor_without_hooks_holds_no_task_until_its_first_message() ->
         assert await refs[7].ask(Ping(7), timeout=WAIT) == Ping(7)
         assert len(asyncio.all_tasks()) == before + 1
         assert system.statistics().actors == 50
+
+
+async def test_an_idle_actor_costs_the_garbage_collector_two_objects() -> None:
+    # The cell (which is also the mailbox) and the actor instance; refs are made
+    # on demand. Every tracked object is work for each full collection.
+    async with ActorSystem("t") as system:
+        await system.spawn(Echo)  # warm caches (loggers, specs) before counting
+        gc.collect()
+        gc.disable()
+        try:
+            before = len(gc.get_objects())
+            for _ in range(1000):
+                await system.spawn(Echo)
+            per_actor = (len(gc.get_objects()) - before) / 1000
+        finally:
+            gc.enable()
+        assert per_actor <= 2.05
+        assert system.statistics().actors == 1001
+
+
+async def test_refs_made_on_demand_are_one_identity() -> None:
+    async with ActorSystem("t") as system:
+        ref = await system.spawn(Echo, name="e")
+        again = system.lookup("/user/e")
+        assert again is not ref
+        assert again == ref
+        assert hash(again) == hash(ref)
+        assert {ref: 1}[again] == 1
+        assert await again.ask(Ping(3), timeout=WAIT) == Ping(3)
 
 
 async def test_an_actor_with_on_start_runs_it_before_any_message() -> None:
