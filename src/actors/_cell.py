@@ -218,7 +218,6 @@ class ActorCell(_Parent, Mailbox):
         "failures",
         "halt_requested",
         "instance",
-        "mailbox",
         "name",
         "parent",
         "path",
@@ -244,7 +243,6 @@ class ActorCell(_Parent, Mailbox):
         self.uid = next(ActorCell._uids)
         factory_mailbox = getattr(spec.factory, "mailbox", None)
         Mailbox.__init__(self, path, spec.mailbox or factory_mailbox or Actor.mailbox)
-        self.mailbox: Mailbox = self  # an alias that says which part of the cell is meant
         self.state = CellState.RUNNING
         self.instance: Actor[Any] | None = None
         self.task: asyncio.Task[None] | None = None
@@ -262,6 +260,11 @@ class ActorCell(_Parent, Mailbox):
         self._links: dict[ActorCell, None] | None = None
         self._stopped: asyncio.Future[None] | None = None
         self._init_parent()
+
+    @property
+    def mailbox(self) -> Mailbox:
+        """This actor's mailbox: the cell itself (hot paths call its methods directly)."""
+        return self
 
     @property
     def ref(self) -> LocalActorRef[Any]:
@@ -310,7 +313,7 @@ class ActorCell(_Parent, Mailbox):
     def deliver(self, message: object) -> None:
         """``tell``: enqueue now by the overflow policy, or dead-letter."""
         try:
-            dropped = self.mailbox.put_nowait(message)
+            dropped = self.put_nowait(message)
         except ActorStopped:
             self.system.dead_letters.publish(self.path, message, "actor stopped")
             return
@@ -327,13 +330,13 @@ class ActorCell(_Parent, Mailbox):
     async def deliver_wait(self, message: object) -> None:
         """``send``: wait for room; a stopped actor dead-letters the message."""
         try:
-            await self.mailbox.put(message)
+            await self.put(message)
         except ActorStopped:
             self.system.dead_letters.publish(self.path, message, "actor stopped")
 
     async def deliver_ask(self, pending: PendingAsk) -> None:
         try:
-            await self.mailbox.put(pending)
+            await self.put(pending)
         except ActorStopped:
             self.system.dead_letters.publish(self.path, pending.message, "actor stopped")
             raise self._stopped_error() from None
@@ -391,13 +394,13 @@ class ActorCell(_Parent, Mailbox):
         else:
             # No hook to run and nothing to do: start the loop on the first message,
             # so an actor that is never messaged costs no task.
-            self.mailbox.sleep_until_item(self)
+            self._dormant = self  # sleep_until_item(self), inlined: once per spawn
 
     def is_idle(self) -> bool:
         """Running, nothing queued, and not in the middle of a message."""
-        if self.state is not CellState.RUNNING or len(self.mailbox):
+        if self.state is not CellState.RUNNING or self._items:
             return False
-        return self.task is None or self.mailbox._waiter is not None
+        return self.task is None or self._waiter is not None
 
     def activate(self) -> None:
         """The first message reached a dormant actor: start its loop."""
@@ -515,13 +518,13 @@ class ActorCell(_Parent, Mailbox):
 
     async def _halt_loop(self) -> None:
         """Let the loop finish its current message, cancelling it after ``shutdown``."""
-        self.mailbox.cancel_sleep()
+        self.cancel_sleep()
         task = self.task
         if task is None or task.done():
             return
         assert task is not asyncio.current_task(), "an actor cannot halt its own loop"
         self.halt_requested = True
-        self.mailbox.wake()
+        self.wake()
         done, _ = await asyncio.wait({task}, timeout=self.spec.shutdown)
         if not done:
             logger.warning("actor_killed", actor=self.path, shutdown=self.spec.shutdown)
@@ -568,6 +571,11 @@ class ActorCell(_Parent, Mailbox):
             else:
                 self.system.dead_letters.publish(self.path, item, "actor stopped")
         self.state = CellState.STOPPED
+        # The finished loop task's context and the restart engine point back at
+        # this cell: drop them, so a stopped actor is freed by reference counting
+        # and leaves no work for the cyclic garbage collector.
+        self.task = None
+        self._engine = None
         self.parent.forget_child(self)
         self.system.unregister(self)
         self.system.topics.unsubscribe_all(self.ref)

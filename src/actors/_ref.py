@@ -125,7 +125,7 @@ class LocalActorRef(ActorRef[M]):
         if caller is not None:
             caller.awaiting = cell
         try:
-            if not cell.mailbox.offer(pending):
+            if not cell.offer(pending):
                 await cell.deliver_ask(pending)
             return await future
         finally:

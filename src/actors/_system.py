@@ -212,7 +212,7 @@ class ActorSystem:
             shutdown=shutdown,
             mailbox=mailbox,
         )
-        return self.spawn_spec(spec)
+        return self._guardian.spawn_child(spec).ref
 
     def spawn_spec(self, spec: ChildSpec) -> ActorRef[Any]:
         """Start a top-level actor from a :class:`~actors.supervision.ChildSpec`."""

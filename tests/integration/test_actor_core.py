@@ -24,6 +24,7 @@ from actors import (
     Overflow,
     SystemNotRunning,
 )
+from actors._cell import ActorCell
 from protocol import Message
 from tests.helpers import WAIT, Boom, Echo, Ping, Pong
 
@@ -455,6 +456,37 @@ async def test_an_idle_actor_costs_the_garbage_collector_two_objects() -> None:
             gc.enable()
         assert per_actor <= 2.05
         assert system.statistics().actors == 1001
+
+
+async def test_stopped_actors_are_freed_without_the_cyclic_collector() -> None:
+    class Parent(Actor[Message]):
+        async def on_start(self) -> None:
+            await self.context.spawn(Echo)
+
+        async def receive(self, message: Message) -> Any:
+            return message
+
+    def cells() -> int:
+        return sum(1 for o in gc.get_objects() if isinstance(o, ActorCell))
+
+    gc.collect()
+    gc.disable()
+    try:
+        before = cells()
+        async with ActorSystem("t") as system:
+            refs = [await system.spawn(Echo) for _ in range(20)]
+            refs += [await system.spawn(Parent) for _ in range(5)]
+            for ref in refs:
+                assert await ref.ask(Ping(1), timeout=WAIT) == Ping(1)
+            stopped = refs.pop(0)
+            await system.stop(stopped)
+            del stopped
+            assert cells() == before + 29  # 25 actors and 5 children, one stopped
+        del refs, ref
+        await asyncio.sleep(0)  # the shutdown's own tasks finish
+        assert cells() == before
+    finally:
+        gc.enable()
 
 
 async def test_refs_made_on_demand_are_one_identity() -> None:

@@ -642,7 +642,7 @@ class Connection:
                 # Tells to one target: into its mailbox all at once, if there is room.
                 cell = cells.get(target)
                 if cell is not None and node.accepting:
-                    count = cell.mailbox.offer_many(batch, at)
+                    count = cell.offer_many(batch, at)
                     if count:
                         stats.messages_received += count
                         at = self._at = at + count
@@ -663,7 +663,7 @@ class Connection:
                 if kind is _TELL:
                     stats.messages_received += 1
                     cell = cells.get(envelope.target)
-                    if cell is not None and node.accepting and cell.mailbox.offer(envelope.payload):
+                    if cell is not None and node.accepting and cell.offer(envelope.payload):
                         continue
                     blocked = self._tell(envelope.target, envelope.payload)
                 elif kind is _ASK:
@@ -787,7 +787,7 @@ class Connection:
         if cell is None:
             system.dead_letters.publish(target, message, "no actor at this path")
             return None
-        if cell.mailbox.offer(message):
+        if cell.offer(message):
             return None
         return cell.deliver_wait(message)  # full (waits for room) or stopped (dead letters)
 
@@ -842,7 +842,7 @@ class Connection:
         # deadlines are armed instead (_arm_deadlines).
         system = self.node.system
         pending = PendingAsk(message, answer, next(system.correlation_ids), cell.path, timeout)
-        if cell.mailbox.offer(pending):
+        if cell.offer(pending):
             return None
         return self._deliver_ask_waiting(cell, pending)
 
