@@ -128,6 +128,23 @@ async def test_asks_are_written_at_once_and_a_burst_in_one_turn_in_one_write() -
         assert a.statistics().writes - sent <= 2  # the first at once, the rest at the turn's end
 
 
+async def test_asks_in_sequence_after_a_burst_are_written_at_once_again() -> None:
+    async with pair() as (a, b):
+        await b.system.spawn(Reporter, name="rec")
+        ref = a.ref(f"{b.address}/user/rec")
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen([])  # connected
+        for n in range(500):
+            ref.tell(Ping(n))  # a burst: batched at the turn's end
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen(list(range(500)))
+        await ref.ask(Pong(), timeout=WAIT)  # a turn with one message ends the batching
+        for _ in range(3):
+            sent = a.statistics().bytes_sent
+            ask = asyncio.ensure_future(ref.ask(Pong(), timeout=WAIT))
+            await asyncio.sleep(0)  # the ask's task runs before this one resumes
+            assert a.statistics().bytes_sent > sent  # written at once, not a turn later
+            await ask
+
+
 async def test_one_connection_per_node_pair_is_reused_both_ways() -> None:
     async with pair() as (a, b):
         await a.system.spawn(Echo, name="echo")
@@ -369,8 +386,94 @@ async def test_oversized_message_fails_the_call_and_keeps_the_connection() -> No
         await b.system.spawn(Echo, name="echo")
         ref = a.ref(f"{b.address}/user/echo")
         with pytest.raises(MessageTooLarge):
-            ref.tell(Blob(b"x" * 2000))
+            ref.tell(Blob(b"x" * 2000))  # no connection yet: it would be queued
         assert await ref.ask(Blob(b"x" * 100), timeout=WAIT) == Blob(b"x" * 100)
+        with pytest.raises(MessageTooLarge):
+            ref.tell(Blob(b"x" * 2000))  # connected: it would be written at once
+        with pytest.raises(MessageTooLarge):
+            await ref.ask(Blob(b"x" * 2000), timeout=WAIT)
+        assert await ref.ask(Blob(b"x" * 100), timeout=WAIT) == Blob(b"x" * 100)
+        assert a.statistics().asks_pending == 0
+
+
+async def test_a_message_that_cannot_be_encoded_fails_only_its_call() -> None:
+    class Anything(Message, tag="test.remote.anything"):
+        value: Any
+
+    async with pair() as (a, b):
+        await b.system.spawn(Reporter, name="rec")
+        ref = a.ref(f"{b.address}/user/rec")
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen([])  # connected
+        ref.tell(Ping(1))
+        with pytest.raises(TypeError):
+            ref.tell(Anything(object()))
+        with pytest.raises(TypeError):
+            await ref.ask(Anything(object()), timeout=WAIT)
+        ref.tell(Ping(2))
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen([1, 2])
+        assert a.statistics().asks_pending == 0
+
+
+async def test_tells_past_a_full_write_buffer_wait_in_the_send_buffer_in_order() -> None:
+    # A tiny batch: the first messages of the turn go straight into the write
+    # buffer, the rest queue in the send buffer behind them, asks among them.
+    async with pair(RemoteConfig(batch_bytes=64)) as (a, b):
+        await b.system.spawn(Reporter, name="rec")
+        ref = a.ref(f"{b.address}/user/rec")
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen([])  # connected
+        sent = a.statistics().messages_sent
+        asks = []
+        for n in range(1000):
+            if n % 100 == 50:
+                asks.append(asyncio.ensure_future(ref.ask(Ping(n), timeout=WAIT)))
+                await asyncio.sleep(0)  # the ask task takes its place
+            else:
+                await ref.send(Ping(n))
+        stats = a.statistics()
+        assert stats.messages_sent > sent  # written at once
+        assert stats.send_buffered > 0  # queued behind them
+        await asyncio.gather(*asks)
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen(list(range(1000)))
+
+
+async def test_an_expired_ask_is_not_sent_on_an_open_connection() -> None:
+    async with pair() as (a, b):
+        await b.system.spawn(Reporter, name="rec")
+        ref = a.ref(f"{b.address}/user/rec")
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen([])  # connected
+        sent = a.statistics().messages_sent
+        with pytest.raises(AskTimeout):
+            await ref.ask(Ping(1), timeout=0.0)
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen([])
+        assert a.statistics().messages_sent == sent + 1
+
+
+async def test_asks_reach_the_actor_that_took_a_stopped_ones_path() -> None:
+    async with pair() as (a, b):
+        first = await b.system.spawn(Echo, name="echo")
+        ref = a.ref(f"{b.address}/user/echo")
+        assert await ref.ask(Ping(1), timeout=WAIT) == Ping(1)
+        await b.system.stop(first)
+        with pytest.raises(ActorStopped):
+            await ref.ask(Ping(2), timeout=WAIT)
+        await b.system.spawn(Echo, name="echo")
+        assert await ref.ask(Ping(3), timeout=WAIT) == Ping(3)
+
+
+async def test_tells_just_before_the_node_stops_are_still_written() -> None:
+    async with (
+        ActorSystem("alpha") as sa,
+        ActorSystem("beta") as sb,
+        RemoteNode(sb, secret=SECRET) as b,
+    ):
+        local = await sb.spawn(Reporter, name="rec")
+        async with RemoteNode(sa, secret=SECRET) as a:
+            ref = a.ref(f"{b.address}/user/rec")
+            assert await ref.ask(Pong(), timeout=WAIT) == Seen([])  # connected
+            for n in range(100):
+                ref.tell(Ping(n))
+        await wait_until(lambda: b.statistics().messages_received >= 101)
+        assert await local.ask(Pong(), timeout=WAIT) == Seen(list(range(100)))
 
 
 async def test_graceful_drain_lets_in_flight_asks_finish_then_refuses() -> None:

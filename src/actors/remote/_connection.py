@@ -14,10 +14,12 @@ On a :class:`~actors.remote._tcp.TcpStream` the event loop pushes each chunk
 to the connection (no reader task); on any other anyio byte stream (TLS, the
 in-memory transport) a reader task pulls chunks and runs the same code.
 
-**Writing.** Answers and the peer's send buffer go into one write buffer
-(:class:`_Frames`): tells arrive already framed (length prefix in place, see
-``RemoteNode._frame_tell``) and are appended as they are; asks and answers are
-encoded straight into it. On a push stream, the first message of a loop
+**Writing.** Answers and the peer's messages go into one write buffer
+(:class:`_Frames`). A message sent while nothing waits in the peer's send
+buffer is encoded straight into it (:meth:`Connection.send_now`); the send
+buffer holds the rest, in order: tells there are already framed (length
+prefix in place, see ``RemoteNode._frame_tell``) and are appended as they are,
+asks are encoded with the time they have left. On a push stream, the first message of a loop
 turn is written at once when nothing else is pending (an ask's latency is one
 write), and whatever else arrives in that turn goes out in one write at the
 turn's end; a full transport buffer stops draining the send buffer until it
@@ -97,12 +99,16 @@ class NoReply(Message, tag="tadpole.none"):
     """Stands for ``None`` as the answer to a remote ask."""
 
 
+_NO_REPLY: Final = NoReply()
+
+
 class _Frames:
     """The connection's write buffer: whole frames, sent with one write per batch.
 
     ``data`` is public so the writer can append frames that are already framed
-    (tells) without a call per message; :meth:`add` encodes an envelope tuple
-    straight into it, as :meth:`protocol.FrameWriter.add_encoded` does.
+    (tells) without a call per message, and take it whole to write it;
+    :meth:`add` encodes an envelope tuple straight into it, as
+    :meth:`protocol.FrameWriter.add_encoded` does.
     """
 
     __slots__ = ("_encode_into", "_max", "data")
@@ -111,9 +117,6 @@ class _Frames:
         self.data = bytearray()
         self._encode_into = encode_into
         self._max = max_frame_size
-
-    def __len__(self) -> int:
-        return len(self.data)
 
     def add(self, envelope: object) -> None:
         """Append one frame holding ``envelope``; on any error, append nothing
@@ -132,11 +135,6 @@ class _Frames:
             raise MessageTooLarge(size, self._max)
         _HEADER.pack_into(data, start, size)
 
-    def take(self) -> bytearray:
-        data = self.data
-        self.data = bytearray()
-        return data
-
 
 class _Answer(asyncio.Future[Any]):
     """The future of an ask that arrived from a peer and waits in a local mailbox.
@@ -150,6 +148,8 @@ class _Answer(asyncio.Future[Any]):
     it done without an answer: the actor loop skips a done ask that is still
     queued, and drops the result of one already running.
     """
+
+    __slots__ = ("cid", "conn", "deadline", "reply_to", "target", "timer", "trace_id")
 
     def __init__(
         self,
@@ -224,6 +224,7 @@ class Connection:
         self._at = 0
         self._run: str | None = None
         self._out = _Frames(node._wire.encode_into, node.config.max_frame_size)
+        self._batch_bytes = node.config.batch_bytes
         self._cells: dict[str, ActorCell] = {}
         self._tg: TaskGroup | None = None
         # Reading: a coroutine that waits for room for the frame being delivered.
@@ -238,6 +239,8 @@ class Connection:
         # Writing (push streams): a message was written at once since the last turn
         # boundary seen (data read, or _turn_end ran); the next one waits for _turn_end.
         self._direct = False
+        # Writing (push streams): this turn has had more than one message.
+        self._burst = False
 
     def __repr__(self) -> str:
         return f"<Connection to {self.peer.name} {'out' if self.initiator else 'in'}>"
@@ -288,7 +291,7 @@ class Connection:
         # with ConnectionLost: withdraw the ones not delivered yet.
         for answer in list(self.answering.values()):
             answer.cancel()
-        self._out.take()
+        self._out.data = bytearray()  # never sent
         self._batch = self._frames = []  # received, never delivered
         blocked, self._blocked = self._blocked, None
         if blocked is not None:
@@ -305,15 +308,19 @@ class Connection:
         (new bytes read, or an end-of-turn callback) waits for the turn's end, so
         that many messages in one turn still go out in one write. The direct
         write flushes everything pending, in order: it never overtakes a frame.
+        A turn with several messages makes the next turn's wait for its end too
+        (busy); a turn with one ends that.
         """
         push = self._push
         if push is None:
             self._wake()
-        elif not self._turn_pending:
-            if not self._busy and not self._direct:
-                self._direct = True
-                self._flush(push)  # idle: this message goes out at once
-                return
+        elif self._turn_pending:
+            self._burst = True  # another message this turn
+        elif not self._busy and not self._direct:
+            self._direct = True
+            self._flush(push)  # idle: this message goes out at once
+        else:
+            self._burst = self._direct  # a second message after a direct write
             self._turn_pending = True
             self.loop.call_soon(self._turn_end)
 
@@ -346,17 +353,16 @@ class Connection:
                 data += item[0]  # a tell, framed when it was sent
                 count += 1
                 continue
-            future = item.future
-            if future is None or future.done():
+            if item.future.done():
                 continue
             timeout = None
             if item.deadline is not None:
                 if t is None:
-                    t = node.system.clock.now()
+                    t = node._now()
                 timeout = item.deadline - t
                 if timeout <= 0.0:
                     continue  # expired: never sent; the asker's timer fires
-            envelope = (_ASK, item.target, item.payload, item.sender, item.cid, None, timeout)
+            envelope = (_ASK, item.target, item.payload, None, item.cid, None, timeout)
             try:
                 out.add(envelope)
             except MessageTooLarge as exc:
@@ -369,7 +375,11 @@ class Connection:
         return count
 
     def _take(self, count: int) -> bytearray:
-        data = self._out.take()
+        """The write buffer's frames, to be written (a new buffer takes their place:
+        the transport may keep the old one), and ``count`` messages among them."""
+        out = self._out
+        data = out.data
+        out.data = bytearray()
         stats = self.node._counters
         stats.messages_sent += count
         stats.bytes_sent += len(data)
@@ -379,22 +389,28 @@ class Connection:
     def _flush(self, push: TcpStream) -> bool:
         """Write everything that can go now (push streams); whether anything went."""
         wrote = False
+        outbox = self.peer.outbox
         while push.writable:
-            count = self._fill()
-            if not len(self._out):
+            count = self._fill() if outbox else 0
+            if not self._out.data:
                 break
             push.write(self._take(count))
             wrote = True
+            if not outbox:
+                break
         return wrote
 
     def _turn_end(self) -> None:
         self._turn_pending = False
         self._direct = False
+        burst, self._burst = self._burst, False
         push = self._push
         if push is not None and not self.closed:
-            # Busy while there was more to write at the end of the turn: the next
-            # message then waits for the turn's end too, batched with the others.
-            self._busy = self._flush(push)
+            # Busy while this turn had several messages and there was more to write
+            # at its end: the next message then waits for the turn's end too, batched
+            # with the others. Without the burst condition, a single message per
+            # turn (asks in sequence) would stay busy, each one a loop turn late.
+            self._busy = self._flush(push) and burst
 
     async def _write_loop(self) -> None:
         send = self.stream.send
@@ -402,7 +418,7 @@ class Connection:
         try:
             while True:
                 count = self._fill()
-                if not len(out):
+                if not out.data:
                     self._waiter = self.loop.create_future()
                     await self._waiter
                     continue
@@ -411,12 +427,38 @@ class Connection:
         except _STREAM_GONE as exc:
             self._end("connection_lost", repr(exc))
 
+    def send_now(self, envelope: tuple[Any, ...]) -> bool:
+        """Encode ``envelope`` straight into the write buffer, skipping the send buffer,
+        if it can go now: this connection is not ending, nothing waits in the send
+        buffer (it would be overtaken) and the write buffer holds less than a batch
+        (beyond that, messages wait in the bounded send buffer: backpressure).
+        Whether it went; raises what encoding raises."""
+        out = self._out
+        if self.reason is not None or self.peer.outbox or len(out.data) >= self._batch_bytes:
+            return False
+        out.add(envelope)
+        self.node._counters.messages_sent += 1
+        self.notify()
+        return True
+
+    def ask(self, item: _Out) -> bool:
+        """Send an ask with :meth:`send_now`; whether it went (``sent`` then holds it).
+        Its sender stays nil: the answer is matched by correlation id."""
+        timeout = item.timeout  # none of it has passed yet
+        if timeout is not None and timeout <= 0.0:
+            return False  # expired already: the send buffer drops it unsent
+        if not self.send_now((_ASK, item.target, item.message, None, item.cid, None, timeout)):
+            return False
+        self.sent[item.cid] = item
+        item.conn = self
+        return True
+
     def cancel_ask(self, item: _Out) -> None:
         """The asker gave up on ``item``, sent on this connection and not answered:
         tell the peer (after the ask, as frames keep their order)."""
         if self.closed:
             return
-        envelope = (_CANCEL, item.target, None, item.sender, item.cid, None, None)
+        envelope = (_CANCEL, item.target, None, None, item.cid, None, None)
         self._out.add(envelope)
         self.notify()
 
@@ -462,21 +504,24 @@ class Connection:
             answer.expire()
 
     def _answered(self, answer: _Answer, result: object, error: BaseException | None) -> None:
-        """An :class:`_Answer` was resolved: encode the reply (never raises)."""
-        self._release(answer)
-        if self.closed:
-            return
+        """An :class:`_Answer` was resolved: send the answer, then forget the ask (the
+        asker waits for the former, not the latter)."""
         try:
-            if error is None:
-                self._reply(answer, result)
-            else:
-                self._fail(answer, error)
-        except Exception as exc:  # an answer that cannot be encoded must not hurt the actor
-            self._fail(answer, exc)
+            if self.closed:
+                return
+            try:
+                if error is None:
+                    self._reply(answer, result)
+                else:
+                    self._fail(answer, error)
+            except Exception as exc:  # an answer that cannot be encoded must not hurt the actor
+                self._fail(answer, exc)
+        finally:
+            self._release(answer)
 
     def _reply(self, answer: _Answer, result: object) -> None:
         if result is None:
-            result = NoReply()
+            result = _NO_REPLY
         if not isinstance(result, Message):
             failure = RemoteFailure(
                 "tadpole.UnencodableReply",
@@ -485,11 +530,22 @@ class Connection:
             )
             self._write_answer(_ERROR, answer, failure)
             return
+        envelope = (
+            _REPLY,
+            answer.reply_to,
+            result,
+            answer.target,
+            answer.cid,
+            answer.trace_id,
+            None,
+        )
         try:
-            self._write_answer(_REPLY, answer, result)
+            self._out.add(envelope)
         except MessageTooLarge as exc:
             failure = RemoteFailure.from_exception(exc, include_traceback=False)
             self._write_answer(_ERROR, answer, failure)
+            return
+        self.notify()
 
     def _fail(self, answer: _Answer, error: BaseException) -> None:
         node = self.node
@@ -529,7 +585,7 @@ class Connection:
         stream.start_push(self._on_data, self._on_end, self.notify)
         if self._blocked is None:
             stream.resume_reading()
-        if self.peer.outbox:
+        if self.peer.outbox or self._out.data:
             self.notify()
         while True:
             blocked = self._blocked
@@ -622,19 +678,21 @@ class Connection:
         incoming = node._incoming
         incoming.refresh()
         decode = incoming.decode
-        take = self._splitter.take
+        splitter = self._splitter
+        drained = False  # the splitter has no complete frame left
         cells = self._cells
         stats = node._counters
         while True:
             batch = self._batch
             at = self._at
             if at >= len(batch):
-                frames = take(_BATCH)
+                frames = None if drained else splitter.take(_BATCH)
                 if not frames:
                     if batch:
                         self._batch = self._frames = []
                         self._at = 0
                     return None
+                drained = splitter.drained
                 batch = self._load(frames, decode)
                 at = 0
             target = self._run
@@ -812,11 +870,13 @@ class Connection:
                 detail = f"node {node.name} is shutting down"
                 self._refuse(reply_to, target, cid, trace_id, detail)
                 return None
-            cell = self._target(target)
+            cell = self._cells.get(target)
+            if cell is None:
+                cell = self._target(target)
             if cell is None:
                 self._refuse(reply_to, target, cid, trace_id, str(ActorNotFound(target)))
                 return None
-        deadline = None if timeout is None else node.system.clock.now() + timeout
+        deadline = None if timeout is None else node._now() + timeout
         answer = _Answer(self, cid, reply_to, target, trace_id, deadline)
         self.inflight += 1
         node._inflight_started()
@@ -844,6 +904,12 @@ class Connection:
         pending = PendingAsk(message, answer, next(system.correlation_ids), cell.path, timeout)
         if cell.offer(pending):
             return None
+        current = self._target(cell.path)
+        if current is not None and current is not cell:
+            # The remembered cell stopped and another actor took its path.
+            cell = current
+            if cell.offer(pending):
+                return None
         return self._deliver_ask_waiting(cell, pending)
 
     async def _deliver_ask_waiting(self, cell: ActorCell, pending: PendingAsk) -> None:

@@ -104,7 +104,7 @@ class FrameSplitter:
     :class:`~protocol.TruncatedFrame` for an incomplete frame.
     """
 
-    __slots__ = ("_buffer", "_max", "_pending", "_pending_size", "_pos", "_reader")
+    __slots__ = ("_buffer", "_max", "_pending", "_pending_size", "_pos", "_reader", "drained")
 
     def __init__(self, reader: FrameReader) -> None:
         self._reader: FrameReader | None = reader if reader.buffered else None
@@ -114,6 +114,9 @@ class FrameSplitter:
         # Chunks not joined yet: a frame arriving in many chunks is joined once.
         self._pending: list[bytes] = []
         self._pending_size = 0
+        self.drained = False
+        """The last :meth:`take` left no complete frame (nor error) behind: until more
+        is fed, the next would hand out nothing."""
 
     def feed(self, chunk: bytes) -> None:
         """Add a chunk of the stream (kept, not copied, if it is ``bytes``)."""
@@ -132,6 +135,7 @@ class FrameSplitter:
         """Up to ``limit`` complete frames, in order (empty: none complete yet)."""
         frames: list[bytes] = []
         reader = self._reader
+        self.drained = False
         if reader is not None:
             while len(frames) < limit:
                 try:
@@ -147,30 +151,39 @@ class FrameSplitter:
                 self._reader = None
             return frames
         append = frames.append
+        unpack = _unpack_from
+        header = FRAME_HEADER_SIZE
         buffer = self._buffer
         pos = self._pos
         end_of_buffer = len(buffer)
         limit_size = self._max
+        remaining = limit
         while True:
-            if end_of_buffer - pos >= FRAME_HEADER_SIZE:
-                (size,) = _unpack_from(buffer, pos)
+            # Every whole frame the buffer holds: the hot loop, kept to the minimum.
+            last = end_of_buffer - header
+            while pos <= last and remaining:
+                (size,) = unpack(buffer, pos)
+                end = pos + header + size
+                if end > end_of_buffer or size > limit_size:
+                    break
+                append(buffer[pos + header : end])
+                pos = end
+                remaining -= 1
+            if not remaining:
+                break
+            # The buffer ends inside a header or a frame, or a header is over the limit.
+            if end_of_buffer - pos >= header:
+                (size,) = unpack(buffer, pos)
                 if size > limit_size:
                     self._pos = pos
                     if frames:
                         return frames  # raised on the next call
                     raise FrameTooLarge(size, limit_size)
-                start = pos + FRAME_HEADER_SIZE
-                end = start + size
-                if end <= end_of_buffer:
-                    append(buffer[start:end])
-                    pos = end
-                    if len(frames) < limit:
-                        continue
-                    break
-                missing = end - end_of_buffer
+                missing = pos + header + size - end_of_buffer
             else:
-                missing = FRAME_HEADER_SIZE - (end_of_buffer - pos)
+                missing = header - (end_of_buffer - pos)
             if self._pending_size < missing:
+                self.drained = True
                 break
             buffer = self._join(pos)
             pos = 0

@@ -7,10 +7,13 @@ and owns every task it runs: the listener, one connection task per peer, and
 the tasks answering asks that peers sent.
 
 Per peer there is one bounded **send buffer** (``RemoteConfig.send_buffer``
-messages). ``tell`` queues without waiting and applies the overflow policy
-when it is full; ``send`` and ``ask`` wait for room. The connection's writer
-empties the buffer in batches, one write per batch, so messages from one
-sender to one actor leave, and arrive, in order.
+messages). While the peer is connected, the buffer is empty and the
+connection's write buffer holds less than a batch, a message skips it and is
+encoded straight into the write buffer. Otherwise ``tell`` queues without
+waiting and applies the overflow policy when the buffer is full; ``send`` and
+``ask`` wait for room. The connection's writer empties the buffer in batches,
+one write per batch, so messages from one sender to one actor leave, and
+arrive, in order.
 
 When two nodes dial each other at once, the acceptor keeps its own dial if
 its name sorts first and refuses the other; so both sides end up using the
@@ -54,6 +57,7 @@ from .._mailbox import Overflow
 from ._address import Address, parse_address
 from ._backoff import ReconnectBackoff
 from ._connection import _STREAM_GONE, Connection
+from ._deadlines import Deadlines, clock_reader
 from ._errors import HandshakeTimeout, InvalidAddress, NodeUnreachable, SendBufferFull
 from ._incoming import IncomingDecoder
 from ._ref import RemoteRef
@@ -182,42 +186,29 @@ the target's address (for dead letters), the message. A plain tuple: the cheapes
 object per message."""
 
 
-class _Out:
-    """An ask waiting in a peer's send buffer (its envelope is built when sent, with
-    the time then left)."""
+class _Out(msgspec.Struct):
+    """An ask on its way: in a peer's send buffer (its envelope is built when sent,
+    with the time then left), then in its connection's ``sent`` until answered.
+    A Struct: one is built per ask, in C."""
 
-    __slots__ = (
-        "cid",
-        "conn",
-        "deadline",
-        "future",
-        "label",
-        "message",
-        "payload",
-        "sender",
-        "target",
-    )
+    target: str
+    payload: msgspec.Raw | None
+    """The encoded message while queued; ``None`` if it was sent at once."""
+    cid: int
+    future: asyncio.Future[Any]
+    label: str
+    message: object
+    timeout: float | None
+    deadline: float | None = None
+    """Clock time the ask expires at (with a timeout)."""
+    conn: Connection | None = None
 
-    def __init__(
-        self,
-        target: str,
-        payload: msgspec.Raw,
-        sender: str | None,
-        cid: int,
-        deadline: float | None,
-        future: asyncio.Future[Any] | None,
-        label: str,
-        message: object,
-    ) -> None:
-        self.target = target
-        self.payload = payload
-        self.sender = sender
-        self.cid = cid
-        self.deadline = deadline
-        self.future = future
-        self.label = label
-        self.message = message
-        self.conn: Connection | None = None
+    def expire(self) -> None:
+        """Timer callback: the asker's time is up."""
+        future = self.future
+        if not future.done():
+            kind = type(self.message).__qualname__
+            future.set_exception(AskTimeout(self.label, kind, self.timeout or 0.0))
 
 
 class _Refused(Exception):
@@ -260,7 +251,11 @@ class _Peer:
                 self.node._drop(item, "send buffer full: dropped newest")
                 return
             self.node._drop(outbox.popleft(), "send buffer full: dropped oldest")
-        outbox.append(item)
+        self.append(item)
+
+    def append(self, item: _Out | _Tell) -> None:
+        """Queue ``item`` (the caller made sure there is room) and get it sent."""
+        self.outbox.append(item)
         conn = self.conn
         if conn is not None:
             conn.notify()
@@ -289,12 +284,7 @@ class _Peer:
             if future is not None and future.done():
                 return  # timed out while waiting for room: never sent
             self.node._check_open()
-        outbox.append(item)
-        conn = self.conn
-        if conn is not None:
-            conn.notify()
-        else:
-            self.want()
+        self.append(item)
 
     def room_freed(self) -> None:
         putters = self.putters
@@ -332,7 +322,7 @@ class _Peer:
         outbox, self.outbox = self.outbox, deque()
         for item in outbox:
             if isinstance(item, _Out):
-                if item.future is not None and not item.future.done():
+                if not item.future.done():
                     item.future.set_exception(error)
             else:
                 self.node._drop(item, f"undeliverable: {error}")
@@ -390,6 +380,10 @@ class RemoteNode:
         self._listener: TransportListener | None = None
         self._bound: tuple[str, int] | None = None
         self._open = False
+        # From entry on: the running loop, what reads the clock, the asks' timeouts.
+        self._loop: asyncio.AbstractEventLoop
+        self._now: Callable[[], float]
+        self._deadlines: Deadlines
         self.accepting = True
         self._inflight = 0
         self._idle: asyncio.Event | None = None
@@ -409,6 +403,9 @@ class RemoteNode:
         self._listener = listener
         self._bound = listener.address
         self._open = True
+        self._loop = loop = asyncio.get_running_loop()
+        self._now = clock_reader(self.system.clock, loop)
+        self._deadlines = Deadlines(self.system.clock, self._now)
         tg.start_soon(listener.serve, self._accept)
         self.system.attach_remote(self)
         logger.info("node_listening", node=self.name, address=self.address, cluster=self.cluster)
@@ -435,6 +432,7 @@ class RemoteNode:
                 peer.fail_queued(NodeUnreachable(peer.name, f"node {self.name} stopped"))
             for conn in list(self._conns):
                 conn.close("node_stopped")
+            self._deadlines.close()
             tg.cancel_scope.cancel()
             self._tg = None
             try:
@@ -533,7 +531,6 @@ class RemoteNode:
     # -- sending ---------------------------------------------------------------
 
     def _encode(self, message: object, target: str) -> msgspec.Raw:
-        self._check_open()
         data = self._codec.encode(message)  # type: ignore[arg-type]
         size = len(data) + len(target) + _ENVELOPE_OVERHEAD
         if size > self.config.max_frame_size:
@@ -557,49 +554,48 @@ class RemoteNode:
         _pack_header(scratch, 0, size)
         return bytes(scratch)
 
+    # A message goes straight into the connection's write buffer when it can be
+    # sent now (Connection.send_now says whether it can); else it waits in the
+    # peer's send buffer, which the connection drains in order.
+
     def _tell(self, peer: _Peer, target: str, message: object, label: str) -> None:
+        conn = peer.conn
+        if conn is not None and conn.send_now((_TELL, target, message, None, 0, None, None)):
+            return
         peer.put_nowait((self._frame_tell(target, message), label, message))
 
     async def _send(self, peer: _Peer, target: str, message: object, label: str) -> None:
+        conn = peer.conn
+        if conn is not None and conn.send_now((_TELL, target, message, None, 0, None, None)):
+            return
         item = (self._frame_tell(target, message), label, message)
-        outbox = peer.outbox
-        if len(outbox) < peer.capacity:  # room: no coroutine, no wait
-            outbox.append(item)
-            conn = peer.conn
-            if conn is not None:
-                conn.notify()
-            else:
-                peer.want()
+        if len(peer.outbox) < peer.capacity:  # room: no coroutine, no wait
+            peer.append(item)
             return
         await peer.put(item)
 
     async def _ask(
         self, peer: _Peer, target: str, message: object, timeout: float | None, label: str
     ) -> Any:
-        payload = self._encode(message, target)
-        sender = None  # see _frame_tell; answers are matched by correlation id
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        cid = next(self._cids)
-        clock = self.system.clock
-        deadline = None if timeout is None else clock.now() + timeout
-        item = _Out(target, payload, sender, cid, deadline, future, label, message)
-        handle = None
+        self._check_open()
+        future = self._loop.create_future()
+        item = _Out(target, None, next(self._cids), future, label, message, timeout)
         if timeout is not None:
-            kind = type(message).__qualname__
-
-            def expire() -> None:
-                if not future.done():
-                    future.set_exception(AskTimeout(label, kind, timeout))
-
-            handle = clock.call_later(timeout, expire)
+            item.deadline = self._deadlines.add(item, timeout)
         try:
-            await peer.put(item)
+            conn = peer.conn
+            if conn is None or not conn.ask(item):
+                item.payload = self._encode(message, target)
+                if len(peer.outbox) < peer.capacity:  # room: no coroutine, no wait
+                    peer.append(item)
+                else:
+                    await peer.put(item)
             return await future
         finally:
-            if handle is not None:
-                handle.cancel()
+            if not future.done():
+                future.cancel()  # failed or abandoned before an answer: over for its timer too
             conn = item.conn
-            if conn is not None and conn.sent.pop(cid, None) is not None:
+            if conn is not None and conn.sent.pop(item.cid, None) is not None:
                 # Sent and not answered: it timed out or this task was cancelled.
                 # Withdraw it, so the peer does not deliver it if it has not yet.
                 conn.cancel_ask(item)
@@ -607,7 +603,7 @@ class RemoteNode:
     def _drop(self, item: _Out | _Tell, reason: str) -> None:
         self._counters.dropped += 1
         if isinstance(item, _Out):
-            if item.future is not None and not item.future.done():
+            if not item.future.done():
                 item.future.set_exception(SendBufferFull(item.label, self.config.send_buffer))
             return
         _, label, message = item
@@ -617,7 +613,7 @@ class RemoteNode:
     def _reject_item(self, item: _Out, error: Exception) -> None:
         if item.conn is not None:
             item.conn.sent.pop(item.cid, None)
-        if item.future is not None and not item.future.done():
+        if not item.future.done():
             item.future.set_exception(error)
 
     def _describe(self, exc: BaseException) -> RemoteFailure:

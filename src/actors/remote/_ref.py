@@ -56,8 +56,9 @@ class RemoteRef(ActorRef[M]):
         # The node's coroutine itself: one coroutine per send, not two.
         return self._node._send(self._peer, self._address.path, message, self._str)
 
-    async def ask(self, message: M, timeout: float | None = None) -> Any:
-        return await self._node._ask(self._peer, self._address.path, message, timeout, self._str)
+    def ask(self, message: M, timeout: float | None = None) -> Coroutine[Any, Any, Any]:
+        # As send: the node's coroutine itself.
+        return self._node._ask(self._peer, self._address.path, message, timeout, self._str)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, RemoteRef):

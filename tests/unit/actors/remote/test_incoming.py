@@ -73,3 +73,24 @@ def test_a_reused_buffer_is_copied() -> None:
     chunk[-1:] = b"z"  # the caller reuses its buffer
     splitter.feed(b"c")
     assert splitter.take(10) == [b"abc"]
+
+
+def test_drained_says_whether_a_take_left_complete_frames_behind() -> None:
+    splitter = FrameSplitter(FrameReader())
+    splitter.feed(_stream([b"a", b"b", b"c"]) + encode_frame(b"partial")[:-1])
+    assert splitter.take(2) == [b"a", b"b"]
+    assert not splitter.drained  # stopped at the limit: "c" is still there
+    assert splitter.take(2) == [b"c"]
+    assert splitter.drained
+    splitter.feed(b"l")
+    assert splitter.take(2) == [b"partial"]
+    assert splitter.drained
+
+
+def test_a_frame_over_the_limit_is_not_drained_until_raised() -> None:
+    splitter = FrameSplitter(FrameReader(max_frame_size=64))
+    splitter.feed(encode_frame(b"a") + (1000).to_bytes(4, "big"))
+    assert splitter.take(10) == [b"a"]
+    assert not splitter.drained  # the next take raises
+    with pytest.raises(FrameTooLarge):
+        splitter.take(10)
