@@ -357,6 +357,53 @@ async def test_a_slow_remote_mailbox_applies_backpressure_to_the_sender() -> Non
             assert await ref.ask(Pong(), timeout=WAIT) == Ping(total + 1)
 
 
+async def test_send_on_a_full_connection_waits_for_it_to_drain_not_in_the_send_buffer() -> None:
+    gate = asyncio.Event()
+    total = 20_000
+
+    class Chunk(Message, tag="test.remote.drain_chunk"):
+        n: int
+        data: bytes
+
+    class Slow(Actor[Message]):
+        mailbox = MailboxConfig(capacity=4)
+
+        def __init__(self) -> None:
+            self.seen: list[int] = []
+
+        async def receive(self, message: Message) -> Any:
+            if isinstance(message, Chunk):
+                await gate.wait()
+                self.seen.append(message.n)
+                return None
+            return Seen(self.seen)
+
+    async with pair(RemoteConfig(send_buffer=10_000)) as (a, b):
+        await b.system.spawn(Slow, name="slow")
+        ref = a.ref(f"{b.address}/user/slow")
+        assert await ref.ask(Pong(), timeout=WAIT) == Seen([])  # connected
+        sent = 0
+
+        async def sender() -> None:
+            nonlocal sent
+            for n in range(total):
+                await ref.send(Chunk(n, bytes(1024)))
+                sent = n + 1
+
+        task = asyncio.ensure_future(sender())
+        stalled_at = -1
+        with anyio.fail_after(WAIT):
+            while stalled_at != sent:
+                stalled_at = sent
+                await asyncio.sleep(0.05)
+        assert sent < total  # the sockets and the transport are full: send waits
+        assert a.statistics().send_buffered == 0  # ...without filling the send buffer
+        gate.set()
+        with anyio.fail_after(30):
+            await task
+            assert await ref.ask(Pong(), timeout=WAIT) == Seen(list(range(total)))
+
+
 async def test_tell_overflow_policy_drop_newest_counts_drops() -> None:
     config = RemoteConfig(send_buffer=2, overflow=Overflow.DROP_NEWEST)
     async with pair(config) as (a, b):
@@ -414,24 +461,27 @@ async def test_a_message_that_cannot_be_encoded_fails_only_its_call() -> None:
         assert a.statistics().asks_pending == 0
 
 
-async def test_tells_past_a_full_write_buffer_wait_in_the_send_buffer_in_order() -> None:
-    # A tiny batch: the first messages of the turn go straight into the write
-    # buffer, the rest queue in the send buffer behind them, asks among them.
+async def test_messages_past_a_full_write_buffer_go_out_a_batch_at_a_time_in_order() -> None:
+    # A tiny batch: every few messages fill the write buffer, which is written
+    # whole in the middle of the turn (the transport takes it), asks among them.
     async with pair(RemoteConfig(batch_bytes=64)) as (a, b):
         await b.system.spawn(Reporter, name="rec")
         ref = a.ref(f"{b.address}/user/rec")
         assert await ref.ask(Pong(), timeout=WAIT) == Seen([])  # connected
-        sent = a.statistics().messages_sent
+        before = a.statistics()
         asks = []
         for n in range(1000):
             if n % 100 == 50:
                 asks.append(asyncio.ensure_future(ref.ask(Ping(n), timeout=WAIT)))
                 await asyncio.sleep(0)  # the ask task takes its place
+            elif n % 2:
+                ref.tell(Ping(n))
             else:
                 await ref.send(Ping(n))
         stats = a.statistics()
-        assert stats.messages_sent > sent  # written at once
-        assert stats.send_buffered > 0  # queued behind them
+        assert stats.messages_sent - before.messages_sent == 1000  # none left waiting
+        assert stats.writes - before.writes >= 100  # a write per batch, not per turn
+        assert stats.send_buffered == 0
         await asyncio.gather(*asks)
         assert await ref.ask(Pong(), timeout=WAIT) == Seen(list(range(1000)))
 

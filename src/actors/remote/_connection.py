@@ -241,6 +241,8 @@ class Connection:
         self._direct = False
         # Writing (push streams): this turn has had more than one message.
         self._burst = False
+        # Writing (push streams): senders waiting for a full transport to drain.
+        self._drain_waiters: list[asyncio.Future[None]] = []
 
     def __repr__(self) -> str:
         return f"<Connection to {self.peer.name} {'out' if self.initiator else 'in'}>"
@@ -292,6 +294,7 @@ class Connection:
         for answer in list(self.answering.values()):
             answer.cancel()
         self._out.data = bytearray()  # never sent
+        self._wake_drain_waiters()  # they queue in the send buffer instead
         self._batch = self._frames = []  # received, never delivered
         blocked, self._blocked = self._blocked, None
         if blocked is not None:
@@ -427,18 +430,52 @@ class Connection:
         except _STREAM_GONE as exc:
             self._end("connection_lost", repr(exc))
 
+    async def drained(self) -> bool:
+        """Wait until the transport takes writes again (push streams); whether this
+        connection is still up then. ``False`` at once on other streams, whose
+        writer task drains the send buffer, and when this connection ends."""
+        push = self._push
+        if push is None or self.reason is not None or self.closed:
+            return False
+        if push.writable:
+            return True
+        waiter = self.loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+        return self.reason is None
+
+    def _on_writable(self) -> None:
+        """The transport's buffer drained: write what waits, then let the senders in."""
+        self.notify()
+        self._wake_drain_waiters()
+
+    def _wake_drain_waiters(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
     def send_now(self, envelope: tuple[Any, ...]) -> bool:
         """Encode ``envelope`` straight into the write buffer, skipping the send buffer,
         if it can go now: this connection is not ending, nothing waits in the send
-        buffer (it would be overtaken) and the write buffer holds less than a batch
-        (beyond that, messages wait in the bounded send buffer: backpressure).
-        Whether it went; raises what encoding raises."""
+        buffer (it would be overtaken) and the write buffer holds less than a batch,
+        or a full batch could be written at once to make room (a push stream below
+        its high-water mark). Otherwise messages wait in the bounded send buffer:
+        backpressure. Whether it went; raises what encoding raises."""
         out = self._out
-        if self.reason is not None or self.peer.outbox or len(out.data) >= self._batch_bytes:
+        if self.reason is not None or self.peer.outbox:
             return False
+        if len(out.data) >= self._batch_bytes:
+            push = self._push
+            if push is None or not push.writable:
+                return False
+            push.write(self._take(0))  # a whole batch in the middle of a turn
         out.add(envelope)
         self.node._counters.messages_sent += 1
-        self.notify()
+        if self._turn_pending:
+            self._burst = True  # as notify() would: another message this turn
+        else:
+            self.notify()
         return True
 
     def ask(self, item: _Out) -> bool:
@@ -582,7 +619,7 @@ class Connection:
         """Reading happens in the loop's callbacks; this task only waits for room."""
         self._push = stream
         self._pump()  # frames that came with the end of the handshake
-        stream.start_push(self._on_data, self._on_end, self.notify)
+        stream.start_push(self._on_data, self._on_end, self._on_writable)
         if self._blocked is None:
             stream.resume_reading()
         if self.peer.outbox or self._out.data:

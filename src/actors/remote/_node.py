@@ -547,7 +547,7 @@ class RemoteNode:
         if not self._open:
             raise SystemNotRunning(f"node {self.name} is not running")
         scratch = self._scratch
-        self._wire.encode_into((_TELL, target, message, None, 0, None, None), scratch, 4)
+        self._wire.encode_into((_TELL, target, message), scratch, 4)
         size = len(scratch) - _HEADER_SIZE
         if size > self.config.max_frame_size:
             raise MessageTooLarge(size, self.config.max_frame_size)
@@ -560,14 +560,21 @@ class RemoteNode:
 
     def _tell(self, peer: _Peer, target: str, message: object, label: str) -> None:
         conn = peer.conn
-        if conn is not None and conn.send_now((_TELL, target, message, None, 0, None, None)):
+        if conn is not None and conn.send_now((_TELL, target, message)):
             return
         peer.put_nowait((self._frame_tell(target, message), label, message))
 
     async def _send(self, peer: _Peer, target: str, message: object, label: str) -> None:
         conn = peer.conn
-        if conn is not None and conn.send_now((_TELL, target, message, None, 0, None, None)):
-            return
+        if conn is not None:
+            envelope = (_TELL, target, message)
+            while not conn.send_now(envelope):
+                # A full transport: wait for it to drain rather than fill the send
+                # buffer (which would cost a second pass over every message).
+                if peer.outbox or not await conn.drained() or peer.conn is not conn:
+                    break
+            else:
+                return
         item = (self._frame_tell(target, message), label, message)
         if len(peer.outbox) < peer.capacity:  # room: no coroutine, no wait
             peer.append(item)

@@ -53,6 +53,17 @@ def test_tell_envelope_round_trips_and_its_payload_decodes_to_the_message(
     assert codec.decode_payload(decoded) == Lookup("k")
 
 
+def test_trailing_fields_at_their_defaults_may_be_left_out(codec: EnvelopeCodec) -> None:
+    # A node sends each tell as the three elements [kind, target, payload].
+    short = msgspec.msgpack.encode((MessageKind.TELL, "/user/store", Lookup("k")))
+
+    decoded = codec.decode(short)
+
+    assert decoded == codec.tell(Lookup("k"), target="/user/store")
+    assert (decoded.sender, decoded.correlation_id, decoded.timeout) == (None, 0, None)
+    assert codec.decode_payload(decoded) == Lookup("k")
+
+
 def test_ask_envelope_carries_correlation_id_timeout_and_trace_id(codec: EnvelopeCodec) -> None:
     envelope = codec.ask(
         Lookup("k"),
