@@ -38,6 +38,8 @@ class Codec:
         # Any: a decoder over the union of every registered type.
         self._decoder: msgspec.msgpack.Decoder[Any] | None = None
         self._decoder_version = -1
+        self._many_decoder: msgspec.msgpack.Decoder[Any] | None = None
+        self._many_decoder_version = -1
         self._typed: dict[type[Message], msgspec.msgpack.Decoder[Any]] = {}
 
     def encode(self, message: Message) -> bytes:
@@ -47,6 +49,10 @@ class Codec:
     def encode_into(self, message: Message, buffer: bytearray, offset: int = 0) -> None:
         """Encode ``message`` into ``buffer`` at ``offset`` (``-1`` appends)."""
         self._encoder.encode_into(message, buffer, offset)
+
+    def encode_many(self, messages: list[Message]) -> bytes:
+        """The msgpack bytes of ``messages``: an array of them, in order."""
+        return self._encoder.encode(messages)
 
     def decode(self, data: bytes | bytearray | memoryview) -> Message:
         """Decode bytes into the registered message type their tag names.
@@ -64,6 +70,24 @@ class Codec:
         except DECODE_FAILURES as exc:
             raise MalformedMessage(f"malformed message bytes: {exc}") from None
         return message
+
+    def decode_many(self, data: bytes | bytearray | memoryview) -> list[Message]:
+        """Decode a msgpack array of registered messages, all or nothing.
+
+        Raises what :meth:`decode` raises, naming the first element that is not
+        a registered message, or :class:`MalformedMessage` if ``data`` is not an
+        array.
+        """
+        decoder = self._many_decoder
+        if decoder is None or self._many_decoder_version != self._registry.version:
+            decoder = self._rebuild_many()
+        try:
+            messages: list[Message] = decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            raise self._explain_many(data, exc) from None
+        except DECODE_FAILURES as exc:
+            raise MalformedMessage(f"malformed message bytes: {exc}") from None
+        return messages
 
     def decode_as(self, data: bytes | bytearray | memoryview, message_type: type[M]) -> M:
         """Decode bytes that must hold a ``message_type``."""
@@ -87,6 +111,34 @@ class Codec:
         decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(union)
         self._decoder, self._decoder_version = decoder, version
         return decoder
+
+    def _rebuild_many(self) -> msgspec.msgpack.Decoder[Any]:
+        version = self._registry.version
+        types = self._registry.types()
+        if not types:
+            raise UnknownMessageType("<none registered>")
+        union: Any = Union[types]  # noqa: UP007 - a runtime union over a tuple of types
+        decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(list[union])
+        self._many_decoder, self._many_decoder_version = decoder, version
+        return decoder
+
+    def _explain_many(self, data: bytes | bytearray | memoryview, exc: Exception) -> Exception:
+        """Name the first element of an array of messages that does not decode."""
+        try:
+            # Any: the raw shape of untrusted bytes, inspected only to find the bad element.
+            raw: Any = msgspec.msgpack.decode(data)
+        except DECODE_FAILURES as decode_exc:
+            return MalformedMessage(f"malformed message bytes: {decode_exc}")
+        if not isinstance(raw, list):
+            return MalformedMessage(f"not an array of messages: {exc}")
+        for index, element in enumerate(raw):
+            try:
+                self.decode(msgspec.msgpack.encode(element))
+            except UnknownMessageType as element_exc:
+                return element_exc  # the tag says it all
+            except (InvalidMessage, MalformedMessage) as element_exc:
+                return type(element_exc)(f"message {index} of {len(raw)}: {element_exc}")
+        return InvalidMessage(f"invalid array of messages: {exc}")
 
     def _explain(self, data: bytes | bytearray | memoryview, exc: Exception) -> Exception:
         """Tell an unknown tag apart from fields that do not validate."""

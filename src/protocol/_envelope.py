@@ -51,6 +51,10 @@ class MessageKind(enum.IntEnum):
     """The asker gave up on the ``ASK`` with this correlation id (it timed out or was
     cancelled): the receiver does not deliver it if it has not yet, and answers nothing.
     The payload is nil; ``target`` and ``sender`` are the ask's."""
+    TELLS = 5
+    """A run of one-way messages to one target, delivered in order: the payload is a
+    msgpack array of messages. A sender batches consecutive tells this way so the
+    receiver frames and decodes them once for the whole run."""
 
 
 class Envelope(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -173,6 +177,18 @@ class EnvelopeCodec:
         payload = msgspec.Raw(self._codec.encode(message))
         return Envelope(MessageKind.TELL, target, payload, sender, 0, trace_id)
 
+    def tells(
+        self,
+        messages: list[Message],
+        *,
+        target: str,
+        sender: str | None = None,
+        trace_id: str | None = None,
+    ) -> Envelope:
+        """A ``TELLS`` envelope: ``messages`` for ``target``, in order, in one frame."""
+        payload = msgspec.Raw(self._codec.encode_many(messages))
+        return Envelope(MessageKind.TELLS, target, payload, sender, 0, trace_id)
+
     def ask(
         self,
         message: Message,
@@ -255,6 +271,15 @@ class EnvelopeCodec:
         :class:`InvalidMessage`, as :meth:`Codec.decode` does.
         """
         return self._codec.decode(memoryview(envelope.payload))
+
+    def decode_payloads(self, envelope: Envelope) -> list[Message]:
+        """Decode the payload of a ``TELLS`` envelope: its messages, in order.
+
+        All or nothing: raises :class:`MalformedMessage`,
+        :class:`UnknownMessageType` or :class:`InvalidMessage`, as
+        :meth:`Codec.decode_many` does.
+        """
+        return self._codec.decode_many(memoryview(envelope.payload))
 
     def decode_failure(self, envelope: Envelope) -> RemoteFailure:
         """Decode the payload of an ``ERROR`` envelope.

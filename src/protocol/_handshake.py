@@ -55,7 +55,7 @@ from ._errors import (
 
 __all__ = ["NONCE_SIZE", "PROTOCOL_VERSION", "Handshake", "HandshakeRole"]
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
 """The wire protocol version this code speaks."""
 
 NONCE_SIZE: Final = 32

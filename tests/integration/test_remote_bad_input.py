@@ -102,6 +102,29 @@ async def unknown_message_tag(stream: SocketStream) -> None:
     await read_until_closed(stream)
 
 
+def run_frame(*elements: object, full: bool = False) -> bytes:
+    """A ``TELLS`` frame to the echo actor holding ``elements`` as its messages:
+    the three elements a node sends, or (``full``) all seven envelope fields."""
+    if not full:
+        return encode_frame(msgspec.msgpack.encode([MessageKind.TELLS, "/user/echo", elements]))
+    payload = msgspec.msgpack.encode(list(elements))
+    envelope = Envelope.wrap(payload, kind=MessageKind.TELLS, target="/user/echo")
+    return encode_frame(msgspec.msgpack.encode(envelope))
+
+
+async def unknown_message_tag_in_a_run(stream: SocketStream) -> None:
+    await handshake(stream)
+    await stream.send(run_frame(Ping(1), ["no.such.message.tag", 1], Ping(2), full=True))
+    await read_until_closed(stream)
+
+
+async def run_that_is_not_an_array(stream: SocketStream) -> None:
+    await handshake(stream)
+    envelope = Envelope.wrap(b"\xa3abc", kind=MessageKind.TELLS, target="/user/echo")
+    await stream.send(encode_frame(msgspec.msgpack.encode(envelope)))
+    await read_until_closed(stream)
+
+
 async def wrong_protocol_version(stream: SocketStream) -> None:
     hello = ["tadpole.hello", PROTOCOL_VERSION + 98, CLUSTER, client_name(), bytes(32)]
     await stream.send(encode_frame(msgspec.msgpack.encode(hello)))
@@ -138,6 +161,8 @@ CASES: list[tuple[Callable[[SocketStream], Awaitable[None]], str, str]] = [
     (oversized_frame, "FrameTooLarge", "connection_closed"),
     (truncated_frame, "TruncatedFrame", "connection_closed"),
     (unknown_message_tag, "UnknownMessageType", "connection_closed"),
+    (unknown_message_tag_in_a_run, "UnknownMessageType", "connection_closed"),
+    (run_that_is_not_an_array, "MalformedMessage", "connection_closed"),
     (wrong_protocol_version, "ProtocolVersionMismatch", "connection_rejected"),
     (failed_authentication, "AuthenticationFailed", "connection_rejected"),
     (missing_authentication, "UnexpectedHandshakeMessage", "connection_rejected"),
@@ -231,3 +256,22 @@ async def test_tells_before_a_bad_frame_in_the_same_chunk_are_delivered(
         await read_until_closed(stream)
     await wait_until(lambda: target.statistics().close_reasons.get("MalformedEnvelope") == 1)
     assert target.statistics().messages_received - before == 40
+
+
+async def test_a_run_of_tells_before_a_bad_one_is_delivered_and_the_bad_one_not_at_all(
+    live: tuple[RemoteNode, RemoteNode],
+) -> None:
+    """A ``TELLS`` frame is all or nothing: one bad message refuses the whole frame,
+    and closes the connection only after the frames before it were delivered."""
+    target, _ = live
+    host, port = target.listen_address
+    before = target.statistics().messages_received
+    good = run_frame(*(Ping(n) for n in range(30)))
+    also_good = run_frame(*(Ping(n) for n in range(5)), full=True)
+    bad = run_frame(Ping(1), ["no.such.message.tag"], Ping(2))
+    async with await anyio.connect_tcp(host, port) as stream:
+        await handshake(stream)
+        await stream.send(good + also_good + bad + good)
+        await read_until_closed(stream)
+    await wait_until(lambda: target.statistics().close_reasons.get("UnknownMessageType") == 1)
+    assert target.statistics().messages_received - before == 35

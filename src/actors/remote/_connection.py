@@ -52,7 +52,7 @@ from protocol import (
 from .._errors import ActorNotFound, ActorStopped, AskTimeout, RemoteActorError
 from .._ref import PendingAsk
 from ._errors import ConnectionLost
-from ._incoming import DECODE_FAILURES, FrameSplitter
+from ._incoming import DECODE_FAILURES, FrameSplitter, IncomingDecoder
 from ._tcp import TcpStream
 
 if TYPE_CHECKING:
@@ -79,17 +79,24 @@ _TARGET_OF: Final = operator.attrgetter("target")
 _KIND_OF: Final = operator.attrgetter("kind")
 _PAYLOAD_OF: Final = operator.attrgetter("payload")
 _CACHE_LIMIT: Final = 4096  # paths whose cells a connection remembers
-_TELL, _ASK, _REPLY, _ERROR, _CANCEL = (
+_TELL, _ASK, _REPLY, _ERROR, _CANCEL, _TELLS = (
     MessageKind.TELL,
     MessageKind.ASK,
     MessageKind.REPLY,
     MessageKind.ERROR,
     MessageKind.CANCEL,
+    MessageKind.TELLS,
 )
 _STREAM_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, ssl.SSLError)
 
 _HEADER: Final = struct.Struct(">I")
 _BLANK_HEADER: Final = bytes(FRAME_HEADER_SIZE)
+_RUN_PREFIX: Final = b"\x93\x05"
+"""How a ``TELLS`` envelope of this node's starts: a 3-element array, kind 5."""
+_RUN_HEAD: Final = _BLANK_HEADER + _RUN_PREFIX
+_KIND_AT: Final = FRAME_HEADER_SIZE + 1
+_BLANK_COUNT: Final = b"\xdd" + bytes(4)
+"""An array32 header: the run's message count is filled in when it closes."""
 
 STOPPED_TYPE: Final = "tadpole.ActorStopped"
 """``RemoteFailure.type_name`` for "the target is gone": the asker raises ActorStopped."""
@@ -106,21 +113,46 @@ class _Frames:
     """The connection's write buffer: whole frames, sent with one write per batch.
 
     ``data`` is public so the writer can append frames that are already framed
-    (tells) without a call per message, and take it whole to write it;
-    :meth:`add` encodes an envelope tuple straight into it, as
+    (tells from the send buffer) without a call per message, and take it whole
+    to write it; :meth:`add` encodes an envelope tuple straight into it, as
     :meth:`protocol.FrameWriter.add_encoded` does.
+
+    **Runs.** Consecutive tells to one target go into one ``TELLS`` frame
+    (:meth:`tell`): its header, ``[5, target, <array32 of messages>]``, is
+    written once and each message is encoded after the last, so a tell costs
+    one encoding and the receiver decodes the run in one call. The open run's
+    length and count are filled in when it closes: when any other frame is
+    added, before the buffer is taken, or when the next message would take it
+    past the frame limit. A run that holds a single message is rewritten as a
+    plain ``TELL`` frame. Call :meth:`close_run` before reading ``data``.
     """
 
-    __slots__ = ("_encode_into", "_max", "data")
+    __slots__ = (
+        "_count",
+        "_count_at",
+        "_encode_into",
+        "_max",
+        "_run_end",
+        "_run_start",
+        "_run_target",
+        "data",
+    )
 
     def __init__(self, encode_into: Any, max_frame_size: int) -> None:
         self.data = bytearray()
         self._encode_into = encode_into
         self._max = max_frame_size
+        self._run_target: str | None = None  # the open run's target, if one is open
+        self._run_start = 0  # offset of the open run's frame header
+        self._run_end = 0  # offset the open run must not extend past
+        self._count_at = 0  # offset of its message count
+        self._count = 0
 
     def add(self, envelope: object) -> None:
         """Append one frame holding ``envelope``; on any error, append nothing
         (:class:`~protocol.MessageTooLarge` if over the frame limit)."""
+        if self._run_target is not None:
+            self.close_run()
         data = self.data
         start = len(data)
         data += _BLANK_HEADER
@@ -134,6 +166,71 @@ class _Frames:
             del data[start:]
             raise MessageTooLarge(size, self._max)
         _HEADER.pack_into(data, start, size)
+
+    def tell(self, target: str, message: object) -> None:
+        """Append a tell of ``message`` to ``target``, to the open run if it is
+        ``target``'s; on any error, append nothing (as :meth:`add`)."""
+        data = self.data
+        if target != self._run_target:
+            self._open_run(target)
+        mark = len(data)
+        try:
+            self._encode_into(message, data, -1)
+        except BaseException:
+            del data[mark:]
+            self._drop_if_empty()
+            raise
+        if len(data) > self._run_end:
+            # Its TELL frame alone: the run's head without the count, and the message.
+            alone = self._count_at - 1 - self._run_start - FRAME_HEADER_SIZE + len(data) - mark
+            if alone > self._max:
+                del data[mark:]
+                self._drop_if_empty()
+                raise MessageTooLarge(alone, self._max)
+            if self._count:  # the run is full: this message opens the next one
+                del data[mark:]
+                self.close_run()
+                self.tell(target, message)
+                return
+        self._count += 1
+
+    def _open_run(self, target: str) -> None:
+        if self._run_target is not None:
+            self.close_run()
+        data = self.data
+        self._run_start = start = len(data)
+        self._run_end = start + FRAME_HEADER_SIZE + self._max  # where the frame limit is
+        data += _RUN_HEAD
+        self._encode_into(target, data, -1)
+        self._count_at = len(data) + 1
+        data += _BLANK_COUNT
+        self._run_target = target
+        self._count = 0
+
+    def clear(self) -> None:
+        """Forget every frame (never to be sent)."""
+        self.data = bytearray()
+        self._run_target = None
+
+    def _drop_if_empty(self) -> None:
+        if self._run_target is not None and not self._count:
+            del self.data[self._run_start :]
+            self._run_target = None
+
+    def close_run(self) -> None:
+        """Fill in the open run's length and count (or make a lone tell a ``TELL``)."""
+        if self._run_target is None:
+            return
+        self._run_target = None
+        data = self.data
+        start = self._run_start
+        if self._count == 1:
+            # [5, target, [m]] -> [0, target, m]: the frame a single tell always had.
+            data[start + _KIND_AT] = _TELL
+            del data[self._count_at - 1 : self._count_at + 4]
+        else:
+            _HEADER.pack_into(data, self._count_at, self._count)
+        _HEADER.pack_into(data, start, len(data) - start - FRAME_HEADER_SIZE)
 
 
 class _Answer(asyncio.Future[Any]):
@@ -223,6 +320,9 @@ class Connection:
         self._frames: list[bytes] = []
         self._at = 0
         self._run: str | None = None
+        # Reading: the batch (with its position and frames) to go back to after the
+        # run of tells it held, being delivered now (see _enter_run).
+        self._after: tuple[list[Any], int, list[bytes]] | None = None
         self._out = _Frames(node._wire.encode_into, node.config.max_frame_size)
         self._batch_bytes = node.config.batch_bytes
         self._cells: dict[str, ActorCell] = {}
@@ -293,9 +393,10 @@ class Connection:
         # with ConnectionLost: withdraw the ones not delivered yet.
         for answer in list(self.answering.values()):
             answer.cancel()
-        self._out.data = bytearray()  # never sent
+        self._out.clear()  # never sent
         self._wake_drain_waiters()  # they queue in the send buffer instead
         self._batch = self._frames = []  # received, never delivered
+        self._after = None
         blocked, self._blocked = self._blocked, None
         if blocked is not None:
             blocked.close()
@@ -344,6 +445,7 @@ class Connection:
             return 0
         node = self.node
         out = self._out
+        out.close_run()  # tells from the send buffer go after it
         data = out.data
         batch_bytes = node.config.batch_bytes
         sent = self.sent
@@ -381,6 +483,7 @@ class Connection:
         """The write buffer's frames, to be written (a new buffer takes their place:
         the transport may keep the old one), and ``count`` messages among them."""
         out = self._out
+        out.close_run()
         data = out.data
         out.data = bytearray()
         stats = self.node._counters
@@ -455,27 +558,53 @@ class Connection:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def send_now(self, envelope: tuple[Any, ...]) -> bool:
-        """Encode ``envelope`` straight into the write buffer, skipping the send buffer,
-        if it can go now: this connection is not ending, nothing waits in the send
-        buffer (it would be overtaken) and the write buffer holds less than a batch,
-        or a full batch could be written at once to make room (a push stream below
-        its high-water mark). Otherwise messages wait in the bounded send buffer:
-        backpressure. Whether it went; raises what encoding raises."""
-        out = self._out
+    def tell_now(self, target: str, message: object) -> bool:
+        """Encode a tell straight into the write buffer (into the open run of tells
+        to ``target``, if there is one), skipping the send buffer, if it can go
+        now (see :meth:`_admit`). Whether it went; raises what encoding raises.
+
+        The hot path of every remote tell: :meth:`send_now`'s steps, inlined."""
         if self.reason is not None or self.peer.outbox:
             return False
-        if len(out.data) >= self._batch_bytes:
-            push = self._push
-            if push is None or not push.writable:
-                return False
-            push.write(self._take(0))  # a whole batch in the middle of a turn
-        out.add(envelope)
+        out = self._out
+        if len(out.data) >= self._batch_bytes and not self._write_batch():
+            return False
+        out.tell(target, message)
         self.node._counters.messages_sent += 1
         if self._turn_pending:
             self._burst = True  # as notify() would: another message this turn
         else:
             self.notify()
+        return True
+
+    def send_now(self, envelope: tuple[Any, ...]) -> bool:
+        """Encode ``envelope`` straight into the write buffer, skipping the send
+        buffer, if it can go now (see :meth:`_admit`). Whether it went; raises
+        what encoding raises."""
+        if not self._admit():
+            return False
+        self._out.add(envelope)
+        self.node._counters.messages_sent += 1
+        self.notify()
+        return True
+
+    def _admit(self) -> bool:
+        """Whether a message can skip the send buffer: this connection is not
+        ending, nothing waits in the send buffer (it would be overtaken) and the
+        write buffer holds less than a batch, or a full batch could be written
+        at once to make room. Otherwise messages wait in the bounded send
+        buffer: backpressure."""
+        if self.reason is not None or self.peer.outbox:
+            return False
+        return len(self._out.data) < self._batch_bytes or self._write_batch()
+
+    def _write_batch(self) -> bool:
+        """Write the full write buffer now, in the middle of the turn, if the
+        transport takes writes (a push stream below its high-water mark)."""
+        push = self._push
+        if push is None or not push.writable:
+            return False
+        push.write(self._take(0))
         return True
 
     def ask(self, item: _Out) -> bool:
@@ -714,7 +843,6 @@ class Connection:
         node = self.node
         incoming = node._incoming
         incoming.refresh()
-        decode = incoming.decode
         splitter = self._splitter
         drained = False  # the splitter has no complete frame left
         cells = self._cells
@@ -723,6 +851,12 @@ class Connection:
             batch = self._batch
             at = self._at
             if at >= len(batch):
+                after = self._after
+                if after is not None:  # a run of tells is over: back to its batch
+                    self._after = None
+                    self._run = None
+                    self._batch, self._at, self._frames = after
+                    continue
                 frames = None if drained else splitter.take(_BATCH)
                 if not frames:
                     if batch:
@@ -730,7 +864,7 @@ class Connection:
                         self._at = 0
                     return None
                 drained = splitter.drained
-                batch = self._load(frames, decode)
+                batch = self._load(frames, incoming)
                 at = 0
             target = self._run
             if target is not None:
@@ -761,6 +895,9 @@ class Connection:
                     if cell is not None and node.accepting and cell.offer(envelope.payload):
                         continue
                     blocked = self._tell(envelope.target, envelope.payload)
+                elif kind is _TELLS:
+                    self._enter_run(envelope.target, envelope.payload)
+                    continue
                 elif kind is _ASK:
                     stats.messages_received += 1
                     blocked = self._ask(
@@ -779,40 +916,61 @@ class Connection:
             if blocked is not None:
                 return blocked
 
-    def _load(self, frames: list[bytes], decode: Any) -> list[Any]:
+    def _load(self, frames: list[bytes], incoming: IncomingDecoder) -> list[Any]:
         """Decode ``frames`` into ``_batch``: one msgspec call per frame and no
         Python code between them. A batch of tells to one target becomes the list
-        of their messages (``_run`` is the target); otherwise it holds each
-        frame's decoded envelope, or the frame itself where only the two-step
-        decode can tell what it is (decoding has no effect, so decoding ahead of
-        delivery changes nothing)."""
+        of their messages (``_run`` is the target): one ``TELLS`` frame (the
+        usual batch of a busy sender), or enough ``TELL`` frames. Otherwise it
+        holds each frame's decoded envelope, or the frame itself where only the
+        two-step decode can tell what it is (decoding has no effect, so decoding
+        ahead of delivery changes nothing)."""
         self._run = None
         batch: list[Any]
-        try:
-            batch = list(map(decode, frames))
-        except DECODE_FAILURES:
-            batch = [_decode_or_keep(decode, frame) for frame in frames]
+        first = frames[0]
+        if len(frames) == 1 and first.startswith(_RUN_PREFIX):
+            try:
+                run = incoming.decode_run(first)
+            except DECODE_FAILURES:
+                batch = frames
+            else:
+                batch = run.payload
+                self._run = run.target
         else:
-            count = len(batch)
-            if count >= _RUN_MIN:
-                targets = list(map(_TARGET_OF, batch))
-                first = targets[0]
-                if (
-                    targets.count(first) == count
-                    and list(map(_KIND_OF, batch)).count(_TELL) == count
-                ):
-                    batch = list(map(_PAYLOAD_OF, batch))
-                    self._run = first
+            try:
+                batch = list(map(incoming.decode, frames))
+            except DECODE_FAILURES:
+                batch = [_decode_or_keep(incoming, frame) for frame in frames]
+            else:
+                count = len(batch)
+                if count >= _RUN_MIN:
+                    targets = list(map(_TARGET_OF, batch))
+                    first_target = targets[0]
+                    if (
+                        targets.count(first_target) == count
+                        and list(map(_KIND_OF, batch)).count(_TELL) == count
+                    ):
+                        batch = list(map(_PAYLOAD_OF, batch))
+                        self._run = first_target
         self._batch = batch
         self._frames = frames
         self._at = 0
         return batch
+
+    def _enter_run(self, target: str, messages: list[Message]) -> None:
+        """Deliver a ``TELLS`` frame's messages next, then the rest of this batch."""
+        self._after = (self._batch, self._at, self._frames)
+        self._batch = messages
+        self._at = 0
+        self._run = target
 
     def _process_slowly(self, frame: bytes) -> Coroutine[Any, Any, None] | None:
         """The two-step decode: precise errors for bad bytes, and ``ERROR`` answers."""
         envelopes = self.node._envelopes
         envelope = envelopes.decode(frame)
         kind = envelope.kind
+        if kind is _TELLS:
+            self._enter_run(envelope.target, envelopes.decode_payloads(envelope))
+            return None
         if kind is _TELL or kind is _ASK:
             message = envelopes.decode_payload(envelope)
             self.node._counters.messages_received += 1
@@ -974,7 +1132,8 @@ class Connection:
             await blocked
 
 
-def _decode_or_keep(decode: Any, frame: bytes) -> Any:
+def _decode_or_keep(incoming: IncomingDecoder, frame: bytes) -> Any:
+    decode = incoming.decode_run if frame.startswith(_RUN_PREFIX) else incoming.decode
     try:
         return decode(frame)
     except DECODE_FAILURES:

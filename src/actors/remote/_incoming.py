@@ -53,12 +53,14 @@ class IncomingDecoder:
     registered after it was built (:meth:`refresh`).
     """
 
-    __slots__ = ("_version", "decode")
+    __slots__ = ("_version", "decode", "decode_run")
 
     def __init__(self) -> None:
         self._version = -1
         # Any: decodes into a struct type built at runtime over the registered types.
         self.decode: Any = None
+        self.decode_run: Any = None
+        """Decodes a ``TELLS`` frame: ``kind``, ``target``, ``payload`` (its messages)."""
         self.refresh()
 
     def refresh(self) -> None:
@@ -67,7 +69,7 @@ class IncomingDecoder:
             return
         types = registry.types()
         if not types:
-            self.decode = _refuse
+            self.decode = self.decode_run = _refuse
             self._version = registry.version
             return
         payload: Any = Union[types]  # noqa: UP007 - a runtime union over a tuple of types
@@ -86,7 +88,15 @@ class IncomingDecoder:
             frozen=True,
             gc=False,  # short-lived, never in a cycle: not worth tracking
         )
+        run = msgspec.defstruct(
+            "IncomingRun",
+            [("kind", MessageKind), ("target", str), ("payload", list[payload])],
+            array_like=True,
+            frozen=True,
+            gc=False,
+        )
         self.decode = msgspec.msgpack.Decoder(incoming).decode
+        self.decode_run = msgspec.msgpack.Decoder(run).decode
         self._version = registry.version
 
 

@@ -560,15 +560,14 @@ class RemoteNode:
 
     def _tell(self, peer: _Peer, target: str, message: object, label: str) -> None:
         conn = peer.conn
-        if conn is not None and conn.send_now((_TELL, target, message)):
+        if conn is not None and conn.tell_now(target, message):
             return
         peer.put_nowait((self._frame_tell(target, message), label, message))
 
     async def _send(self, peer: _Peer, target: str, message: object, label: str) -> None:
         conn = peer.conn
         if conn is not None:
-            envelope = (_TELL, target, message)
-            while not conn.send_now(envelope):
+            while not conn.tell_now(target, message):
                 # A full transport: wait for it to drain rather than fill the send
                 # buffer (which would cost a second pass over every message).
                 if peer.outbox or not await conn.drained() or peer.conn is not conn:

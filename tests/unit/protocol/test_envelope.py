@@ -124,7 +124,7 @@ def test_cancel_withdraws_an_ask_under_its_correlation_id_with_a_nil_payload(
 
 
 def test_message_kind_values_are_stable_on_the_wire() -> None:
-    assert [int(kind) for kind in MessageKind] == [0, 1, 2, 3, 4]
+    assert [int(kind) for kind in MessageKind] == [0, 1, 2, 3, 4, 5]
 
 
 def test_reply_to_an_ask_without_sender_targets_the_empty_path(codec: EnvelopeCodec) -> None:
