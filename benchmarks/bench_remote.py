@@ -2,7 +2,8 @@
 
 - tell: one-way remote tells per second (100k messages to one actor) against raw
   length-prefixed msgspec frames written to an asyncio stream and decoded by the peer
-- ask: sequential remote ask round trips, p50/p99 latency, against a raw frame ping-pong
+- ask: sequential remote ask round trips, p50/p99 latency, against a raw frame ping-pong;
+  the two alternate every ``ASK_CHUNK`` round trips, so both see the same machine
 
 The server process (this script with ``--serve``) runs both a raw asyncio server and a
 Tadpole node on 127.0.0.1; the client process measures both in the same run, alternating.
@@ -32,6 +33,8 @@ from protocol import FrameReader, FrameWriter, Message, encode_frame
 SECRET = "bench-remote"
 TELLS = 100_000
 ASKS = 3_000
+ASK_CHUNK = 100
+"""Round trips of one kind in a row before the other kind's turn."""
 
 
 class Ping(Message, tag="br.ping"):
@@ -129,23 +132,6 @@ async def raw_tells(port: int) -> float:
     return TELLS / elapsed
 
 
-async def raw_rtts(port: int) -> list[float]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    frames = FrameReader()
-    latencies = []
-    for n in range(ASKS):
-        start = time.perf_counter()
-        writer.write(encode_frame(_codec.encode(Ping(-1 - n))))
-        got = None
-        while got is None:
-            frames.feed(await reader.read(65536))
-            got = frames.next_frame()
-        _decode_ping(got)
-        latencies.append(time.perf_counter() - start)
-    writer.close()
-    return latencies
-
-
 async def tadpole_tells(node: RemoteNode, address: str) -> float:
     sink = node.ref(address + "/user/sink")
     await sink.ask(Count(), timeout=30)  # connected, counter read
@@ -159,15 +145,54 @@ async def tadpole_tells(node: RemoteNode, address: str) -> float:
     return TELLS / elapsed
 
 
-async def tadpole_rtts(node: RemoteNode, address: str) -> list[float]:
-    echo = node.ref(address + "/user/echo")
-    await echo.ask(Ping(0), timeout=30)
-    latencies = []
-    for n in range(ASKS):
+class RawPingPong:
+    """One raw connection to the server's echo of negative pings."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.frames = FrameReader()
+
+    @classmethod
+    async def open(cls, port: int) -> RawPingPong:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def rtts(self, count: int, latencies: list[float]) -> None:
+        reader, writer, frames = self.reader, self.writer, self.frames
+        for n in range(count):
+            start = time.perf_counter()
+            writer.write(encode_frame(_codec.encode(Ping(-1 - n))))
+            got = None
+            while got is None:
+                frames.feed(await reader.read(65536))
+                got = frames.next_frame()
+            _decode_ping(got)
+            latencies.append(time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def tadpole_rtts(echo: Any, count: int, latencies: list[float]) -> None:
+    for n in range(count):
         start = time.perf_counter()
         await echo.ask(Ping(n), timeout=30)
         latencies.append(time.perf_counter() - start)
-    return latencies
+
+
+async def interleaved_rtts(node: RemoteNode, address: str, port: int) -> tuple[list[float], ...]:
+    """``ASKS`` raw round trips and ``ASKS`` asks, alternating every ``ASK_CHUNK``."""
+    echo = node.ref(address + "/user/echo")
+    await echo.ask(Ping(0), timeout=30)  # connected
+    raw_pp = await RawPingPong.open(port)
+    raw: list[float] = []
+    ours: list[float] = []
+    try:
+        for _ in range(ASKS // ASK_CHUNK):
+            await raw_pp.rtts(ASK_CHUNK, raw)
+            await tadpole_rtts(echo, ASK_CHUNK, ours)
+    finally:
+        raw_pp.close()
+    return raw, ours
 
 
 def pct(values: list[float], q: float) -> float:
@@ -185,8 +210,7 @@ async def measure(raw_port: int, address: str, repeats: int) -> dict[str, list[f
             for _ in range(repeats):
                 results["raw_tell"].append(await raw_tells(raw_port))
                 results["tell"].append(await tadpole_tells(node, address))
-                raw = await raw_rtts(raw_port)
-                ours = await tadpole_rtts(node, address)
+                raw, ours = await interleaved_rtts(node, address, raw_port)
                 results["raw_p50"].append(pct(raw, 0.5))
                 results["raw_p99"].append(pct(raw, 0.99))
                 results["p50"].append(pct(ours, 0.5))

@@ -325,6 +325,7 @@ class Connection:
         self._after: tuple[list[Any], int, list[bytes]] | None = None
         self._out = _Frames(node._wire.encode_into, node.config.max_frame_size)
         self._batch_bytes = node.config.batch_bytes
+        self._max_frame = node.config.max_frame_size
         self._cells: dict[str, ActorCell] = {}
         self._tg: TaskGroup | None = None
         # Reading: a coroutine that waits for room for the frame being delivered.
@@ -483,7 +484,8 @@ class Connection:
         """The write buffer's frames, to be written (a new buffer takes their place:
         the transport may keep the old one), and ``count`` messages among them."""
         out = self._out
-        out.close_run()
+        if out._run_target is not None:
+            out.close_run()
         data = out.data
         out.data = bytearray()
         stats = self.node._counters
@@ -608,15 +610,22 @@ class Connection:
         return True
 
     def ask(self, item: _Out) -> bool:
-        """Send an ask with :meth:`send_now`; whether it went (``sent`` then holds it).
-        Its sender stays nil: the answer is matched by correlation id."""
+        """Send an ask as :meth:`send_now` does (its steps inlined: the latency of
+        every remote ask); whether it went (``sent`` then holds it). Its sender
+        stays nil: the answer is matched by correlation id."""
         timeout = item.timeout  # none of it has passed yet
         if timeout is not None and timeout <= 0.0:
             return False  # expired already: the send buffer drops it unsent
-        if not self.send_now((_ASK, item.target, item.message, None, item.cid, None, timeout)):
+        if self.reason is not None or self.peer.outbox:
             return False
+        out = self._out
+        if len(out.data) >= self._batch_bytes and not self._write_batch():
+            return False
+        out.add((_ASK, item.target, item.message, None, item.cid, None, timeout))
+        self.node._counters.messages_sent += 1
         self.sent[item.cid] = item
         item.conn = self
+        self.notify()
         return True
 
     def cancel_ask(self, item: _Out) -> None:
@@ -773,9 +782,31 @@ class Connection:
             return
         self._direct = False  # a read callback: a new loop turn since the last direct write
         self.node._counters.bytes_received += len(chunk)
+        if self._blocked is None:
+            alone = self._alone(chunk)
+            if alone is not None:
+                self._pump(alone)
+                return
         self._splitter.feed(chunk)
         if self._blocked is None:
             self._pump()
+
+    def _alone(self, chunk: bytes) -> Any:
+        """The decoded envelope if ``chunk`` is exactly one ``ASK`` or ``REPLY`` frame
+        and nothing received before it waits: the request and answer of a round
+        trip, handled without the batch machinery. Else ``None`` (the chunk takes
+        the usual way, which also gives any bad bytes their precise error)."""
+        if self._at < len(self._batch) or not self._splitter.empty:
+            return None
+        size = len(chunk) - FRAME_HEADER_SIZE
+        if size < 0 or _HEADER.unpack_from(chunk)[0] != size or size > self._max_frame:
+            return None
+        try:
+            envelope = self.node._incoming.decode(memoryview(chunk)[FRAME_HEADER_SIZE:])
+        except DECODE_FAILURES:
+            return None
+        kind = envelope.kind
+        return envelope if kind is _REPLY or kind is _ASK else None
 
     def _on_end(self, error: Exception | None) -> None:
         if error is not None:
@@ -791,10 +822,25 @@ class Connection:
             return
         self._end("peer_closed")
 
-    def _pump(self) -> None:
-        """Deliver the frames received so far (push mode); stop reading if one must wait."""
+    def _pump(self, alone: Any = None) -> None:
+        """Deliver the frames received so far (push mode), or the envelope that came
+        ``alone``; stop reading if one must wait."""
         try:
-            blocked = self._process()
+            if alone is None:
+                blocked = self._process()
+            elif alone.kind is _REPLY:
+                self._on_reply(alone.correlation_id, alone.payload)
+                return
+            else:
+                self.node._counters.messages_received += 1
+                blocked = self._ask(
+                    alone.target,
+                    alone.payload,
+                    alone.sender,
+                    alone.correlation_id,
+                    alone.trace_id,
+                    alone.timeout,
+                )
         except RemoteProtocolError as exc:
             self._end(type(exc).__name__, str(exc), bad_input=True)
             return

@@ -141,6 +141,11 @@ class FrameSplitter:
             self._pending.append(chunk)
             self._pending_size += len(chunk)
 
+    @property
+    def empty(self) -> bool:
+        """Nothing fed is left over: the next chunk starts on a frame boundary."""
+        return self._reader is None and self._pos >= len(self._buffer) and not self._pending
+
     def take(self, limit: int) -> list[bytes]:
         """Up to ``limit`` complete frames, in order (empty: none complete yet)."""
         frames: list[bytes] = []

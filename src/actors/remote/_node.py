@@ -583,8 +583,9 @@ class RemoteNode:
     async def _ask(
         self, peer: _Peer, target: str, message: object, timeout: float | None, label: str
     ) -> Any:
-        self._check_open()
-        future = self._loop.create_future()
+        if not self._open:
+            self._check_open()  # raises
+        future: asyncio.Future[Any] = asyncio.Future(loop=self._loop)
         item = _Out(target, None, next(self._cids), future, label, message, timeout)
         if timeout is not None:
             item.deadline = self._deadlines.add(item, timeout)

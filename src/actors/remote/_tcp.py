@@ -38,21 +38,23 @@ _READ_LIMIT: Final = 1024 * 1024
 
 
 class _Protocol(asyncio.Protocol):
-    __slots__ = ("_on_made", "stream")
+    __slots__ = ("_on_made", "on_data", "stream")
 
     def __init__(self, on_made: Callable[[TcpStream], None] | None = None) -> None:
         self.stream: TcpStream | None = None
         self._on_made = on_made
+        self.on_data: Callable[[bytes], None] = _ignore
+        """Where chunks go: the stream's buffer (pull mode) or its push callback."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, only alike.
-        self.stream = TcpStream(cast("asyncio.Transport", transport))
+        self.stream = TcpStream(cast("asyncio.Transport", transport), self)
+        self.on_data = self.stream._data
         if self._on_made is not None:
             self._on_made(self.stream)
 
     def data_received(self, data: bytes) -> None:
-        assert self.stream is not None
-        self.stream._data(data)
+        self.on_data(data)
 
     def eof_received(self) -> bool:
         assert self.stream is not None
@@ -75,8 +77,9 @@ class _Protocol(asyncio.Protocol):
 class TcpStream(ByteStream):
     """One TCP connection; see the module docstring for pull and push modes."""
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self._transport = transport
+        self._protocol = protocol
         transport.set_write_buffer_limits(high=_HIGH_WATER)
         self._chunks: deque[bytes] = deque()
         self._buffered = 0
@@ -88,17 +91,13 @@ class TcpStream(ByteStream):
         self._lost_seen = False
         self._paused_writing = False
         self._paused_reading = False
-        self._on_data: Callable[[bytes], None] | None = None
         self._on_end: Callable[[Exception | None], None] | None = None
         self._on_writable: Callable[[], None] | None = None
 
     # -- protocol callbacks ----------------------------------------------------
 
     def _data(self, data: bytes) -> None:
-        on_data = self._on_data
-        if on_data is not None:
-            on_data(data)
-            return
+        """A chunk in pull mode (in push mode the protocol hands it on directly)."""
         self._chunks.append(data)
         self._buffered += len(data)
         if self._buffered > _READ_LIMIT and not self._paused_reading:
@@ -187,7 +186,8 @@ class TcpStream(ByteStream):
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            self._on_data = self._on_end = self._on_writable = None
+            self._protocol.on_data = _ignore
+            self._on_end = self._on_writable = None
             self._transport.abort()
             self._wake()
         await anyio.lowlevel.checkpoint()
@@ -216,7 +216,8 @@ class TcpStream(ByteStream):
         resumes it)."""
         chunks, self._chunks = self._chunks, deque()
         self._buffered = 0
-        self._on_data = on_data
+        if not self._closed:
+            self._protocol.on_data = on_data
         self._on_writable = on_writable
         for chunk in chunks:
             on_data(chunk)
@@ -245,6 +246,10 @@ class TcpStream(ByteStream):
         if self._closed or self._lost_seen:
             return
         self._transport.write(data)
+
+
+def _ignore(data: bytes) -> None:
+    """Where chunks go before the stream exists and after it was closed."""
 
 
 def _nodelay(transport: asyncio.BaseTransport) -> None:
