@@ -248,23 +248,15 @@ class _Answer(asyncio.Future[Any]):
 
     __slots__ = ("cid", "conn", "deadline", "reply_to", "target", "timer", "trace_id")
 
-    def __init__(
-        self,
-        conn: Connection,
-        cid: int,
-        reply_to: str,
-        target: str,
-        trace_id: str | None,
-        deadline: float | None,
-    ) -> None:
-        super().__init__(loop=conn.loop)
-        self.conn = conn
-        self.cid = cid
-        self.reply_to = reply_to
-        self.target = target
-        self.trace_id = trace_id
-        self.deadline = deadline
-        self.timer: Cancellable | None = None
+    # Set by Connection._ask right after construction (no __init__ of its own: one
+    # is built per incoming ask, and Future's own, in C, is all it needs).
+    conn: Connection
+    cid: int
+    reply_to: str
+    target: str
+    trace_id: str | None
+    deadline: float | None
+    timer: Cancellable | None
 
     def set_result(self, result: Any) -> None:
         super().set_result(result)
@@ -685,42 +677,24 @@ class Connection:
             if self.closed:
                 return
             try:
-                if error is None:
-                    self._reply(answer, result)
-                else:
+                if error is not None:
                     self._fail(answer, error)
+                    return
+                if result is None:
+                    result = _NO_REPLY
+                if not isinstance(result, Message):
+                    self._write_answer(_ERROR, answer, _unencodable(result))
+                    return
+                target, cid, trace_id = answer.target, answer.cid, answer.trace_id
+                self._out.add((_REPLY, answer.reply_to, result, target, cid, trace_id))
+                self.notify()
+            except MessageTooLarge as exc:
+                failure = RemoteFailure.from_exception(exc, include_traceback=False)
+                self._write_answer(_ERROR, answer, failure)
             except Exception as exc:  # an answer that cannot be encoded must not hurt the actor
                 self._fail(answer, exc)
         finally:
             self._release(answer)
-
-    def _reply(self, answer: _Answer, result: object) -> None:
-        if result is None:
-            result = _NO_REPLY
-        if not isinstance(result, Message):
-            failure = RemoteFailure(
-                "tadpole.UnencodableReply",
-                f"the reply is a {type(result).__qualname__}, not a protocol Message; "
-                "only Message replies (or None) can travel between nodes",
-            )
-            self._write_answer(_ERROR, answer, failure)
-            return
-        envelope = (
-            _REPLY,
-            answer.reply_to,
-            result,
-            answer.target,
-            answer.cid,
-            answer.trace_id,
-            None,
-        )
-        try:
-            self._out.add(envelope)
-        except MessageTooLarge as exc:
-            failure = RemoteFailure.from_exception(exc, include_traceback=False)
-            self._write_answer(_ERROR, answer, failure)
-            return
-        self.notify()
 
     def _fail(self, answer: _Answer, error: BaseException) -> None:
         node = self.node
@@ -1117,10 +1091,16 @@ class Connection:
             if cell is None:
                 self._refuse(reply_to, target, cid, trace_id, str(ActorNotFound(target)))
                 return None
-        deadline = None if timeout is None else node._now() + timeout
-        answer = _Answer(self, cid, reply_to, target, trace_id, deadline)
+        answer = _Answer(loop=self.loop)
+        answer.conn = self
+        answer.cid = cid
+        answer.reply_to = reply_to
+        answer.target = target
+        answer.trace_id = trace_id
+        answer.deadline = None if timeout is None else node._now() + timeout
+        answer.timer = None
         self.inflight += 1
-        node._inflight_started()
+        node._inflight += 1  # asks being answered, node-wide (_release counts it back)
         if cell is None:
             assert service is not None
             try:
@@ -1133,7 +1113,11 @@ class Connection:
         self.answering[cid] = answer
         if self.inflight > node.config.max_inflight_asks:
             return self._ask_when_room(cell, message, answer)
-        return self._deliver_ask(cell, message, answer, timeout)
+        # _deliver_ask, inlined: every incoming ask.
+        pending = PendingAsk(message, answer, next(node.system.correlation_ids), target, timeout)
+        if cell.offer(pending):
+            return None
+        return self._deliver_ask_again(cell, pending)
 
     def _deliver_ask(
         self, cell: ActorCell, message: Message, answer: _Answer, timeout: float | None
@@ -1145,6 +1129,12 @@ class Connection:
         pending = PendingAsk(message, answer, next(system.correlation_ids), cell.path, timeout)
         if cell.offer(pending):
             return None
+        return self._deliver_ask_again(cell, pending)
+
+    def _deliver_ask_again(
+        self, cell: ActorCell, pending: PendingAsk
+    ) -> Coroutine[Any, Any, None] | None:
+        """The mailbox refused ``pending``: the actor at its path changed, or it must wait."""
         current = self._target(cell.path)
         if current is not None and current is not cell:
             # The remembered cell stopped and another actor took its path.
@@ -1184,6 +1174,14 @@ def _decode_or_keep(incoming: IncomingDecoder, frame: bytes) -> Any:
         return decode(frame)
     except DECODE_FAILURES:
         return frame
+
+
+def _unencodable(result: object) -> RemoteFailure:
+    return RemoteFailure(
+        "tadpole.UnencodableReply",
+        f"the reply is a {type(result).__qualname__}, not a protocol Message; "
+        "only Message replies (or None) can travel between nodes",
+    )
 
 
 def _failure_error(target: str, failure: RemoteFailure) -> Exception:

@@ -637,9 +637,6 @@ class RemoteNode:
 
     # -- draining --------------------------------------------------------------
 
-    def _inflight_started(self) -> None:
-        self._inflight += 1
-
     def _inflight_finished(self) -> None:
         self._inflight -= 1
         if not self._inflight and self._idle is not None:
