@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from _common import quiet_logging
 from actors.ledger import Ledger, LedgerReader, MemoryStore, Record, SQLiteStore, summary_reducers
 from actors.ledger._record import encode_payload, make_record
 
@@ -297,6 +298,7 @@ def main() -> int:
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     if not only or not only <= set(_FIGURES):
         parser.error(f"--only takes a comma-separated list of: {', '.join(_FIGURES)}")
+    quiet_logging()
     emit = _Emitter("uvloop" if args.uvloop else "asyncio")
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as workdir:
         if "group" in only:
