@@ -7,13 +7,14 @@ and owns every task it runs: the listener, one connection task per peer, and
 the tasks answering asks that peers sent.
 
 Per peer there is one bounded **send buffer** (``RemoteConfig.send_buffer``
-messages). While the peer is connected, the buffer is empty and the
-connection's write buffer holds less than a batch, a message skips it and is
-encoded straight into the write buffer. Otherwise ``tell`` queues without
-waiting and applies the overflow policy when the buffer is full; ``send`` and
-``ask`` wait for room. The connection's writer empties the buffer in batches,
-one write per batch, so messages from one sender to one actor leave, and
-arrive, in order.
+messages). While the peer is connected and the buffer is empty, a message
+skips it and is encoded straight into the connection's write buffer (a full
+batch there is written at once if the transport takes it). Otherwise ``tell``
+queues without waiting and applies the overflow policy when the buffer is
+full, ``ask`` queues or waits for room, and ``send`` on a connection whose
+transport is full waits for it to drain. The connection's writer empties the
+buffer in batches, one write per batch, so messages from one sender to one
+actor leave, and arrive, in order.
 
 When two nodes dial each other at once, the acceptor keeps its own dial if
 its name sorts first and refuses the other; so both sides end up using the
