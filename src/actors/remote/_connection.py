@@ -1,14 +1,18 @@
 """One established connection to a peer node: frames in, frames out.
 
 **Reading.** Frames are decoded (envelope and message in one pass, see
-``_incoming.py``) and delivered straight into the target's mailbox with
-``Mailbox.offer``: no task, no ``await`` per message. An incoming ask becomes
-a :class:`~actors._ref.PendingAsk` whose future is an :class:`_Answer`:
+``_incoming.py``; a ``TELLS`` frame, a run of tells to one target, in one
+call) and delivered straight into the target's mailbox with
+``Mailbox.offer``/``offer_many``: no task, no ``await`` per message. A chunk
+that is exactly one ask or answer, with nothing before it waiting, skips the
+batch machinery (:meth:`Connection._alone`). An incoming ask becomes a
+:class:`~actors._ref.PendingAsk` whose future is an :class:`_Answer`:
 resolving it (the actor loop does, as for a local ask) writes the reply
 frame, so no task waits per ask either. Only when a mailbox is full (or too
 many asks are being answered) does the connection stop reading and wait, in
 its own task, for room: a slow mailbox fills the socket and then the sender's
-send buffer (backpressure end to end), and frames keep their order.
+transport and send buffer (backpressure end to end), and frames keep their
+order.
 
 On a :class:`~actors.remote._tcp.TcpStream` the event loop pushes each chunk
 to the connection (no reader task); on any other anyio byte stream (TLS, the
@@ -16,14 +20,18 @@ in-memory transport) a reader task pulls chunks and runs the same code.
 
 **Writing.** Answers and the peer's messages go into one write buffer
 (:class:`_Frames`). A message sent while nothing waits in the peer's send
-buffer is encoded straight into it (:meth:`Connection.send_now`); the send
-buffer holds the rest, in order: tells there are already framed (length
-prefix in place, see ``RemoteNode._frame_tell``) and are appended as they are,
-asks are encoded with the time they have left. On a push stream, the first message of a loop
+buffer is encoded straight into it (:meth:`Connection.tell_now`,
+:meth:`~Connection.send_now`, :meth:`~Connection.ask`), consecutive tells to
+one target into one ``TELLS`` frame; a full batch is written at once, in the
+middle of a turn, if the transport takes it. The send buffer holds the rest,
+in order: tells there are already framed (length prefix in place, see
+``RemoteNode._frame_tell``) and are appended as they are, asks are encoded
+with the time they have left. On a push stream, the first message of a loop
 turn is written at once when nothing else is pending (an ask's latency is one
 write), and whatever else arrives in that turn goes out in one write at the
 turn's end; a full transport buffer stops draining the send buffer until it
-empties. Other streams have a writer task that sends each batch.
+empties, and ``send`` waits for it (:meth:`Connection.drained`). Other
+streams have a writer task that sends each batch.
 
 Any :class:`~protocol.RemoteProtocolError` from the peer's bytes closes this
 connection with the error's class name as the reason; nothing else is affected.
