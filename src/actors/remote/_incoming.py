@@ -11,7 +11,8 @@ the right shape for the protocol (a node can route without decoding), but on
 the receiving node's hot path every message is decoded anyway, so
 :class:`IncomingDecoder` does both with one msgspec call: the envelope's
 fields, with ``payload`` typed as the union of every registered
-:class:`~protocol.Message` type. Same wire format, same validation.
+:class:`~protocol.Message` type (and, for a ``TELLS`` frame, ``decode_run``:
+a list of them). Same wire format, same validation.
 
 It is only a fast path: bytes it refuses (anything malformed, an unknown tag,
 an ``ERROR`` envelope whose payload is a ``RemoteFailure``) are decoded again
