@@ -20,20 +20,23 @@ M = TypeVar("M", contravariant=True)
 class RemoteRef(ActorRef[M]):
     """A ref to an actor on another node; get one from :meth:`RemoteNode.ref`.
 
-    ``tell`` never waits: it encodes the message and queues it in the bounded
-    send buffer to the node (a full buffer applies the node's overflow policy,
-    raising :class:`~actors.remote.SendBufferFull` under ``Overflow.FAIL``).
-    ``send`` waits for room in that buffer; ``ask`` waits for room and then for
-    the reply, within ``timeout`` (the deadline travels with the message).
-    Messages from one sender to one remote actor arrive in order.
+    ``tell`` never waits: it encodes the message into the connection's write
+    buffer, or, while the connection is full or not up, queues it in the
+    bounded send buffer to the node (a full buffer applies the node's overflow
+    policy, raising :class:`~actors.remote.SendBufferFull` under
+    ``Overflow.FAIL``). ``send`` waits instead, for the connection to drain or
+    for room in that buffer; ``ask`` waits for room and then for the reply,
+    within ``timeout`` (the deadline travels with the message). Messages from
+    one sender to one remote actor arrive in order.
     """
 
-    __slots__ = ("_address", "_node", "_peer", "_str")
+    __slots__ = ("_address", "_node", "_path", "_peer", "_str")
 
     def __init__(self, node: RemoteNode, peer: _Peer, address: Address) -> None:
         self._node = node
         self._peer = peer
         self._address = address
+        self._path = address.path
         self._str = str(address)
 
     @property
@@ -49,16 +52,22 @@ class RemoteRef(ActorRef[M]):
         """The name of the node the actor lives on."""
         return self._address.node
 
-    def tell(self, message: M) -> None:
-        self._node._tell(self._peer, self._address.path, message, self._str)
+    # tell and send try the connection's fast path first, here (one call fewer for
+    # every remote tell); the node's own methods do everything else.
 
-    def send(self, message: M) -> Coroutine[Any, Any, None]:
-        # The node's coroutine itself: one coroutine per send, not two.
-        return self._node._send(self._peer, self._address.path, message, self._str)
+    def tell(self, message: M) -> None:
+        conn = self._peer.conn
+        if conn is None or not conn.tell_now(self._path, message):
+            self._node._tell(self._peer, self._path, message, self._str)
+
+    async def send(self, message: M) -> None:
+        conn = self._peer.conn
+        if conn is None or not conn.tell_now(self._path, message):
+            await self._node._send(self._peer, self._path, message, self._str)
 
     def ask(self, message: M, timeout: float | None = None) -> Coroutine[Any, Any, Any]:
-        # As send: the node's coroutine itself.
-        return self._node._ask(self._peer, self._address.path, message, timeout, self._str)
+        # The node's coroutine itself: one coroutine per ask, not two.
+        return self._node._ask(self._peer, self._path, message, timeout, self._str)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, RemoteRef):
