@@ -68,6 +68,7 @@ class _Protocol(asyncio.Protocol):
     def pause_writing(self) -> None:
         assert self.stream is not None
         self.stream._paused_writing = True
+        self.stream.writable = False
 
     def resume_writing(self) -> None:
         assert self.stream is not None
@@ -91,6 +92,9 @@ class TcpStream(ByteStream):
         self._lost_seen = False
         self._paused_writing = False
         self._paused_reading = False
+        self.writable = True
+        """Whether the write buffer is below its high-water mark (and the stream open).
+        An attribute, not a property: it is read before every write."""
         self._on_end: Callable[[Exception | None], None] | None = None
         self._on_writable: Callable[[], None] | None = None
 
@@ -120,6 +124,7 @@ class TcpStream(ByteStream):
 
     def _lost(self, exc: Exception | None) -> None:
         self._lost_seen = True
+        self.writable = False
         self._ended(exc if exc is not None else (None if self._eof else ConnectionResetError()))
         self._paused_writing = False
         drain, self._drain = self._drain, None
@@ -128,6 +133,7 @@ class TcpStream(ByteStream):
 
     def _resume_writing(self) -> None:
         self._paused_writing = False
+        self.writable = not self._closed and not self._lost_seen
         drain, self._drain = self._drain, None
         if drain is not None and not drain.done():
             drain.set_result(None)
@@ -186,6 +192,7 @@ class TcpStream(ByteStream):
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
+            self.writable = False
             self._protocol.on_data = _ignore
             self._on_end = self._on_writable = None
             self._transport.abort()
@@ -235,11 +242,6 @@ class TcpStream(ByteStream):
         if self._paused_reading and not self._closed:
             self._paused_reading = False
             self._transport.resume_reading()
-
-    @property
-    def writable(self) -> bool:
-        """Whether the write buffer is below its high-water mark (and the stream open)."""
-        return not self._paused_writing and not self._closed and not self._lost_seen
 
     def write(self, data: bytes | bytearray) -> None:
         """Send without waiting; check :attr:`writable` before writing more."""
