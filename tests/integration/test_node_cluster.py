@@ -2,7 +2,9 @@
 
 They see each other's member_up, answer asks from outside and from each
 other, detect a SIGKILLed member as member_down within the configured
-detection time, and leave cleanly (exit 0) on SIGTERM.
+detection time, and leave cleanly (exit 0) on SIGTERM. Each keeps its ledger
+in its data directory: afterwards every ledger verifies, and tells the node's
+story (started, members seen, stopped; the killed one never stopped).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import pytest
 
 from actors import ActorSystem
 from actors.cluster import MemberUp
+from actors.ledger import LedgerReader
+from actors.node import LEDGER_FILE
 from actors.remote import RemoteNode
 from tests.helpers import Echo, Ping
 
@@ -80,9 +84,10 @@ def free_port() -> int:
 class NodeProcess:
     """One node subprocess with its JSON log lines collected by a reader thread."""
 
-    def __init__(self, name: str, port: int, seeds: str, secret_file: Path) -> None:
+    def __init__(self, name: str, port: int, seeds: str, secret_file: Path, data: Path) -> None:
         self.name = name
         self.port = port
+        self.data = data
         env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}
         env["TADPOLE_HEARTBEAT_INTERVAL"] = str(HEARTBEAT)  # an env setting, under the flags
         self.proc = subprocess.Popen(
@@ -93,6 +98,7 @@ class NodeProcess:
                 "--seeds", seeds,
                 "--cluster", "mp-test",
                 "--secret-file", str(secret_file),
+                "--data-dir", str(data),
                 "--app", "tests.integration.test_node_cluster:app",
                 "--log-format", "json",
                 "--down-after", str(DOWN_AFTER),
@@ -162,7 +168,10 @@ async def test_three_nodes_form_a_cluster_detect_a_kill_and_leave_cleanly(tmp_pa
     ports = [free_port() for _ in range(3)]
     seeds = f"127.0.0.1:{ports[0]}"
     names = ["n1", "n2", "n3"]
-    nodes = [NodeProcess(n, p, seeds, secret_file) for n, p in zip(names, ports, strict=True)]
+    nodes = [
+        NodeProcess(name, port, seeds, secret_file, tmp_path / name)
+        for name, port in zip(names, ports, strict=True)
+    ]
     try:
         # All three see all three member_up.
         for node in nodes:
@@ -205,3 +214,28 @@ async def test_three_nodes_form_a_cluster_detect_a_kill_and_leave_cleanly(tmp_pa
     finally:
         for node in nodes:
             node.kill()
+
+    # Each node's ledger verifies and tells what it went through.
+    stories = {node.name: ledger_story(node.data / LEDGER_FILE) for node in nodes}
+    for name in ("n1", "n2"):
+        clean, story = stories[name]
+        assert clean
+        assert story[0] == ("node.started", name)
+        assert {("cluster.member_up", other) for other in names} <= set(story)
+        assert ("cluster.member_down", "n3") in story
+        stopping = story.index(("node.stopping", name))
+        assert ("cluster.member_left", name) in story[stopping:]  # its own leave
+        assert story[-1] == ("node.stopped", name)
+    assert ("cluster.member_left", "n2") in stories["n1"][1]
+    killed_clean, killed = stories["n3"]  # SIGKILLed: what it committed is intact
+    assert not killed_clean
+    assert killed[0] == ("node.started", "n3")
+    assert all(kind != "node.stopped" for kind, _ in killed)
+
+
+def ledger_story(path: Path) -> tuple[bool, list[tuple[str, str]]]:
+    """Whether the ledger was closed cleanly, and (kind, node) of each record; it must verify."""
+    with LedgerReader(path) as reader:
+        report = reader.verify()
+        assert report.fault is None, report.fault
+        return reader.state().clean, [(r.kind, r.value()["node"]) for r in reader.records()]

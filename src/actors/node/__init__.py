@@ -4,11 +4,13 @@ from ._config import ConfigError as ConfigError
 from ._config import NodeConfig as NodeConfig
 from ._config import load_config as load_config
 from ._main import main as main
+from ._run import LEDGER_FILE as LEDGER_FILE
 from ._run import NodeContext as NodeContext
 from ._run import configure_logging as configure_logging
 from ._run import run_node as run_node
 
 __all__ = (
+    "LEDGER_FILE",
     "ConfigError",
     "NodeConfig",
     "NodeContext",

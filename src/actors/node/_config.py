@@ -92,7 +92,7 @@ _SETTINGS: Final[dict[str, tuple[Callable[[Any], Any], Any, str]]] = {
     "seeds": (_seeds, (), "comma-separated HOST:PORT of seed nodes to join through"),
     "cluster": (str, "tadpole", "cluster name; peers must use the same (default tadpole)"),
     "advertise_host": (str, None, "host peers should dial, when listening on 0.0.0.0"),
-    "data_dir": (Path, None, "directory for the node's data (created if missing)"),
+    "data_dir": (Path, None, "directory for the node's data, its ledger (created if missing)"),
     "app": (str, None, "module:callable run at start with a NodeContext, to spawn actors"),
     "log_format": (_choice("json", "console"), "console", "json (one object per line) or console"),
     "log_level": (_choice("debug", "info", "warning", "error"), "info", "minimum log level"),

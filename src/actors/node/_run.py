@@ -1,4 +1,12 @@
-"""Run one node: system, transport, cluster, the user's app, graceful shutdown."""
+"""Run one node: system, transport, cluster, the user's app, graceful shutdown.
+
+With a data directory the node keeps its ledger there (``ledger.db``): the
+system's ledger, which the app's actors may record into, and where the node
+records its own life (``node.started``, ``node.stopping``, ``node.stopped``)
+and every membership event it sees (``cluster.member_up``, ...). Leaving the
+node closes the ledger last, after the system stopped: everything appended is
+committed and the file is marked as closed cleanly.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +17,25 @@ import logging
 import signal
 import ssl
 import sys
-from typing import TYPE_CHECKING, Any
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import structlog
 
+from .._actor import Actor
 from .._system import ActorSystem
-from ..cluster import Cluster, ClusterConfig
+from ..cluster import (
+    Cluster,
+    ClusterConfig,
+    MemberDown,
+    MemberEvent,
+    MemberLeft,
+    MemberReachable,
+    MemberUnreachable,
+    MemberUp,
+)
+from ..ledger import Ledger
 from ..remote import RemoteConfig, RemoteNode, TcpTransport
 from ._config import ConfigError
 
@@ -24,9 +44,20 @@ if TYPE_CHECKING:
 
     from ._config import NodeConfig
 
-__all__ = ["NodeContext", "configure_logging", "run_node"]
+__all__ = ["LEDGER_FILE", "NodeContext", "configure_logging", "run_node"]
 
 logger = structlog.get_logger(__name__)
+
+LEDGER_FILE: Final = "ledger.db"
+"""The node's ledger, in its data directory."""
+
+_MEMBER_KINDS: Final[dict[type[MemberEvent], str]] = {
+    MemberUp: "cluster.member_up",
+    MemberUnreachable: "cluster.member_unreachable",
+    MemberReachable: "cluster.member_reachable",
+    MemberDown: "cluster.member_down",
+    MemberLeft: "cluster.member_left",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +69,21 @@ class NodeContext:
     cluster: Cluster
     config: NodeConfig
     data_dir: Path | None
+    ledger: Ledger | None = None
+    """The node's ledger (``data_dir / LEDGER_FILE``), also ``system.ledger``; ``None``
+    without a data directory."""
+
+
+class _MembershipRecorder(Actor[MemberEvent]):
+    """Records each membership event the node sees in its ledger."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    async def receive(self, message: MemberEvent) -> None:
+        kind = _MEMBER_KINDS.get(type(message))
+        if kind is not None:
+            self.ledger.append_nowait(kind, {"node": message.node, "address": message.address})
 
 
 def configure_logging(log_format: str, level: str = "info") -> None:
@@ -97,8 +143,6 @@ def _tls(config: NodeConfig) -> TcpTransport:
 async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) -> None:
     """Run the node until SIGTERM/SIGINT, then shut down gracefully."""
     app = load_app(config.app) if config.app else None
-    if config.data_dir is not None:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
     cluster_config = ClusterConfig(
         heartbeat_interval=config.heartbeat_interval,
         phi_threshold=config.phi_threshold,
@@ -115,25 +159,45 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                 stop.set()
                 return
 
-    async with anyio.create_task_group() as tg:
+    # The ledger's stack is outside the task group: it closes after the signal
+    # watcher is cancelled, never inside a cancelled scope.
+    async with AsyncExitStack() as outer, anyio.create_task_group() as tg:
         tg.start_soon(watch_signals)
-        async with (
-            ActorSystem(config.name, seed=config.seed) as system,
-            RemoteNode(
-                system,
-                name=config.name,
-                cluster=config.cluster,
-                secret=config.secret,
-                host=config.listen[0],
-                port=config.listen[1],
-                advertise_host=config.advertise_host,
-                transport=_tls(config),
-                config=remote_config,
-            ) as remote,
-            Cluster(remote, seeds=config.seeds, config=cluster_config) as cluster,
-        ):
+        ledger = None
+        if config.data_dir is not None:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+            # Outside the system: closed last, after every actor that records into it.
+            ledger = await outer.enter_async_context(Ledger(config.data_dir / LEDGER_FILE))
+        async with AsyncExitStack() as stack:
+            system = await stack.enter_async_context(
+                ActorSystem(config.name, seed=config.seed, ledger=ledger)
+            )
+            remote = await stack.enter_async_context(
+                RemoteNode(
+                    system,
+                    name=config.name,
+                    cluster=config.cluster,
+                    secret=config.secret,
+                    host=config.listen[0],
+                    port=config.listen[1],
+                    advertise_host=config.advertise_host,
+                    transport=_tls(config),
+                    config=remote_config,
+                )
+            )
+            cluster = await stack.enter_async_context(
+                Cluster(remote, seeds=config.seeds, config=cluster_config)
+            )
+            if ledger is not None:
+                ledger.append_nowait(
+                    "node.started",
+                    {"node": config.name, "address": remote.address, "cluster": config.cluster},
+                )
+                recorder = await system.spawn(_MembershipRecorder, ledger, name="node-ledger")
+                cluster.subscribe(recorder)
             if app is not None:
-                result = app(NodeContext(system, remote, cluster, config, config.data_dir))
+                context = NodeContext(system, remote, cluster, config, config.data_dir, ledger)
+                result = app(context)
                 if inspect.isawaitable(result):
                     await result
             logger.info(
@@ -148,6 +212,8 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                 started.set()
             await stop.wait()
             logger.info("node_stopping", node=config.name, signal=received[:1])
+            if ledger is not None:
+                ledger.append_nowait("node.stopping", {"node": config.name, "signal": received[:1]})
             finished = await remote.drain(config.drain_timeout)
             logger.info(
                 "node_drained",
@@ -155,6 +221,8 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                 complete=finished,
                 in_flight=remote.statistics().asks_in_flight,
             )
-            # Leaving the cluster context announces the leave.
+            # Leaving the stack leaves the cluster (announcing it) and stops the system.
+        if ledger is not None:
+            ledger.append_nowait("node.stopped", {"node": config.name, "drained": finished})
         tg.cancel_scope.cancel()
     logger.info("node_exited", node=config.name)
