@@ -484,8 +484,7 @@ class Connection:
         """The write buffer's frames, to be written (a new buffer takes their place:
         the transport may keep the old one), and ``count`` messages among them."""
         out = self._out
-        if out._run_target is not None:
-            out.close_run()
+        out.close_run()
         data = out.data
         out.data = bytearray()
         stats = self.node._counters

@@ -556,13 +556,12 @@ class RemoteNode:
         return bytes(scratch)
 
     # A message goes straight into the connection's write buffer when it can be
-    # sent now (Connection.send_now says whether it can); else it waits in the
-    # peer's send buffer, which the connection drains in order.
+    # sent now (Connection.tell_now/send_now/ask say whether it can: RemoteRef
+    # tries tell_now itself first); else it waits in the peer's send buffer,
+    # which the connection drains in order.
 
     def _tell(self, peer: _Peer, target: str, message: object, label: str) -> None:
-        conn = peer.conn
-        if conn is not None and conn.tell_now(target, message):
-            return
+        """A tell the connection could not take now (or there is none): queue it."""
         peer.put_nowait((self._frame_tell(target, message), label, message))
 
     async def _send(self, peer: _Peer, target: str, message: object, label: str) -> None:
