@@ -38,8 +38,7 @@ class Codec:
         # Any: a decoder over the union of every registered type.
         self._decoder: msgspec.msgpack.Decoder[Any] | None = None
         self._decoder_version = -1
-        self._many_decoder: msgspec.msgpack.Decoder[Any] | None = None
-        self._many_decoder_version = -1
+        self._many_decoder: msgspec.msgpack.Decoder[Any] | None = None  # list[union]
         self._typed: dict[type[Message], msgspec.msgpack.Decoder[Any]] = {}
 
     def encode(self, message: Message) -> bytes:
@@ -78,9 +77,10 @@ class Codec:
         a registered message, or :class:`MalformedMessage` if ``data`` is not an
         array.
         """
+        if self._decoder is None or self._decoder_version != self._registry.version:
+            self._rebuild()
         decoder = self._many_decoder
-        if decoder is None or self._many_decoder_version != self._registry.version:
-            decoder = self._rebuild_many()
+        assert decoder is not None
         try:
             messages: list[Message] = decoder.decode(data)
         except msgspec.ValidationError as exc:
@@ -103,23 +103,15 @@ class Codec:
         return message
 
     def _rebuild(self) -> msgspec.msgpack.Decoder[Any]:
+        """Both decoders (one message, an array of them) over the registered types."""
         version = self._registry.version
         types = self._registry.types()
         if not types:
             raise UnknownMessageType("<none registered>")
         union: Any = Union[types]  # noqa: UP007 - a runtime union over a tuple of types
         decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(union)
+        self._many_decoder = msgspec.msgpack.Decoder(list[union])
         self._decoder, self._decoder_version = decoder, version
-        return decoder
-
-    def _rebuild_many(self) -> msgspec.msgpack.Decoder[Any]:
-        version = self._registry.version
-        types = self._registry.types()
-        if not types:
-            raise UnknownMessageType("<none registered>")
-        union: Any = Union[types]  # noqa: UP007 - a runtime union over a tuple of types
-        decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder(list[union])
-        self._many_decoder, self._many_decoder_version = decoder, version
         return decoder
 
     def _explain_many(self, data: bytes | bytearray | memoryview, exc: Exception) -> Exception:

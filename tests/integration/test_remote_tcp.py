@@ -37,8 +37,10 @@ from protocol import Message, MessageTooLarge
 from tests.helpers import WAIT, Boom, Echo, Ping, Pong, wait_until
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable, Iterable
     from pathlib import Path
+
+    from actors import ActorRef
 
 pytestmark = pytest.mark.anyio
 
@@ -309,6 +311,28 @@ async def test_unreachable_node_fails_asks_and_backs_off_with_seeded_jitter() ->
     assert 0.16 <= sleeps[1] <= 0.24
 
 
+async def send_until_stalled(
+    ref: ActorRef[Any], messages: Iterable[Message]
+) -> tuple[asyncio.Future[None], Callable[[], int]]:
+    """``ref.send`` each message in a task until the sends stop making progress
+    (no send completed for 50 ms); the task, and how many were sent so far."""
+    sent = 0
+
+    async def sender() -> None:
+        nonlocal sent
+        for message in messages:
+            await ref.send(message)
+            sent += 1
+
+    task = asyncio.ensure_future(sender())
+    stalled_at = -1
+    with anyio.fail_after(WAIT):
+        while stalled_at != sent:
+            stalled_at = sent
+            await asyncio.sleep(0.05)
+    return task, lambda: sent
+
+
 async def test_a_slow_remote_mailbox_applies_backpressure_to_the_sender() -> None:
     gate = asyncio.Event()
     total = 20_000
@@ -332,22 +356,9 @@ async def test_a_slow_remote_mailbox_applies_backpressure_to_the_sender() -> Non
     async with pair(config) as (a, b):
         await b.system.spawn(Slow, name="slow")
         ref = a.ref(f"{b.address}/user/slow")
-        sent = 0
-
-        async def sender() -> None:
-            nonlocal sent
-            for n in range(total):
-                await ref.send(Chunk(n, bytes(1024)))
-                sent = n + 1
-
-        task = asyncio.ensure_future(sender())
         # The sender stalls: the mailbox, the sockets' buffers and the send buffer fill.
-        stalled_at = -1
-        with anyio.fail_after(WAIT):
-            while stalled_at != sent:
-                stalled_at = sent
-                await asyncio.sleep(0.05)
-        assert sent < total
+        task, sent = await send_until_stalled(ref, (Chunk(n, bytes(1024)) for n in range(total)))
+        assert sent() < total
         assert a.statistics().send_buffered == 8
         with pytest.raises(SendBufferFull, match="full"):
             ref.tell(Ping(-1))
@@ -382,21 +393,8 @@ async def test_send_on_a_full_connection_waits_for_it_to_drain_not_in_the_send_b
         await b.system.spawn(Slow, name="slow")
         ref = a.ref(f"{b.address}/user/slow")
         assert await ref.ask(Pong(), timeout=WAIT) == Seen([])  # connected
-        sent = 0
-
-        async def sender() -> None:
-            nonlocal sent
-            for n in range(total):
-                await ref.send(Chunk(n, bytes(1024)))
-                sent = n + 1
-
-        task = asyncio.ensure_future(sender())
-        stalled_at = -1
-        with anyio.fail_after(WAIT):
-            while stalled_at != sent:
-                stalled_at = sent
-                await asyncio.sleep(0.05)
-        assert sent < total  # the sockets and the transport are full: send waits
+        task, sent = await send_until_stalled(ref, (Chunk(n, bytes(1024)) for n in range(total)))
+        assert sent() < total  # the sockets and the transport are full: send waits
         assert a.statistics().send_buffered == 0  # ...without filling the send buffer
         gate.set()
         with anyio.fail_after(30):
