@@ -1,11 +1,12 @@
 """Hypothesis invariants of remote delivery: per sender order, nothing lost.
 
-Several senders on one node talk to one actor on another, each with its own
-random mix of ``tell``, ``send`` and ``ask`` and random message sizes, all
-interleaved; the actor's mailbox and the send buffer are small, so delivery
-keeps hitting backpressure (full mailbox, full buffer, batched writes). Over
-the in-memory transport and over loopback TCP, every sender's messages must
-arrive exactly once each, in the order it sent them.
+Several senders on one node talk to two actors on another, each with its own
+random mix of ``tell``, ``send`` and ``ask``, targets and message sizes, all
+interleaved (so runs of tells to one target open and close all the time);
+the actors' mailboxes and the send buffer are small, so delivery keeps
+hitting backpressure (full mailbox, full buffer, batched writes). Over the
+in-memory transport and over loopback TCP, every sender's messages must
+arrive exactly once each, at each actor in the order it sent them there.
 """
 
 from __future__ import annotations
@@ -57,15 +58,20 @@ class Recorder(Actor[Message]):
         return None
 
 
-# One sender's script: (operation, payload size) per message.
+# One sender's script: (operation, payload size, target actor) per message.
 operations = st.sampled_from(["tell", "send", "ask"])
 sizes = st.one_of(st.integers(0, 64), st.integers(0, 20_000))
-scripts = st.lists(st.tuples(operations, sizes), min_size=1, max_size=60)
+TARGETS = 2
+scripts = st.lists(
+    st.tuples(operations, sizes, st.integers(0, TARGETS - 1)), min_size=1, max_size=60
+)
+Plan = list[tuple[str, int, int]]
 
 
 async def run_senders(
-    client: Transport, server: Transport, host: str, plans: list[list[tuple[str, int]]]
-) -> list[tuple[int, int]]:
+    client: Transport, server: Transport, host: str, plans: list[Plan]
+) -> list[list[tuple[int, int]]]:
+    """What each target actor received: (sender, seq) pairs, in arrival order."""
     config = RemoteConfig(send_buffer=8, batch_bytes=4096)
     async with AsyncExitStack() as stack:
         sa = await stack.enter_async_context(ActorSystem("a"))
@@ -76,11 +82,14 @@ async def run_senders(
         b = await stack.enter_async_context(
             RemoteNode(sb, secret="s", transport=server, host=host, config=config)
         )
-        await sb.spawn(Recorder, name="rec")
-        ref = a.ref(f"{b.address}/user/rec")
+        refs = []
+        for target in range(TARGETS):
+            await sb.spawn(Recorder, name=f"rec{target}")
+            refs.append(a.ref(f"{b.address}/user/rec{target}"))
 
-        async def sender(index: int, plan: list[tuple[str, int]]) -> None:
-            for seq, (op, size) in enumerate(plan):
+        async def sender(index: int, plan: Plan) -> None:
+            for seq, (op, size, target) in enumerate(plan):
+                ref = refs[target]
                 message = Numbered(index, seq, bytes(size))
                 if op == "ask":
                     assert await ref.ask(message, timeout=WAIT) is None
@@ -98,24 +107,29 @@ async def run_senders(
             async with anyio.create_task_group() as tg:
                 for index, plan in enumerate(plans):
                     tg.start_soon(sender, index, plan)
-            report = await ref.ask(Report(), timeout=WAIT)
-        assert isinstance(report, Received)
-        return report.pairs
+            received = []
+            for ref in refs:
+                report = await ref.ask(Report(), timeout=WAIT)
+                assert isinstance(report, Received)
+                received.append(report.pairs)
+        return received
 
 
-def check(plans: list[list[tuple[str, int]]], pairs: list[tuple[int, int]]) -> None:
-    for index, plan in enumerate(plans):
-        seen = [seq for sender, seq in pairs if sender == index]
-        assert seen == list(range(len(plan))), f"sender {index}: {seen}"
-    assert len(pairs) == sum(len(plan) for plan in plans)
+def check(plans: list[Plan], received: list[list[tuple[int, int]]]) -> None:
+    for target, pairs in enumerate(received):
+        for index, plan in enumerate(plans):
+            seen = [seq for sender, seq in pairs if sender == index]
+            sent = [seq for seq, (_, _, to) in enumerate(plan) if to == target]
+            assert seen == sent, f"sender {index} to rec{target}: {seen}"
+    assert sum(map(len, received)) == sum(len(plan) for plan in plans)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plans=st.lists(scripts, min_size=1, max_size=4))
 def test_memory_transport_keeps_each_senders_order_and_loses_nothing(
-    plans: list[list[tuple[str, int]]],
+    plans: list[Plan],
 ) -> None:
-    async def main() -> list[tuple[int, int]]:
+    async def main() -> list[list[tuple[int, int]]]:
         network = MemoryNetwork()
         return await run_senders(network.transport("a"), network.transport("b"), "b", plans)
 
@@ -125,9 +139,9 @@ def test_memory_transport_keeps_each_senders_order_and_loses_nothing(
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plans=st.lists(scripts, min_size=1, max_size=4))
 def test_tcp_transport_keeps_each_senders_order_and_loses_nothing(
-    plans: list[list[tuple[str, int]]],
+    plans: list[Plan],
 ) -> None:
-    async def main() -> list[tuple[int, int]]:
+    async def main() -> list[list[tuple[int, int]]]:
         return await run_senders(TcpTransport(), TcpTransport(), "127.0.0.1", plans)
 
     check(plans, asyncio.run(main()))
