@@ -21,9 +21,9 @@ in-memory transport) a reader task pulls chunks and runs the same code.
 **Writing.** Answers and the peer's messages go into one write buffer
 (:class:`_Frames`). A message sent while nothing waits in the peer's send
 buffer is encoded straight into it (:meth:`Connection.tell_now`,
-:meth:`~Connection.send_now`, :meth:`~Connection.ask`), consecutive tells to
-one target into one ``TELLS`` frame; a full batch is written at once, in the
-middle of a turn, if the transport takes it. The send buffer holds the rest,
+:meth:`~Connection.ask`), consecutive tells to one target into one ``TELLS``
+frame; a full batch is written at once, in the middle of a turn, if the
+transport takes it. The send buffer holds the rest,
 in order: tells there are already framed (length prefix in place, see
 ``RemoteNode._frame_tell``) and are appended as they are, asks are encoded
 with the time they have left. On a push stream, the first message of a loop
@@ -562,9 +562,8 @@ class Connection:
     def tell_now(self, target: str, message: object) -> bool:
         """Encode a tell straight into the write buffer (into the open run of tells
         to ``target``, if there is one), skipping the send buffer, if it can go
-        now (see :meth:`_admit`). Whether it went; raises what encoding raises.
-
-        The hot path of every remote tell: :meth:`send_now`'s steps, inlined."""
+        now (see :meth:`_admit`). Whether it went; raises what encoding raises."""
+        # _admit, inlined: the hot path of every remote tell.
         if self.reason is not None or self.peer.outbox:
             return False
         out = self._out
@@ -576,17 +575,6 @@ class Connection:
             self._burst = True  # as notify() would: another message this turn
         else:
             self.notify()
-        return True
-
-    def send_now(self, envelope: tuple[Any, ...]) -> bool:
-        """Encode ``envelope`` straight into the write buffer, skipping the send
-        buffer, if it can go now (see :meth:`_admit`). Whether it went; raises
-        what encoding raises."""
-        if not self._admit():
-            return False
-        self._out.add(envelope)
-        self.node._counters.messages_sent += 1
-        self.notify()
         return True
 
     def _admit(self) -> bool:
@@ -609,18 +597,16 @@ class Connection:
         return True
 
     def ask(self, item: _Out) -> bool:
-        """Send an ask as :meth:`send_now` does (its steps inlined: the latency of
-        every remote ask); whether it went (``sent`` then holds it). Its sender
-        stays nil: the answer is matched by correlation id."""
+        """Encode an ask straight into the write buffer, skipping the send buffer,
+        if it can go now (see :meth:`_admit`); whether it went (``sent`` then
+        holds it). Raises what encoding raises. Its sender stays nil: the answer
+        is matched by correlation id."""
         timeout = item.timeout  # none of it has passed yet
         if timeout is not None and timeout <= 0.0:
             return False  # expired already: the send buffer drops it unsent
-        if self.reason is not None or self.peer.outbox:
+        if not self._admit():
             return False
-        out = self._out
-        if len(out.data) >= self._batch_bytes and not self._write_batch():
-            return False
-        out.add((_ASK, item.target, item.message, None, item.cid, None, timeout))
+        self._out.add((_ASK, item.target, item.message, None, item.cid, None, timeout))
         self.node._counters.messages_sent += 1
         self.sent[item.cid] = item
         item.conn = self

@@ -556,7 +556,7 @@ class RemoteNode:
         return bytes(scratch)
 
     # A message goes straight into the connection's write buffer when it can be
-    # sent now (Connection.tell_now/send_now/ask say whether it can: RemoteRef
+    # sent now (Connection.tell_now/ask say whether it can: RemoteRef
     # tries tell_now itself first); else it waits in the peer's send buffer,
     # which the connection drains in order.
 
