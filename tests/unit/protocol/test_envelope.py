@@ -306,3 +306,25 @@ def test_envelope_codec_uses_the_codec_it_is_given() -> None:
     codec = Codec()
 
     assert EnvelopeCodec(codec).codec is codec
+
+
+def test_tells_envelope_carries_its_messages_in_order(codec: EnvelopeCodec) -> None:
+    messages: list[Message] = [Lookup("a"), Found("a", 1), Lookup("b")]
+    envelope = codec.tells(messages, target="/user/store")
+
+    decoded = codec.decode(codec.encode(envelope))
+
+    assert (decoded.kind, decoded.target) == (MessageKind.TELLS, "/user/store")
+    assert codec.decode_payloads(decoded) == messages
+
+
+def test_a_bad_message_in_a_run_refuses_the_run_and_says_which(codec: EnvelopeCodec) -> None:
+    payload = msgspec.msgpack.encode([Lookup("a"), ["test_envelope.found", "k", "not an int"]])
+    envelope = Envelope.wrap(payload, kind=MessageKind.TELLS, target="/user/store")
+    with pytest.raises(InvalidMessage, match="message 1 of 2"):
+        codec.decode_payloads(envelope)
+    unknown = msgspec.msgpack.encode([["no.such.tag"]])
+    with pytest.raises(UnknownMessageType, match=r"no\.such\.tag"):
+        codec.decode_payloads(Envelope.wrap(unknown, kind=MessageKind.TELLS, target="/x"))
+    with pytest.raises(MalformedMessage, match="not an array"):
+        codec.decode_payloads(Envelope.wrap(b"\xa3abc", kind=MessageKind.TELLS, target="/x"))
