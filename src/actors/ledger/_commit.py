@@ -10,9 +10,12 @@ One batch at a time: overlapping the event loop with a second batch does not
 pay under the GIL, since every statement step of the writer thread would
 queue behind the busy loop thread for the interpreter's switch interval.
 
-Under ``group`` durability a commit is followed, ``sync_interval`` seconds
-later on the injected clock, by an fsync of the store. A store that never
-blocks (in memory) is written at once, on the loop.
+A commit to a blocking store is followed, ``sync_interval`` seconds later on
+the injected clock, by a tick on the ledger's background thread: an fsync of
+the store under ``group`` durability, then the store's housekeeping
+(:meth:`~actors.ledger.Store.maintain`). Neither waits in the writer's queue,
+so a commit never queues behind an fsync. A store that never blocks (in
+memory) is written at once, on the loop.
 
 A failed write stops the committer: the failed records already had sequence
 numbers and hashes, so nothing can follow them. Every waiter gets the error.
@@ -70,12 +73,15 @@ class Committer:
         writer: WriterThread | None,
         head: StoreState,
         *,
+        background: WriterThread | None = None,
         durability: Durability,
         clock: Clock,
         sync_interval: float,
     ) -> None:
         self._store = store
         self._writer = writer
+        # Ticks and explicit syncs run here, alongside the writer's commits.
+        self._background = background if background is not None else writer
         self._durability = durability
         self._clock = clock
         self._sync_interval = sync_interval
@@ -90,7 +96,7 @@ class Committer:
         self._pending_results: list[Record | None] = []
         self._inflight: collections.deque[_Batch] = collections.deque()
         self._scheduled = False
-        self._sync_handle: Cancellable | None = None
+        self._tick_handle: Cancellable | None = None
         self._open = True
         # Counters.
         self.batches = 0
@@ -157,16 +163,17 @@ class Committer:
         target = self.committed_seq
         if self._writer is None or self.durable_seq >= target:
             return
-        await self._writer.submit(self._store.sync)
+        assert self._background is not None
+        await self._background.submit(self._store.sync)
         self.syncs += 1
         self.durable_seq = max(self.durable_seq, target)
 
     def close(self) -> None:
-        """Stop scheduling fsyncs; the store's own close makes the rest durable."""
+        """Stop scheduling ticks; the store's own close makes the rest durable."""
         self._open = False
-        if self._sync_handle is not None:
-            self._sync_handle.cancel()
-            self._sync_handle = None
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+            self._tick_handle = None
 
     def closed_cleanly(self) -> None:
         """Called once the store closed: closing synced everything committed."""
@@ -219,26 +226,49 @@ class Committer:
         self.records_committed += len(batch)
         if len(batch) > self.largest_batch:
             self.largest_batch = len(batch)
-        if self._writer is None or self._durability == "always":
+        if self._writer is None:
             self.durable_seq = last.seq
-        elif self._sync_handle is None and self._open:
-            self._sync_handle = self._clock.call_later(self._sync_interval, self._sync_due)
+            return
+        if self._durability == "always":
+            self.durable_seq = last.seq
+        if self._tick_handle is None and self._open:
+            self._tick_handle = self._clock.call_later(self._sync_interval, self._tick_due)
 
-    def _sync_due(self) -> None:
-        self._sync_handle = None
-        if not self._open or self.failure is not None or self._writer is None:
+    def _tick_due(self) -> None:
+        self._tick_handle = None
+        if not self._open or self.failure is not None or self._background is None:
             return
         target = self.committed_seq
-        future = self._writer.submit(self._store.sync)
-        future.add_done_callback(lambda done: self._synced(done, target))
+        future = self._background.submit(self._tick)
+        future.add_done_callback(lambda done: self._ticked(done, target))
 
-    def _synced(self, future: asyncio.Future[None], target: int) -> None:
-        exc = future.exception() if not future.cancelled() else None
+    def _tick(self) -> Exception | None:
+        """On the background thread: fsync (``group``), then the store's housekeeping."""
+        if self._durability == "group":
+            self._store.sync()  # a failed fsync raises: the committer stops
+        try:
+            self._store.maintain()
+        except Exception as exc:  # housekeeping loses nothing when it fails: report it
+            return exc
+        return None
+
+    def _ticked(self, future: asyncio.Future[Exception | None], target: int) -> None:
+        if future.cancelled():
+            return
+        exc = future.exception()
         if exc is not None:
             self._fail(exc, [], [])
             return
-        self.syncs += 1
-        self.durable_seq = max(self.durable_seq, target)
+        if self._durability == "group":
+            self.syncs += 1
+            self.durable_seq = max(self.durable_seq, target)
+        housekeeping = future.result()
+        if housekeeping is not None:
+            logger.warning(
+                "ledger_maintenance_failed",
+                ledger=self._store.location,
+                error=repr(housekeeping),
+            )
 
     def _fail(
         self,

@@ -1,8 +1,9 @@
 """The ledger: an async, hash-chained, append-only log with group commit.
 
 :class:`Ledger` is an async context manager. Entering it opens the store (on
-its writer thread, for a file); leaving it commits what was appended, records
-a clean shutdown and stops the thread. Nothing it starts outlives it.
+its writer thread, for a file, with a second thread for fsyncs and the store's
+housekeeping); leaving it commits what was appended, records a clean shutdown
+and stops both threads. Nothing it starts outlives it.
 
 Appending chains the record at once, on the event loop: its sequence number,
 timestamp (from the injected :class:`~actors.Clock`) and hash are final when
@@ -151,6 +152,7 @@ class Ledger:
         self._state = _NEW
         self._closed = asyncio.Event()
         self._writer: WriterThread | None = None
+        self._background: WriterThread | None = None  # fsyncs and store housekeeping
         self._committer: Committer | None = None
         # The chain as handed out: the next record links to these.
         self._seq = 0
@@ -171,6 +173,8 @@ class Ledger:
             if store.blocking:
                 self._writer = writer = WriterThread(f"ledger-writer {store.location}")
                 writer.start()
+                self._background = WriterThread(f"ledger-sync {store.location}")
+                self._background.start()
                 state, checkpoints = await writer.submit(
                     lambda: (store.open(durability=durability), store.checkpoints())
                 )
@@ -193,6 +197,7 @@ class Ledger:
             store,
             self._writer,
             state,
+            background=self._background,
             durability=durability,
             clock=self._clock,
             sync_interval=self._sync_interval,
@@ -254,8 +259,10 @@ class Ledger:
         )
 
     async def _release(self, *, close_store: bool) -> None:
-        store, writer = self._store, self._writer
+        store, writer, background = self._store, self._writer, self._background
         try:
+            if background is not None:
+                await background.stop()  # the store closes only once nothing else uses it
             if close_store:
                 if writer is not None:
                     try:
@@ -265,6 +272,8 @@ class Ledger:
                 else:
                     store.close()
         finally:
+            if background is not None:
+                await background.stop()
             if writer is not None:
                 await writer.stop()
             self._state = _CLOSED

@@ -138,6 +138,9 @@ class MemoryStore:
     def sync(self) -> None:
         return None
 
+    def maintain(self) -> None:
+        return None
+
     def reader(self) -> MemoryStore:
         """A snapshot: later appends do not show in it."""
         snapshot = MemoryStore()

@@ -12,6 +12,15 @@ written to the WAL, so it survives the process being killed, and
 :meth:`SQLiteStore.sync` fsyncs the WAL). A crash in the middle of a commit
 leaves a torn WAL frame that SQLite's checksums discard on the next open: the
 torn batch is dropped whole, and none of its records had been acknowledged.
+
+Copying the WAL back into the database file (SQLite's WAL checkpoint; nothing
+to do with ledger checkpoints) is :meth:`SQLiteStore.maintain`'s job, on a
+connection of its own, which the ledger calls from its background thread: left
+to SQLite, it runs inside a commit every 1000 pages and a quarter of the
+writer's time goes to it. The write connection still copies back by itself
+once the WAL holds ``_INLINE_COPY_BACK_PAGES``, so a store used without a
+ledger, or one whose background copy keeps losing the race to new commits,
+keeps a bounded WAL.
 """
 
 from __future__ import annotations
@@ -81,6 +90,9 @@ _HEAD = "SELECT base_seq, base_hash, head_seq, head_hash, head_epoch, clean FROM
 
 _astuple = msgspec.structs.astuple
 _MAX_ROWS = 4096  # rows per INSERT statement (7 parameters each)
+_COPY_BACK_BYTES = 4 << 20  # maintain() copies the WAL back after about this much
+_INLINE_COPY_BACK_PAGES = 16384  # the write connection's own backstop (64 MiB at 4 KiB)
+_ROW_BYTES = 120  # a record's bytes besides its payload, roughly, as stored
 
 
 def _text(data: bytes) -> str:
@@ -99,6 +111,10 @@ class SQLiteStore:
         self._durability: Durability = "group"
         self._insert_sql: dict[int, str] = {}
         self._max_rows = _MAX_ROWS
+        # Written by append (writer thread), read by maintain (background thread).
+        self._appended_bytes = 0
+        self._copied_back_at = 0
+        self._maintenance: sqlite3.Connection | None = None  # the background thread's
 
     @property
     def blocking(self) -> bool:
@@ -190,8 +206,8 @@ class SQLiteStore:
             raise NotALedger(path, f"format version {version}, expected {FORMAT_VERSION}")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
-            sync = "FULL" if durability == "always" else "NORMAL"
-            conn.execute(f"PRAGMA synchronous = {sync}")
+            conn.execute(f"PRAGMA synchronous = {_synchronous(durability)}")
+            conn.execute(f"PRAGMA wal_autocheckpoint = {_INLINE_COPY_BACK_PAGES}")
         state = self._read_state(conn)
         if not readonly:
             fault = _tail_fault(conn, state)
@@ -240,13 +256,16 @@ class SQLiteStore:
         if conn is None:
             return
         self._conn = None
+        maintenance, self._maintenance = self._maintenance, None
         try:
+            if maintenance is not None:
+                maintenance.close()
             if self._writable:
                 conn.execute("UPDATE head SET clean = 1 WHERE id = 0")
                 if self._durability == "group":
                     self._sync_wal()
         finally:
-            conn.close()
+            conn.close()  # the last connection copies the WAL back and removes it
 
     # -- writing ---------------------------------------------------------------
 
@@ -279,6 +298,7 @@ class SQLiteStore:
         except BaseException:
             _rollback(conn)
             raise
+        self._appended_bytes += _ROW_BYTES * len(records) + sum(len(r.payload) for r in records)
 
     def _insert(self, records: Sequence[Record]) -> tuple[str, list[object]]:
         count = len(records)
@@ -338,6 +358,28 @@ class SQLiteStore:
     def sync(self) -> None:
         self._require()
         self._sync_wal()
+
+    def maintain(self) -> None:
+        """Copy the WAL back into the database once about 4 MiB were appended.
+
+        A passive WAL checkpoint on the store's second connection: it runs
+        alongside commits and never waits for them, and the write connection
+        starts the WAL over at its next commit once everything was copied.
+        """
+        self._require()
+        appended = self._appended_bytes
+        if appended - self._copied_back_at < _COPY_BACK_BYTES:
+            return
+        self._copied_back_at = appended
+        conn = self._maintenance
+        if conn is None:
+            conn = sqlite3.connect(
+                self._path, isolation_level=None, check_same_thread=False, timeout=self._timeout
+            )
+            # The copy fsyncs the WAL before and the database after, as the writer would.
+            conn.execute(f"PRAGMA synchronous = {_synchronous(self._durability)}")
+            self._maintenance = conn
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def _sync_wal(self) -> None:
         # Committed WAL frames are in the OS cache; fsync puts them on stable storage.
@@ -452,6 +494,10 @@ def _damaged(path: str, exc: sqlite3.DatabaseError) -> LedgerError:
             path, Fault(1, FaultKind.UNREADABLE, f"the database file is damaged: {exc}")
         )
     return NotALedger(path, str(exc))
+
+
+def _synchronous(durability: Durability) -> str:
+    return "FULL" if durability == "always" else "NORMAL"
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -3,7 +3,10 @@
 A store is synchronous. The in-memory store never blocks, so the ledger calls
 it on the event loop; a blocking store (SQLite) is driven from the ledger's
 writer thread for writes and from worker threads, through :meth:`Store.reader`
-handles, for reads. One store object is used by one thread at a time.
+handles, for reads. One store object is used by one thread at a time, with one
+exception: a blocking store's :meth:`Store.sync` and :meth:`Store.maintain`
+run on the ledger's background thread, concurrently with ``append`` on the
+writer thread, so that an fsync or housekeeping never holds up a commit.
 
 Every ``append`` commits as one unit together with the new head, so a store
 always knows the head it last committed: that is how verification tells a
@@ -100,7 +103,20 @@ class Store(Protocol):
         ...
 
     def sync(self) -> None:
-        """Make everything committed durable (fsync)."""
+        """Make everything committed durable (fsync).
+
+        Safe to call from a second thread while ``append`` runs: records whose
+        commit finished before the call are durable when it returns.
+        """
+        ...
+
+    def maintain(self) -> None:
+        """Housekeeping that keeps commits cheap; safe alongside ``append`` like :meth:`sync`.
+
+        The ledger calls it on its background thread at most every
+        ``sync_interval`` while records are being committed. The SQLite store
+        copies its write-ahead log back into the database file here.
+        """
         ...
 
     def reader(self) -> Store:

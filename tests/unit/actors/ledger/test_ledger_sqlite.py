@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from actors.ledger import Record
+    from actors.ledger import Durability, Record
 
     from .conftest import StepClock
 
@@ -99,6 +99,94 @@ async def test_group_durability_fsyncs_within_the_sync_interval(
         assert ledger.statistics().syncs == 1
 
 
+async def test_a_slow_fsync_does_not_hold_up_commits(ledger_path: Path, clock: StepClock) -> None:
+    syncing, release = threading.Event(), threading.Event()
+
+    class SlowDisk(SQLiteStore):
+        def sync(self) -> None:
+            syncing.set()
+            if not release.wait(WAIT):
+                raise TimeoutError("the test never released the fsync")
+            super().sync()
+
+    async with open_ledger(SlowDisk(ledger_path), clock=clock, sync_interval=0.25) as ledger:
+        first = await ledger.append("k", {})
+        assert clock.advance(0.25) == 1
+        await wait_until(syncing.is_set)
+        with anyio.fail_after(WAIT):  # commits on while the fsync is stuck
+            second = await ledger.append("k", {})
+        assert ledger.committed_seq == second.seq
+        assert ledger.durable_seq == 0
+        release.set()
+        await wait_until(lambda: ledger.durable_seq == first.seq)
+
+
+@pytest.mark.parametrize("durability", ["group", "always"])
+async def test_housekeeping_runs_after_commits_under_either_durability(
+    ledger_path: Path, clock: StepClock, durability: Durability
+) -> None:
+    calls: list[str] = []
+
+    class Counting(SQLiteStore):
+        def maintain(self) -> None:
+            calls.append(threading.current_thread().name)
+            super().maintain()
+
+    async with open_ledger(
+        Counting(ledger_path), durability=durability, clock=clock, sync_interval=0.25
+    ) as ledger:
+        await ledger.append("k", {})
+        assert clock.advance(0.25) == 1
+        fsyncs = 1 if durability == "group" else 0  # "always" fsyncs every commit already
+        await wait_until(lambda: calls and ledger.statistics().syncs == fsyncs)
+    # On the ledger's background thread, not the writer's.
+    assert calls[0].startswith("ledger-sync")
+
+
+async def test_failed_housekeeping_is_logged_and_loses_nothing(
+    ledger_path: Path, clock: StepClock
+) -> None:
+    class Broken(SQLiteStore):
+        def maintain(self) -> None:
+            raise OSError("no space left for the copy")
+
+    with capture_logs() as logs:
+        async with open_ledger(Broken(ledger_path), clock=clock, sync_interval=0.25) as ledger:
+            first = await ledger.append("k", {})
+            clock.advance(0.25)
+            await wait_until(lambda: any(e["event"] == "ledger_maintenance_failed" for e in logs))
+            assert ledger.durable_seq == first.seq  # the fsync before it still counted
+            second = await ledger.append("k", {})
+    failed = next(e for e in logs if e["event"] == "ledger_maintenance_failed")
+    assert "no space left" in failed["error"]
+    with LedgerReader(ledger_path) as reader:
+        assert reader.state().head_seq == second.seq
+        assert reader.verify().ok
+
+
+def test_maintain_copies_the_wal_back_once_enough_was_appended(ledger_path: Path) -> None:
+    store = SQLiteStore(ledger_path)
+    store.open()
+    try:
+        payload = encode_payload({"blob": bytes(64 * 1024)})
+        prev, records = bytes(32), []
+        for seq in range(1, 81):  # about 5 MiB
+            record = make_record(seq, 0, float(seq), "k", payload, prev)
+            prev = record.hash
+            records.append(record)
+        store.append(records[:8], 0)
+        store.maintain()  # half a MiB appended: not worth a copy yet
+        assert ledger_path.stat().st_size < 1 << 20
+        store.append(records[8:], 8)
+        store.maintain()
+        assert ledger_path.stat().st_size > 4 << 20  # the records are in the database file
+        assert [r.seq for r in store.records()] == list(range(1, 81))
+    finally:
+        store.close()
+    with LedgerReader(ledger_path) as reader:
+        assert reader.verify().ok
+
+
 async def test_sync_makes_everything_durable_now(ledger_path: Path, clock: StepClock) -> None:
     async with open_ledger(ledger_path, clock=clock) as ledger:
         ledger.append_nowait("k", {})
@@ -112,7 +200,8 @@ async def test_closing_commits_pending_records_and_stops_the_writer(ledger_path:
     async with open_ledger(ledger_path) as ledger:
         for n in range(100):
             ledger.append_nowait("k", {"n": n})
-    assert {t for t in threading.enumerate() if t.name.startswith("ledger-writer")} <= before
+    ours = {t for t in threading.enumerate() if t.name.startswith(("ledger-writer", "ledger-sync"))}
+    assert ours <= before
     with LedgerReader(ledger_path) as reader:
         assert reader.state().head_seq == 100
         assert reader.state().clean
