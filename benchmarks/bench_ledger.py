@@ -1,6 +1,8 @@
 """Ledger throughput and replay speed, each against a raw baseline from the same run.
 
-Figures (one JSON line each; medians of ``--repeat`` runs):
+Figures (one JSON line each; medians of ``--repeat`` runs, with ``ratio`` as
+the ratio of the medians and ``paired_ratio`` as the median of each run's
+ratio to its own baseline):
 
 - ``group_commit_appends_per_s``: many tasks awaiting ``ledger.append`` on a
   SQLite ledger (``group`` durability) vs raw ``sqlite3`` inserting the same
@@ -80,13 +82,30 @@ class _Emitter:
             "loop": loop_name,
         }
 
-    def emit(self, figure: str, value: float, unit: str, baseline: float, **extra: object) -> None:
+    def emit(
+        self,
+        figure: str,
+        values: list[float],
+        unit: str,
+        baselines: list[float],
+        **extra: object,
+    ) -> None:
+        """One JSON line: medians of the repetitions, and their ratio two ways.
+
+        ``ratio`` is the median of ours over the median of the baseline;
+        ``paired_ratio`` the median of each repetition's own ratio, which
+        drifts less when the machine's speed changes between repetitions.
+        """
+        value, baseline = statistics.median(values), statistics.median(baselines)
+        pairs = [v / b for v, b in zip(values, baselines, strict=True) if b]
         line = {
             "figure": figure,
             "value": round(value, 3),
             "unit": unit,
             "baseline": round(baseline, 3),
             "ratio": round(value / baseline, 3) if baseline else None,
+            "paired_ratio": round(statistics.median(pairs), 3) if pairs else None,
+            "repetitions": len(values),
             **extra,
             **self.common,
         }
@@ -210,9 +229,9 @@ def _bench_sqlite(
         batches.append(batch)
     emit.emit(
         figure,
-        statistics.median(values),
+        values,
         "appends/s",
-        statistics.median(baselines),
+        baselines,
         baseline_name=f"raw sqlite3 executemany, synchronous={synchronous}, same batches",
         records=total,
         appenders=tasks,
@@ -232,9 +251,9 @@ def _bench_memory(emit: _Emitter, args: argparse.Namespace) -> None:
         baselines.append(_raw_chain(args.records))
     emit.emit(
         "memory_appends_per_s",
-        statistics.median(values),
+        values,
         "appends/s",
-        statistics.median(baselines),
+        baselines,
         baseline_name="bare loop: encode + sha256 + list.append",
         records=args.records,
         appenders=args.appenders,
@@ -286,9 +305,9 @@ def _bench_replay(emit: _Emitter, workdir: str, args: argparse.Namespace) -> Non
     assert len(digests) == 1, "replays disagree"
     emit.emit(
         "replay_seconds",
-        statistics.median(values),
+        values,
         "s",
-        statistics.median(baselines),
+        baselines,
         baseline_name="raw sqlite3 SELECT of the same rows",
         records=args.replay_records,
         records_per_s=round(args.replay_records / statistics.median(values)),

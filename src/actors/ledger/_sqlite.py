@@ -16,7 +16,7 @@ torn batch is dropped whole, and none of its records had been acknowledged.
 Copying the WAL back into the database file (SQLite's WAL checkpoint; nothing
 to do with ledger checkpoints) is :meth:`SQLiteStore.maintain`'s job, on a
 connection of its own, which the ledger calls from its background thread: left
-to SQLite, it runs inside a commit every 1000 pages and a quarter of the
+to SQLite, it runs inside a commit every 1000 pages and about a fifth of the
 writer's time goes to it. The write connection still copies back by itself
 once the WAL holds ``_INLINE_COPY_BACK_PAGES``, so a store used without a
 ledger, or one whose background copy keeps losing the race to new commits,
