@@ -121,6 +121,27 @@ async def test_a_slow_fsync_does_not_hold_up_commits(ledger_path: Path, clock: S
         await wait_until(lambda: ledger.durable_seq == first.seq)
 
 
+async def test_a_failed_fsync_stops_the_ledger_and_keeps_what_was_committed(
+    ledger_path: Path, clock: StepClock
+) -> None:
+    class FailingDisk(SQLiteStore):
+        def sync(self) -> None:
+            raise OSError(5, "Input/output error")
+
+    with capture_logs() as logs:
+        async with open_ledger(FailingDisk(ledger_path), clock=clock, sync_interval=0.25) as ledger:
+            first = await ledger.append("k", {})
+            assert clock.advance(0.25) == 1
+            await wait_until(lambda: any(e["event"] == "batch_commit_failed" for e in logs))
+            with pytest.raises(LedgerWriteError, match="stopped after a failed write") as caught:
+                await ledger.append("k", {})
+            assert "fsync failed: OSError" in str(caught.value.__cause__)
+            assert ledger.durable_seq == 0
+    with LedgerReader(ledger_path) as reader:
+        assert reader.state().head_seq == first.seq
+        assert reader.verify().ok
+
+
 @pytest.mark.parametrize("durability", ["group", "always"])
 async def test_housekeeping_runs_after_commits_under_either_durability(
     ledger_path: Path, clock: StepClock, durability: Durability
