@@ -73,7 +73,7 @@ class Committer:
         writer: WriterThread | None,
         head: StoreState,
         *,
-        background: WriterThread | None = None,
+        background: WriterThread | None,
         durability: Durability,
         clock: Clock,
         sync_interval: float,
@@ -81,7 +81,7 @@ class Committer:
         self._store = store
         self._writer = writer
         # Ticks and explicit syncs run here, alongside the writer's commits.
-        self._background = background if background is not None else writer
+        self._background = background
         self._durability = durability
         self._clock = clock
         self._sync_interval = sync_interval
