@@ -11,6 +11,7 @@ from ._cluster import Cluster as Cluster
 from ._cluster import ClusterConfig as ClusterConfig
 from ._cluster import ClusterStatistics as ClusterStatistics
 from ._cluster import Member as Member
+from ._detector import HeartbeatHistory as HeartbeatHistory
 from ._detector import PhiAccrualFailureDetector as PhiAccrualFailureDetector
 from ._events import MemberDown as MemberDown
 from ._events import MemberEvent as MemberEvent
@@ -23,6 +24,7 @@ __all__ = (
     "Cluster",
     "ClusterConfig",
     "ClusterStatistics",
+    "HeartbeatHistory",
     "Member",
     "MemberDown",
     "MemberEvent",

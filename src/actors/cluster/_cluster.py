@@ -15,10 +15,17 @@ act on a split view need a quorum on top (see the roles).
 Events go to subscribed actors as :mod:`actors.cluster` messages and are
 logged as ``member_up``, ``member_unreachable``, ``member_reachable``,
 ``member_down`` and ``member_left``.
+
+The background work (joining, each heartbeat round, handling an incoming
+message) is supervised: an exception in one round is logged as
+``membership_task_failed`` (with ``task`` and ``error``), counted in
+:attr:`ClusterStatistics.task_failures`, and the next round runs as usual.
+A bug there never silently ends membership.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
@@ -82,8 +89,27 @@ class ClusterConfig(msgspec.Struct, frozen=True):
     """Seconds to wait for members to acknowledge a graceful leave."""
 
     def __post_init__(self) -> None:
-        if self.heartbeat_interval <= 0 or self.down_after < 0 or self.phi_threshold <= 0:
-            raise ValueError(f"invalid cluster config: {self!r}")
+        positive = (
+            "heartbeat_interval",
+            "phi_threshold",
+            "min_std_deviation",
+            "join_timeout",
+            "join_retry",
+            "leave_timeout",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if not (0.0 < value < math.inf):
+                raise ValueError(
+                    f"invalid cluster config: {name} must be a positive finite number, "
+                    f"got {value!r}"
+                )
+        for name in ("acceptable_pause", "down_after"):
+            value = getattr(self, name)
+            if not (0.0 <= value < math.inf):
+                raise ValueError(
+                    f"invalid cluster config: {name} must be a finite number >= 0, got {value!r}"
+                )
 
     def detection_time(self) -> float:
         """A rough upper bound of the seconds from a crash to ``member_down``."""
@@ -113,6 +139,8 @@ class ClusterStatistics(msgspec.Struct, frozen=True):
     heartbeats_received: int
     downed: int
     left: int
+    task_failures: int = 0
+    """Rounds of background work (join, heartbeats, an incoming message) that raised."""
 
 
 class _Tracked:
@@ -152,7 +180,7 @@ class Cluster:
         self._me: MemberInfo | None = None
         self.joined = anyio.Event()
         self._left = False
-        self._counts = {"sent": 0, "received": 0, "downed": 0, "left": 0}
+        self._counts = {"sent": 0, "received": 0, "downed": 0, "left": 0, "failures": 0}
 
     # -- lifetime --------------------------------------------------------------
 
@@ -249,6 +277,7 @@ class Cluster:
             heartbeats_received=self._counts["received"],
             downed=self._counts["downed"],
             left=self._counts["left"],
+            task_failures=self._counts["failures"],
         )
 
     # -- joining ---------------------------------------------------------------
@@ -269,27 +298,31 @@ class Cluster:
         while not self._left:
             for host, port in seeds:
                 try:
-                    with anyio.fail_after(self.config.join_timeout):
-                        name = await self.node.contact(host, port)
-                    if name == me.name:
-                        continue
-                    address = f"tadpole://{name}@{_host(host)}:{port}{SERVICE_PATH}"
-                    welcome = await self.node.ref(address).ask(
-                        Join(me), timeout=self.config.join_timeout
-                    )
-                except (OSError, TimeoutError, ActorError, ValueError) as exc:
-                    logger.info(
-                        "join_attempt_failed", node=me.name, seed=f"{host}:{port}", error=repr(exc)
-                    )
-                    continue
-                if isinstance(welcome, Welcome):
-                    self._merge(welcome.members)
-                    self.joined.set()
-                    logger.info(
-                        "cluster_joined", node=me.name, seed=name, members=1 + len(self._members)
-                    )
-                    return
+                    if await self._join_through(host, port):
+                        return
+                except Exception as exc:  # supervised: log, try the next seed
+                    self._task_failed("join", exc)
             await clock.sleep(self.config.join_retry)
+
+    async def _join_through(self, host: str, port: int) -> bool:
+        """One join attempt through one seed; whether it joined."""
+        me = self.me
+        try:
+            with anyio.fail_after(self.config.join_timeout):
+                name = await self.node.contact(host, port)
+            if name == me.name:
+                return False
+            address = f"tadpole://{name}@{_host(host)}:{port}{SERVICE_PATH}"
+            welcome = await self.node.ref(address).ask(Join(me), timeout=self.config.join_timeout)
+        except (OSError, TimeoutError, ActorError, ValueError) as exc:
+            logger.info("join_attempt_failed", node=me.name, seed=f"{host}:{port}", error=repr(exc))
+            return False
+        if not isinstance(welcome, Welcome):
+            return False
+        self._merge(welcome.members)
+        self.joined.set()
+        logger.info("cluster_joined", node=me.name, seed=name, members=1 + len(self._members))
+        return True
 
     # -- heartbeats and failure detection --------------------------------------
 
@@ -297,43 +330,67 @@ class Cluster:
         clock = self.system.clock
         interval = self.config.heartbeat_interval
         while not self._left:
-            me = self.me
-            view = (me, *(t.info for t in self._members.values()))
-            beat = Heartbeat(me, view)
-            for tracked in list(self._members.values()):
-                try:
-                    self._service_ref(tracked.info).tell(beat)
-                    self._counts["sent"] += 1
-                except (ActorError, ValueError) as exc:
-                    logger.debug("heartbeat_not_sent", member=tracked.info.name, error=repr(exc))
-            self._check(clock.now())
+            # Sending and checking are supervised apart, so a fault in one
+            # does not skip the other; either way the next round runs.
+            try:
+                self._heartbeat_round()
+            except Exception as exc:  # supervised: log, run the next round
+                self._task_failed("heartbeats", exc)
+            try:
+                self._check(clock.now())
+            except Exception as exc:  # supervised: log, run the next round
+                self._task_failed("heartbeats", exc)
             await clock.sleep(interval)
 
-    def _check(self, now: float) -> None:
-        config = self.config
+    def _heartbeat_round(self) -> None:
+        me = self.me
+        view = (me, *(t.info for t in self._members.values()))
+        beat = Heartbeat(me, view)
         for tracked in list(self._members.values()):
-            phi = tracked.detector.phi(now)
-            info = tracked.info
-            if tracked.reachable:
-                if phi >= config.phi_threshold:
-                    tracked.reachable = False
-                    tracked.unreachable_since = now
-                    self._event(
-                        "member_unreachable",
-                        MemberUnreachable(info.name, info.address),
-                        phi=round(phi, 2),
-                    )
-            elif phi < config.phi_threshold:
-                tracked.reachable = True
-                self._event("member_reachable", MemberReachable(info.name, info.address))
-            elif now - tracked.unreachable_since >= config.down_after:
-                self._remove(info)
-                self._counts["downed"] += 1
-                self._event("member_down", MemberDown(info.name, info.address))
+            try:
+                self._service_ref(tracked.info).tell(beat)
+                self._counts["sent"] += 1
+            except (ActorError, ValueError) as exc:
+                logger.debug("heartbeat_not_sent", member=tracked.info.name, error=repr(exc))
+
+    def _check(self, now: float) -> None:
+        for tracked in list(self._members.values()):
+            try:
+                self._check_member(tracked, now)
+            except Exception as exc:  # supervised: one member's fault spares the rest
+                self._task_failed("heartbeats", exc, member=tracked.info.name)
+
+    def _check_member(self, tracked: _Tracked, now: float) -> None:
+        config = self.config
+        phi = tracked.detector.phi(now)
+        info = tracked.info
+        if tracked.reachable:
+            if phi >= config.phi_threshold:
+                tracked.reachable = False
+                tracked.unreachable_since = now
+                self._event(
+                    "member_unreachable",
+                    MemberUnreachable(info.name, info.address),
+                    phi=round(phi, 2),
+                )
+        elif phi < config.phi_threshold:
+            tracked.reachable = True
+            self._event("member_reachable", MemberReachable(info.name, info.address))
+        elif now - tracked.unreachable_since >= config.down_after:
+            self._remove(info)
+            self._counts["downed"] += 1
+            self._event("member_down", MemberDown(info.name, info.address))
 
     # -- incoming --------------------------------------------------------------
 
     def _on_message(self, message: Message, peer: str) -> Message | None:
+        try:
+            return self._handle(message, peer)
+        except Exception as exc:  # supervised: log, keep the connection serving
+            self._task_failed("message", exc, msg_type=type(message).__qualname__, peer=peer)
+            return None
+
+    def _handle(self, message: Message, peer: str) -> Message | None:
         if self._left:
             return LeaveAck() if isinstance(message, Leave) else None
         if isinstance(message, Heartbeat):
@@ -390,6 +447,17 @@ class Cluster:
         self._members.pop(info.name, None)
 
     # -- helpers ---------------------------------------------------------------
+
+    def _task_failed(self, task: str, exc: Exception, **extra: Any) -> None:
+        self._counts["failures"] += 1
+        logger.error(
+            "membership_task_failed",
+            node=self.node.name,
+            task=task,
+            error=repr(exc),
+            exc_info=exc,
+            **extra,
+        )
 
     def _service_ref(self, info: MemberInfo) -> ActorRef[Any]:
         return self.node.ref(parse_address(info.address).with_path(SERVICE_PATH))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from actors.cluster import ClusterConfig, PhiAccrualFailureDetector
@@ -51,3 +53,42 @@ def test_invalid_settings_are_refused() -> None:
         PhiAccrualFailureDetector(threshold=0)
     with pytest.raises(ValueError, match="cluster config"):
         ClusterConfig(heartbeat_interval=0)
+
+
+def test_a_long_pause_that_marked_the_member_dead_stays_out_of_the_history() -> None:
+    clock = ManualClock(start=0.0)
+    detector = PhiAccrualFailureDetector(max_samples=1000)
+    for _ in range(1000):
+        detector.heartbeat(clock.now())
+        clock.advance(1.0)
+    clock.advance(299.0)  # a five minute pause: the member counts as dead
+    assert not detector.is_available(clock.now())
+    before = detector.history.intervals
+    detector.heartbeat(clock.now())  # it comes back
+    assert detector.history.intervals == before
+    assert detector.is_available(clock.now() + 0.5)
+    clock.advance(1.0)
+    detector.heartbeat(clock.now())
+    assert detector.history.intervals[-1] == pytest.approx(1.0)
+    # A later, real pause of seven seconds is still detected.
+    assert not detector.is_available(clock.now() + 7.0)
+
+
+@pytest.mark.parametrize(
+    ("settings", "name"),
+    [
+        ({"acceptable_pause": -1.0}, "acceptable_pause"),
+        ({"acceptable_pause": math.inf}, "acceptable_pause"),
+        ({"min_std_deviation": 0.0}, "min_std_deviation"),
+        ({"phi_threshold": math.nan}, "phi_threshold"),
+        ({"heartbeat_interval": math.inf}, "heartbeat_interval"),
+        ({"down_after": math.nan}, "down_after"),
+        ({"join_timeout": 0.0}, "join_timeout"),
+        ({"join_retry": -1.0}, "join_retry"),
+        ({"leave_timeout": math.nan}, "leave_timeout"),
+    ],
+)
+def test_cluster_config_names_the_invalid_setting(settings: dict[str, float], name: str) -> None:
+    # Refused up front, not when the first member's detector is built.
+    with pytest.raises(ValueError, match=f"cluster config: {name} "):
+        ClusterConfig(**settings)
