@@ -41,6 +41,9 @@ from ._message import Message as Message
 from ._message import MessageRegistry as MessageRegistry
 from ._message import registry as registry
 
+__tadpole__ = "protocol"
+"""Marks this package as Tadpole's own (``import actors`` checks it: see README, Installing)."""
+
 __all__ = (
     "DEFAULT_MAX_FRAME_SIZE",
     "FRAME_HEADER_SIZE",
