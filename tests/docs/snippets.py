@@ -1,6 +1,6 @@
 """Extract the ```python blocks of a Markdown page into one runnable module.
 
-The convention (documented in docs/testing.md, "Code blocks in the docs"):
+The convention (documented in docs/index.md, "The code on these pages runs"):
 
 - Every ```python block of ``README.md`` and ``docs/*.md`` runs in the test
   suite (``tests/docs/test_snippets.py``) and is type-checked with

@@ -10,6 +10,7 @@ page's asks with exactly the page's answer frames.
 from __future__ import annotations
 
 import hmac
+import inspect
 import re
 import struct
 from pathlib import Path
@@ -27,6 +28,8 @@ from protocol import (
     EnvelopeCodec,
     FrameReader,
     Handshake,
+    HandshakeError,
+    MalformedHandshake,
     Message,
     MessageKind,
     RemoteFailure,
@@ -288,3 +291,95 @@ async def test_a_live_node_answers_the_page_asks_with_the_page_frames() -> None:
                 await stream.send(vector("envelope.cancel") + vector("envelope.ask"))
                 assert await _next_frame(stream, reader) == vector("envelope.reply")
     assert seen == [1, 2, 3, 7, 0, -1, 7]
+
+
+# -- the other facts the page states ---------------------------------------------
+
+
+async def _read_to_end(stream: SocketStream) -> bytes:
+    received = b""
+    with anyio.fail_after(WAIT):
+        try:
+            while chunk := await stream.receive():
+                received += chunk
+        except (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionResetError):
+            pass
+    return received
+
+
+def _echo_node(system: ActorSystem) -> RemoteNode:
+    return RemoteNode(
+        system,
+        secret=vector("key"),
+        name="vector-node",
+        config=RemoteConfig(include_traceback=False),
+    )
+
+
+def _port(node: RemoteNode) -> int:
+    return int(node.address.rsplit(":", 1)[-1])
+
+
+@pytest.mark.anyio
+async def test_an_expired_ask_gets_no_answer() -> None:
+    expired = encode_frame(
+        msgspec.msgpack.encode([1, "/user/echo", ["ping", 5], None, 9, None, 0.0])
+    )
+    async with ActorSystem("vectors") as system:
+        await system.spawn(EchoSeq, [], name="echo")
+        async with (
+            _echo_node(system) as node,
+            await anyio.connect_tcp("127.0.0.1", _port(node)) as stream,
+        ):
+            reader = await _raw_handshake(stream)
+            await stream.send(expired + vector("envelope.ask"))
+            # The first answer is the second ask's: nothing came for correlation id 9.
+            assert await _next_frame(stream, reader) == vector("envelope.reply")
+
+
+@pytest.mark.anyio
+async def test_a_bad_frame_closes_the_connection_without_a_word() -> None:
+    async with ActorSystem("vectors") as system:
+        await system.spawn(EchoSeq, [], name="echo")
+        async with (
+            _echo_node(system) as node,
+            await anyio.connect_tcp("127.0.0.1", _port(node)) as stream,
+        ):
+            await _raw_handshake(stream)
+            await stream.send(encode_frame(b"\x93\x09 not an envelope"))
+            assert await _read_to_end(stream) == b""
+
+
+@pytest.mark.anyio
+async def test_a_second_connection_under_one_name_replaces_the_first() -> None:
+    async with ActorSystem("vectors") as system:
+        await system.spawn(EchoSeq, [], name="echo")
+        async with (
+            _echo_node(system) as node,
+            await anyio.connect_tcp("127.0.0.1", _port(node)) as first,
+        ):
+            await _raw_handshake(first)
+            async with await anyio.connect_tcp("127.0.0.1", _port(node)) as second:
+                reader = await _raw_handshake(second)
+                assert await _read_to_end(first) == b""  # closed: replaced
+                await second.send(vector("envelope.ask"))
+                assert await _next_frame(second, reader) == vector("envelope.reply")
+
+
+def test_a_reject_reason_is_at_most_64_characters() -> None:
+    for reason, accepted in (("r" * 64, True), ("r" * 65, False)):
+        hs = Handshake.initiator(node="alpha", cluster="tadpole", secret=vector("key"))
+        hs.data_to_send()
+        reject = msgspec.msgpack.encode(["tadpole.reject", reason, "detail"])
+        with pytest.raises(HandshakeError) as caught:
+            hs.receive(reject)
+        assert (type(caught.value) is HandshakeError) is accepted  # unknown reason: the base
+        assert isinstance(caught.value, MalformedHandshake) is not accepted
+
+
+def test_the_documented_defaults() -> None:
+    from actors.node._config import NodeConfig
+
+    assert RemoteConfig().handshake_timeout == 5.0
+    assert inspect.signature(RemoteNode).parameters["cluster"].default == "tadpole"
+    assert inspect.signature(NodeConfig).parameters["cluster"].default == "tadpole"
