@@ -30,7 +30,8 @@ MARKER = "__tadpole__"
 _HELP = (
     "a package of that name from another distribution shadows or replaced it; "
     "uninstall that distribution (or take its directory off sys.path), then "
-    "reinstall Tadpole (pip install --force-reinstall tadpole-actors); "
+    "reinstall Tadpole's distribution, tadpole-actors, from its source "
+    "(pip install --force-reinstall /path/to/tadpole); "
     "see 'Installing' in Tadpole's README"
 )
 
@@ -53,8 +54,9 @@ def check_ours(*names: str) -> None:
             except ImportError as exc:
                 if exc.name == name:
                     raise ImportError(
-                        f"Tadpole's package {name!r} is missing: reinstall Tadpole "
-                        "(pip install --force-reinstall tadpole-actors)",
+                        f"Tadpole's package {name!r} is missing: reinstall Tadpole's "
+                        "distribution, tadpole-actors, from its source "
+                        "(pip install --force-reinstall /path/to/tadpole)",
                         name=name,
                     ) from exc
                 raise ImportError(
