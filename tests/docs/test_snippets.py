@@ -7,6 +7,7 @@ names the page and the page's line.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,7 @@ entry as soon as its page runs; never add one for a new page."""
 
 
 def _marks(page: Path) -> list[pytest.MarkDecorator]:
-    reason = PENDING.get(str(page.relative_to(ROOT)))
+    reason = PENDING.get(_id(page))
     return [] if reason is None else [pytest.mark.xfail(reason=reason, strict=False)]
 
 
@@ -48,11 +49,11 @@ def _params(found: list[Path]) -> list[object]:
 
 
 def _id(page: Path) -> str:
-    return str(page.relative_to(ROOT))
+    return str(page.relative_to(ROOT)) if page.is_relative_to(ROOT) else str(page)
 
 
 def _module_name(page: Path) -> str:
-    return "page_" + page.stem.lower().replace("-", "_")
+    return "page_" + re.sub(r"\W", "_", page.stem.lower())
 
 
 @pytest.mark.parametrize("page", _params(PAGES))
@@ -60,15 +61,22 @@ def test_page_python_blocks_run(page: Path, tmp_path: Path) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
     env.pop("TADPOLE_SECRET", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.docs.snippets", str(page)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tests.docs.snippets", str(page)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(
+            f"the python blocks of {_id(page)} did not finish within {TIMEOUT:g}s:\n"
+            f"{(exc.stderr or b'')[-4000:]!r}",
+            pytrace=False,
+        )
     if result.returncode != 0:
         pytest.fail(
             f"the python blocks of {_id(page)} failed (the traceback's line numbers are "
@@ -80,13 +88,27 @@ def test_page_python_blocks_run(page: Path, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def mypy_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     """``mypy --strict`` over every page's module, once; its errors by page."""
+    return check_types(PAGES, tmp_path_factory.mktemp("docs-mypy"))
+
+
+def check_types(found: list[Path], work: Path) -> dict[str, list[str]]:
+    """``mypy --strict`` over the pages' modules in one run; errors by page, page lines."""
     api = pytest.importorskip("mypy.api")
-    work = tmp_path_factory.mktemp("docs-mypy")
     files: dict[str, Path] = {}
-    for page in PAGES:
+    report: dict[str, list[str]] = {_id(page): [] for page in found}
+    for page in found:
+        source = module_source(page)
+        try:
+            compile(source, _id(page), "exec")
+        except SyntaxError as exc:
+            # A page that does not parse would stop mypy for every page: report it alone.
+            report[_id(page)].append(f"{_id(page)}:{exc.lineno}: syntax error: {exc.msg}")
+            continue
         target = work / f"{_module_name(page)}.py"
-        target.write_text(module_source(page), encoding="utf-8")
+        target.write_text(source, encoding="utf-8")
         files[str(target)] = page
+    if not files:
+        return report
     config = work / "mypy.ini"
     config.write_text(
         "[mypy]\nstrict = True\nwarn_unreachable = True\npython_version = 3.11\n"
@@ -98,9 +120,8 @@ def mypy_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]
     stdout, stderr, status = api.run(
         ["--config-file", str(config), "--cache-dir", str(cache), "--no-error-summary", *files]
     )
-    if status not in (0, 1):
+    if status not in (0, 1) or (status == 1 and not stdout.strip()):
         pytest.fail(f"mypy could not run on the docs' snippets:\n{stdout}{stderr}", pytrace=False)
-    report: dict[str, list[str]] = {_id(page): [] for page in PAGES}
     for line in stdout.splitlines():
         path, sep, rest = line.partition(":")
         page = files.get(path) or files.get(str(Path(path).resolve()))
@@ -201,3 +222,24 @@ def test_a_failing_block_is_reported_with_the_page_line(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert f'File "{page}", line 8' in result.stderr
     assert "ValueError: 1" in result.stderr
+
+
+def test_type_errors_are_reported_per_page_and_a_broken_page_stops_no_other(
+    tmp_path: Path,
+) -> None:
+    good = _page_named(tmp_path, "good.md", "# G\n\n```python\nx: int = 1\n```\n")
+    wrong = _page_named(tmp_path, "wrong.md", "# W\n\ntext\n\n```python\ny: int = 'a'\n```\n")
+    broken = _page_named(tmp_path, "broken.md", "```python\nawait nothing()\n```\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    report = check_types([good, wrong, broken], work)
+    assert report[str(good)] == []
+    assert len(report[str(wrong)]) == 1
+    assert report[str(wrong)][0].startswith(f"{wrong}:6: error: Incompatible types")
+    assert report[str(broken)] == [f"{broken}:2: syntax error: 'await' outside function"]
+
+
+def _page_named(tmp_path: Path, name: str, text: str) -> Path:
+    page = tmp_path / name
+    page.write_text(text, encoding="utf-8")
+    return page
