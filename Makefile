@@ -9,6 +9,9 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@# The distribution was called "tadpole" before (a name PyPI gives another
+	@# project): drop that install so only tadpole-actors claims our packages.
+	$(PY) -m pip uninstall --quiet --disable-pip-version-check -y tadpole 2>/dev/null || true
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,uvloop,docs]'
 	@touch $(STAMP)
 

@@ -18,7 +18,7 @@ class Total(Message):
     value: int
 
 
-class Counter(Actor):
+class Counter(Actor[Message]):
     def __init__(self) -> None:
         self.total = 0
 

@@ -5,6 +5,9 @@ from typing import Any, TypeVar
 
 import anyio
 
+# First of all: ``protocol`` and ``scheduler`` must be Tadpole's, not packages of
+# the same name from another distribution (importing _ours checks; see the README).
+from . import _ours  # noqa: F401 - imported first, for its check
 from ._actor import Actor as Actor
 from ._actor import ActorContext as ActorContext
 from ._clock import Cancellable as Cancellable
@@ -50,6 +53,9 @@ def run(main: Callable[..., Awaitable[T]], *args: Any, uvloop: bool = False) -> 
     """Run ``main(*args)`` on asyncio (on uvloop when ``uvloop=True``)."""
     return anyio.run(main, *args, backend="asyncio", backend_options={"use_uvloop": uvloop})
 
+
+__tadpole__ = "actors"
+"""Marks this package as Tadpole's own (``import actors`` checks it: see README, Installing)."""
 
 __all__ = (
     "Actor",

@@ -44,8 +44,11 @@ class Actor(Generic[M]):
     """
 
     supervisor_flags: ClassVar[SupervisorFlags] = SupervisorFlags()
+    """How this actor supervises its children: strategy, restart intensity, backoff."""
     mailbox: ClassVar[MailboxConfig] = MailboxConfig()
+    """Its mailbox's capacity and overflow policy (``spawn(mailbox=...)`` overrides it)."""
     trap_exits: ClassVar[bool] = False
+    """Receive :class:`~actors.LinkExited` instead of failing when a linked actor fails."""
     record_deliveries: ClassVar[bool | None] = None
     """Record this actor's deliveries in the system's ledger (``None``: the system decides)."""
 

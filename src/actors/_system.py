@@ -103,8 +103,11 @@ class ActorSystem:
         if not name or "/" in name or "@" in name:
             raise ValueError(f"system name must be non-empty, without '/' or '@': {name!r}")
         self.name = name
+        """The system's name, the first part of its actors' addresses."""
         self.clock: Clock = clock if clock is not None else LoopClock()
+        """The clock every timer, timeout and backoff of this system reads."""
         self.random = rng if rng is not None else random.Random(seed)
+        """The seeded random source every random choice of this system draws from."""
         if record_deliveries and ledger is None:
             raise ValueError("record_deliveries=True needs a ledger to record into")
         self.trace_messages = trace_messages
@@ -118,6 +121,7 @@ class ActorSystem:
         microseconds per call even when the level is filtered out, which
         per-actor lifecycle events (a hundred thousand spawns) would pay."""
         self.dead_letters = DeadLetters(log_info=self.logs_info)
+        """Messages that could not be delivered: counted, kept (the latest), observable."""
         self.topics = Topics(self.dead_letters)
         """Publish/subscribe by topic name inside this system."""
         self._guardian = Guardian(self, guardian_flags or SupervisorFlags())

@@ -40,12 +40,18 @@ from ._handshake import HandshakeRole as HandshakeRole
 from ._message import Message as Message
 from ._message import MessageRegistry as MessageRegistry
 from ._message import registry as registry
+from ._schema import SCHEMA_DIALECT as SCHEMA_DIALECT
+from ._schema import export_schemas as export_schemas
+
+__tadpole__ = "protocol"
+"""Marks this package as Tadpole's own (``import actors`` checks it: see README, Installing)."""
 
 __all__ = (
     "DEFAULT_MAX_FRAME_SIZE",
     "FRAME_HEADER_SIZE",
     "NONCE_SIZE",
     "PROTOCOL_VERSION",
+    "SCHEMA_DIALECT",
     "AuthenticationFailed",
     "ClusterMismatch",
     "Codec",
@@ -77,5 +83,6 @@ __all__ = (
     "UnexpectedHandshakeMessage",
     "UnknownMessageType",
     "encode_frame",
+    "export_schemas",
     "registry",
 )

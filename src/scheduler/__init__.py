@@ -24,6 +24,9 @@ from ._pool import ShutdownPolicy as ShutdownPolicy
 from ._pool import WorkerStatistics as WorkerStatistics
 from ._pool import WorkStealingPool as WorkStealingPool
 
+__tadpole__ = "scheduler"
+"""Marks this package as Tadpole's own (``import actors`` checks it: see README, Installing)."""
+
 __all__ = (
     "EMPTY",
     "DequeStatistics",
