@@ -273,12 +273,22 @@ class ActorSystem:
             raise ActorNotFound(path)
         return cell.ref
 
-    async def stop(self, ref: ActorRef[Any]) -> None:
-        """Stop the actor for good, after its current message; children first."""
+    async def stop(self, ref: ActorRef[Any], *, graceful: bool = False) -> None:
+        """Stop the actor for good, children first; return once it has stopped.
+
+        Immediate (the default): after its current message; what is still
+        queued goes to dead letters and pending asks fail with
+        :class:`~actors.ActorStopped`. ``graceful=True``: after every message
+        already accepted, like a poison pill; anything sent after this call
+        goes to dead letters. Either way the actor is not restarted.
+        """
         cell = self._cells.get(ref.path)
         if cell is None or cell.ref != ref:
             return
-        await cell.stop()
+        if graceful:
+            await cell.stop_gracefully()
+        else:
+            await cell.stop()
 
     @property
     def actors(self) -> tuple[ActorRef[Any], ...]:
