@@ -33,7 +33,8 @@ def check_enum(record: str, field: str, value: object, kind: type[enum.Enum]) ->
         if value == member.value:
             hint = f" (use {kind.__name__}.{member.name})"
             break
-    raise TypeError(f"{record}.{field} must be a {kind.__name__}, got {value!r}{hint}")
+    article = "an" if kind.__name__[0] in "AEIOU" else "a"
+    raise TypeError(f"{record}.{field} must be {article} {kind.__name__}, got {value!r}{hint}")
 
 
 def check_int(record: str, field: str, value: object, *, minimum: int) -> None:
