@@ -448,9 +448,9 @@ class ActorCell(_Parent, Mailbox):
             if reason is not None:
                 await instance.on_restart(reason)
             await instance.on_start()
-        except asyncio.CancelledError:
-            raise
         except BaseException as exc:  # any failure but cancellation is supervised
+            if _cancelled(exc):
+                raise
             directive = self._directive(exc)
             if directive is Directive.RESUME:
                 directive = Directive.RESTART  # a hook that failed left nothing to resume
@@ -493,12 +493,12 @@ class ActorCell(_Parent, Mailbox):
                     observe(self.path, item.message, item.correlation_id)
                 try:
                     result = await receive(item.message)
-                except asyncio.CancelledError:
-                    # Killed mid-message (shutdown timeout): the asker must not hang.
-                    if not future.done():
-                        future.set_exception(self._stopped_error())
-                    raise
                 except BaseException as exc:  # any failure but cancellation
+                    if _cancelled(exc):
+                        # Killed mid-message (shutdown timeout): the asker must not hang.
+                        if not future.done():
+                            future.set_exception(self._stopped_error())
+                        raise
                     if not future.done():
                         future.set_exception(
                             exc if isinstance(exc, Exception) else self._failure_error(exc)
@@ -516,9 +516,9 @@ class ActorCell(_Parent, Mailbox):
                     observe(self.path, item, None)
                 try:
                     await receive(item)
-                except asyncio.CancelledError:
-                    raise
                 except BaseException as exc:  # any failure but cancellation
+                    if _cancelled(exc):
+                        raise
                     directive = self._directive(exc)
                     if directive is Directive.RESUME:
                         self._resumed(exc, item)
@@ -629,9 +629,9 @@ class ActorCell(_Parent, Mailbox):
         if instance is not None:
             try:
                 await instance.on_stop()
-            except asyncio.CancelledError:
-                raise
             except BaseException as exc:  # logged; the incarnation ends anyway
+                if _cancelled(exc):
+                    raise
                 logger.warning("actor_on_stop_failed", actor=self.path, error=repr(exc))
 
     # -- stopping --------------------------------------------------------------
@@ -792,6 +792,18 @@ class ActorCell(_Parent, Mailbox):
                     linked.path, f"linked actor {self.path} failed: {reason!r}"
                 )
                 self.system.spawn_background(linked.fail(failure), f"link failure {linked.path}")
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is this task being cancelled, which must propagate.
+
+    A ``CancelledError`` while nobody cancels this task (a handler awaited
+    something that was cancelled) is the handler's failure like any other.
+    """
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def _message_of(item: object) -> object:

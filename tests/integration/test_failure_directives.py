@@ -302,3 +302,32 @@ def test_directives_refuse_what_is_not_an_exception_type_or_a_directive() -> Non
         Directives({ValueError: "resume"})  # type: ignore[dict-item]
     with pytest.raises(TypeError, match=r"Directives.default must be a Directive, got 'stop'"):
         Directives(default="stop")  # type: ignore[arg-type]
+
+
+async def test_cancelled_error_from_an_awaited_future_is_a_failure_not_a_zombie() -> None:
+    life = Lifecycle()
+
+    class AwaitsCancelled(Raiser):
+        async def receive(self, message: Message) -> Any:
+            if isinstance(message, Raise):
+                future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                future.cancel()
+                await future  # raises CancelledError, but nobody cancelled this actor
+            return "ok"
+
+    async with ActorSystem("t", guardian_flags=NO_BACKOFF) as system:
+        ref = await system.spawn(AwaitsCancelled, life, name="c")
+        with pytest.raises(ActorFailed) as caught:
+            await ref.ask(Raise("cancelled"), timeout=WAIT)
+        assert isinstance(caught.value.__cause__, asyncio.CancelledError)
+        assert await ref.ask(Ping(), timeout=WAIT) == "ok"
+        assert (life.starts, life.stops) == (2, 1)
+
+
+def test_directives_keep_a_read_only_copy_of_their_rules() -> None:
+    rules: dict[type[BaseException], Directive] = {ValueError: Directive.RESUME}
+    directives = Directives(rules)
+    rules[ValueError] = Directive.STOP
+    assert directives.decide(ValueError()) is Directive.RESUME
+    with pytest.raises(TypeError):
+        directives.rules[KeyError] = Directive.STOP  # type: ignore[index]

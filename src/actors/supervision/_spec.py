@@ -92,6 +92,8 @@ class Directives(msgspec.Struct, frozen=True, gc=False):
     def __post_init__(self) -> None:
         if not isinstance(self.rules, Mapping):
             raise TypeError(f"Directives.rules must be a mapping, got {self.rules!r}")
+        # A read-only copy: the caller's dict may change, these directives must not.
+        msgspec.structs.force_setattr(self, "rules", MappingProxyType(dict(self.rules)))
         for kind, directive in self.rules.items():
             if not (isinstance(kind, type) and issubclass(kind, BaseException)):
                 raise TypeError(f"Directives.rules keys must be exception types, got {kind!r}")
