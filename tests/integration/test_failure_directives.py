@@ -331,3 +331,20 @@ def test_directives_keep_a_read_only_copy_of_their_rules() -> None:
     assert directives.decide(ValueError()) is Directive.RESUME
     with pytest.raises(TypeError):
         directives.rules[KeyError] = Directive.STOP  # type: ignore[index]
+
+
+async def test_base_exception_from_the_factory_on_restart_is_supervised() -> None:
+    calls: list[int] = []
+
+    def factory() -> Actor[Message]:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Halt("factory broke once")
+        return Raiser(Lifecycle())
+
+    async with ActorSystem("t", guardian_flags=NO_BACKOFF) as system:
+        ref = await system.spawn(factory, name="f")
+        with pytest.raises(ActorFailed):
+            await ref.ask(Raise("halt"), timeout=WAIT)
+        assert await ref.ask(Ping(), timeout=WAIT) == "ok"
+        assert len(calls) == 3

@@ -62,7 +62,9 @@ class RestartEngine:
 
         try:
             await self._child_failed(child, reason, normal)
-        except Exception as exc:
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a broken engine must not strand the child
             owner = self.owner
             logger.error("supervisor_failed", actor=owner.path, child=child.path, error=repr(exc))
             error = ActorFailed(owner.path, f"restart engine failed on {child.path}: {exc!r}")
@@ -147,7 +149,9 @@ class RestartEngine:
                 continue
             try:
                 cell.start_incarnation(reason)
-            except Exception as exc:
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
                 # The factory itself failed: a failure like any other.
                 # Failing it re-enters this engine, so not under this lock.
                 cell.state = CellState.RUNNING
