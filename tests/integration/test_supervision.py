@@ -519,3 +519,35 @@ async def test_restarted_supervisor_starts_with_a_fresh_restart_intensity_window
             assert p.restart_count == 1
         gave_up = [e["actor"] for e in logs if e["event"] == "supervisor_gave_up"]
         assert gave_up == ["/user/p"]
+
+
+async def test_many_crashing_children_of_one_supervisor_lose_no_accepted_tell() -> None:
+    # The reported shape: one_for_one, many children crashing on every message,
+    # a high intensity. The supervisor's restart count passes 1,024 in its window.
+    CrashOnEverything.received.clear()
+    children, per_child = 40, 30
+    flags = SupervisorFlags(intensity=100_000, period=3600.0, backoff=Backoff(initial=0.001))
+
+    class Pool(Actor[Message]):
+        supervisor_flags: ClassVar[SupervisorFlags] = flags
+
+        async def on_start(self) -> None:
+            for i in range(children):
+                await self.context.spawn(CrashOnEverything, name=f"c{i}")
+
+        async def receive(self, message: Message) -> Any:
+            return None
+
+    clock = RecordingClock()
+    async with ActorSystem("t", clock=clock) as system:
+        with capture_logs():
+            await system.spawn(Pool, name="pool")
+            await wait_until(lambda: system.cell_at(f"/user/pool/c{children - 1}") is not None)
+            refs = [system.lookup(f"/user/pool/c{i}") for i in range(children)]
+            for n in range(per_child):
+                for i, ref in enumerate(refs):
+                    ref.tell(Ping(n * children + i))
+            total = children * per_child
+            await wait_until(lambda: len(CrashOnEverything.received) == total, timeout=60.0)
+    assert sorted(CrashOnEverything.received) == list(range(total))
+    assert system.dead_letters.count == 0
