@@ -149,8 +149,13 @@ class ActorContext:
         restart: Restart = Restart.PERMANENT,
         shutdown: float = 5.0,
         mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
     ) -> ActorRef[Any]:
-        """Start a child of this actor, supervised by this actor's ``supervisor_flags``."""
+        """Start a child of this actor, supervised by this actor's ``supervisor_flags``.
+
+        ``directives`` (what a failure in the child's ``receive`` means)
+        overrides the child class's own.
+        """
         spec = child_spec(
             factory,
             args,
@@ -159,6 +164,7 @@ class ActorContext:
             restart=restart,
             shutdown=shutdown,
             mailbox=mailbox,
+            directives=directives,
         )
         return self._cell.spawn_child(spec).ref
 

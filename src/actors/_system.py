@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._actor import Actor
     from ._mailbox import MailboxConfig
     from ._ref import ActorRef
+    from .supervision._spec import Directives
 from ._topics import Topics
 from ._virtual import VirtualActors, VirtualRef, VirtualStatistics
 
@@ -196,12 +197,15 @@ class ActorSystem:
         restart: Restart = Restart.PERMANENT,
         shutdown: float = 5.0,
         mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
     ) -> ActorRef[Any]:
         """Start a top-level actor under ``/user``.
 
         ``factory`` (usually the actor class) is called with ``args`` and
         ``kwargs`` now and again for every restart, so each incarnation is a
         fresh instance. Errors from the factory itself are raised here.
+        ``directives`` (what a failure in ``receive`` means) overrides the
+        actor class's own.
         """
         spec = child_spec(
             factory,
@@ -211,6 +215,7 @@ class ActorSystem:
             restart=restart,
             shutdown=shutdown,
             mailbox=mailbox,
+            directives=directives,
         )
         return self._guardian.spawn_child(spec).ref
 

@@ -348,3 +348,12 @@ async def test_base_exception_from_the_factory_on_restart_is_supervised() -> Non
             await ref.ask(Raise("halt"), timeout=WAIT)
         assert await ref.ask(Ping(), timeout=WAIT) == "ok"
         assert len(calls) == 3
+
+
+async def test_spawn_directives_override_the_actor_class() -> None:
+    async with ActorSystem("t", guardian_flags=NO_BACKOFF) as system:
+        bank = await system.spawn(Bank, directives=Directives(default=Directive.STOP))
+        bank.tell(Deposit(100))
+        with pytest.raises(ValueError, match="insufficient"):
+            await bank.ask(Withdraw(500), timeout=WAIT)
+        await wait_until(lambda: system.statistics().actors == 0)
