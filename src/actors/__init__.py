@@ -42,6 +42,8 @@ from ._watch import LinkExited as LinkExited
 from ._watch import Terminated as Terminated
 from .supervision import Backoff as Backoff
 from .supervision import ChildSpec as ChildSpec
+from .supervision import Directive as Directive
+from .supervision import Directives as Directives
 from .supervision import Restart as Restart
 from .supervision import Strategy as Strategy
 from .supervision import SupervisorFlags as SupervisorFlags
@@ -75,6 +77,8 @@ __all__ = (
     "Clock",
     "DeadLetter",
     "DeadLetters",
+    "Directive",
+    "Directives",
     "LinkExited",
     "LinkedActorFailed",
     "LoopClock",

@@ -15,7 +15,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ._mailbox import MailboxConfig
-from .supervision._spec import ChildSpec, Restart, SupervisorFlags, child_spec
+from .supervision._spec import (
+    RESTART_ALWAYS,
+    ChildSpec,
+    Directives,
+    Restart,
+    SupervisorFlags,
+    child_spec,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Hashable, Mapping
@@ -37,6 +44,8 @@ class Actor(Generic[M]):
 
     * ``supervisor_flags``: how this actor supervises its children.
     * ``mailbox``: its mailbox capacity and overflow policy.
+    * ``directives``: what a failure in ``receive`` means (resume, restart,
+      stop, escalate); a child spec's ``directives`` override it.
     * ``trap_exits``: receive :class:`~actors.LinkExited` instead of failing
       when a linked actor fails.
     * ``record_deliveries``: record every message this actor receives in the
@@ -47,6 +56,8 @@ class Actor(Generic[M]):
     """How this actor supervises its children: strategy, restart intensity, backoff."""
     mailbox: ClassVar[MailboxConfig] = MailboxConfig()
     """Its mailbox's capacity and overflow policy (``spawn(mailbox=...)`` overrides it)."""
+    directives: ClassVar[Directives] = RESTART_ALWAYS
+    """What a failure in ``receive`` means; by default the supervisor restarts the actor."""
     trap_exits: ClassVar[bool] = False
     """Receive :class:`~actors.LinkExited` instead of failing when a linked actor fails."""
     record_deliveries: ClassVar[bool | None] = None
@@ -141,8 +152,13 @@ class ActorContext:
         restart: Restart = Restart.PERMANENT,
         shutdown: float = 5.0,
         mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
     ) -> ActorRef[Any]:
-        """Start a child of this actor, supervised by this actor's ``supervisor_flags``."""
+        """Start a child of this actor, supervised by this actor's ``supervisor_flags``.
+
+        ``directives`` (what a failure in the child's ``receive`` means)
+        overrides the child class's own.
+        """
         spec = child_spec(
             factory,
             args,
@@ -151,6 +167,7 @@ class ActorContext:
             restart=restart,
             shutdown=shutdown,
             mailbox=mailbox,
+            directives=directives,
         )
         return self._cell.spawn_child(spec).ref
 
@@ -158,9 +175,15 @@ class ActorContext:
         """Start a child from a :class:`~actors.supervision.ChildSpec`."""
         return self._cell.spawn_child(spec).ref
 
-    def stop(self, ref: ActorRef[Any] | None = None) -> None:
-        """Stop this actor (after the current message) or one of its children."""
-        self._cell.request_stop(ref)
+    def stop(self, ref: ActorRef[Any] | None = None, *, graceful: bool = False) -> None:
+        """Stop this actor (after the current message) or one of its children.
+
+        ``graceful``: after every message already queued (later ones go to dead
+        letters), like a poison pill; otherwise what is queued goes to dead
+        letters. An actor stopping itself exits normally, so a ``PERMANENT`` one
+        is restarted by its supervisor, keeping its mailbox, as in OTP.
+        """
+        self._cell.request_stop(ref, graceful=graceful)
 
     def watch(self, ref: ActorRef[Any]) -> None:
         """Receive :class:`~actors.Terminated` when ``ref``'s actor stops for good."""

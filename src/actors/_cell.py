@@ -4,15 +4,26 @@ An :class:`ActorCell` outlives the actor instances it runs: a restart builds a
 new instance in the same cell, keeping the mailbox (nothing already accepted
 is lost), the path, the watchers and every ref. The cell's loop takes one
 message at a time and resolves the asker's future with ``receive``'s result;
-an exception goes to the asker and to the parent's restart engine.
+an exception goes to the asker, and the actor's :class:`Directives` decide
+what follows: resume with the next message, or restart, stop or escalate
+through the parent's restart engine.
+
+Any exception that is not cancellation fails the actor cleanly, a
+``BaseException`` (``KeyboardInterrupt``, ``SystemExit``, a custom one)
+included: the asker gets :class:`~actors.ActorFailed` caused by it, and the
+actor is supervised like for any failure. Cancellation is never swallowed.
 
 States::
 
-    RUNNING --failure--> FAILED --restart--> RUNNING
-       |                   |
+    RUNNING --failure or normal exit--> FAILED --restart--> RUNNING
+       |                                  |
        +--halt (sibling restart, escalation)--> HALTED --restart--> RUNNING
        |
        +--stop--> STOPPING --> STOPPED      (from any state)
+
+A graceful stop closes the mailbox behind a marker and lets the loop reach it
+(everything accepted before is handled, anything later is dead-lettered),
+then stops as above.
 """
 
 from __future__ import annotations
@@ -27,13 +38,20 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from ._actor import Actor
-from ._errors import ActorNameTaken, ActorStopped, LinkedActorFailed, MailboxFull, SystemShutdown
+from ._errors import (
+    ActorFailed,
+    ActorNameTaken,
+    ActorStopped,
+    LinkedActorFailed,
+    MailboxFull,
+    SystemShutdown,
+)
 from ._mailbox import Mailbox
 from ._ref import ActorRef, LocalActorRef, PendingAsk, current_cell
 from ._timers import Timers
 from ._watch import LinkExited, Terminated
 from .supervision._engine import RestartEngine
-from .supervision._spec import ChildSpec, SupervisorFlags
+from .supervision._spec import ChildSpec, Directive, Restart, SupervisorFlags
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Mapping
@@ -49,6 +67,14 @@ _NO_CHILDREN: Mapping[str, ActorCell] = MappingProxyType({})
 
 THROUGHPUT = 128
 """Messages an actor handles in a row before it yields the event loop to others."""
+
+GRACEFUL_STOP = -1
+"""The correlation id of the marker a graceful stop queues (real asks count from 1).
+
+The marker is a :class:`PendingAsk` whose own future is already done, so the
+loop meets it only in the rare branch for abandoned asks: the hot path pays
+nothing for graceful stops. Its ``message`` is the future to resolve when the
+loop reaches it."""
 
 
 @types.coroutine
@@ -152,8 +178,10 @@ class _Parent:
         for child in reversed(list(self.children.values())):
             await child.stop()
 
-    async def child_failed(self, child: ActorCell, reason: BaseException) -> None:
-        await self.engine.child_failed(child, reason)
+    async def child_failed(
+        self, child: ActorCell, reason: BaseException, *, normal: bool = False
+    ) -> None:
+        await self.engine.child_failed(child, reason, normal=normal)
 
     async def fail(self, reason: BaseException, culprit: ActorCell | None = None) -> None:
         """This supervisor gave up on ``culprit`` (or was failed from outside)."""
@@ -380,6 +408,7 @@ class ActorCell(_Parent, Mailbox):
         self.state = CellState.RUNNING
         self.halt_requested = False
         self.task = None
+        self._engine = None  # a new incarnation supervises with a fresh intensity window
         if reason is None:
             if self.system.logs_info:
                 logger.info("actor_started", actor=self.path, actor_type=self.actor_type)
@@ -419,8 +448,13 @@ class ActorCell(_Parent, Mailbox):
             if reason is not None:
                 await instance.on_restart(reason)
             await instance.on_start()
-        except Exception as exc:
-            self._failed_in_loop(exc, None)
+        except BaseException as exc:  # any failure but cancellation is supervised
+            if _cancelled(exc):
+                raise
+            directive = self._directive(exc)
+            if directive is Directive.RESUME:
+                directive = Directive.RESTART  # a hook that failed left nothing to resume
+            self._failed_in_loop(exc, None, directive)
             return
         mailbox = self.mailbox
         receive = instance.receive
@@ -448,21 +482,33 @@ class ActorCell(_Parent, Mailbox):
             if type(item) is PendingAsk:
                 future = item.future
                 if future.done():
-                    continue  # timed out or abandoned before delivery: not delivered
+                    # Timed out or abandoned before delivery: not delivered. Or the
+                    # marker of a graceful stop: everything before it is handled.
+                    if item.correlation_id == GRACEFUL_STOP:
+                        reached = item.message
+                        if not reached.done():
+                            reached.set_result(None)
+                    continue
                 if observe is not None:
                     observe(self.path, item.message, item.correlation_id)
                 try:
                     result = await receive(item.message)
-                except Exception as exc:
+                except BaseException as exc:  # any failure but cancellation
+                    if _cancelled(exc):
+                        # Killed mid-message (shutdown timeout): the asker must not hang.
+                        if not future.done():
+                            future.set_exception(self._stopped_error())
+                        raise
                     if not future.done():
-                        future.set_exception(exc)
-                    self._failed_in_loop(exc, item)
+                        future.set_exception(
+                            exc if isinstance(exc, Exception) else self._failure_error(exc)
+                        )
+                    directive = self._directive(exc)
+                    if directive is Directive.RESUME:
+                        self._resumed(exc, item)
+                        continue
+                    self._failed_in_loop(exc, item, directive)
                     return
-                except asyncio.CancelledError:
-                    # Killed mid-message (shutdown timeout): the asker must not hang.
-                    if not future.done():
-                        future.set_exception(self._stopped_error())
-                    raise
                 if not future.done():
                     future.set_result(result)
             else:
@@ -470,17 +516,50 @@ class ActorCell(_Parent, Mailbox):
                     observe(self.path, item, None)
                 try:
                     await receive(item)
-                except Exception as exc:
-                    self._failed_in_loop(exc, item)
+                except BaseException as exc:  # any failure but cancellation
+                    if _cancelled(exc):
+                        raise
+                    directive = self._directive(exc)
+                    if directive is Directive.RESUME:
+                        self._resumed(exc, item)
+                        continue
+                    self._failed_in_loop(exc, item, directive)
                     return
             self.processed += 1
 
-    def _failed_in_loop(self, exc: Exception, item: object | None) -> None:
+    def _failure_error(self, exc: BaseException) -> ActorFailed:
+        """What an asker gets for a ``BaseException`` that is not an ``Exception``."""
+        error = ActorFailed(self.path, repr(exc))
+        error.__cause__ = exc
+        return error
+
+    def _directive(self, exc: BaseException) -> Directive:
+        """What this failure means: the spec's directives, else the actor class's."""
+        directives = self.spec.directives
+        if directives is None:
+            instance = self.instance
+            directives = (instance if instance is not None else Actor).directives
+        return directives.decide(exc)
+
+    def _resumed(self, exc: BaseException, item: object) -> None:
+        self.failures += 1
+        logger.warning(
+            "actor_resumed",
+            actor=self.path,
+            actor_type=self.actor_type,
+            msg_type=type(_message_of(item)).__qualname__,
+            correlation_id=item.correlation_id if type(item) is PendingAsk else None,
+            error=repr(exc),
+        )
+
+    def _failed_in_loop(
+        self, exc: BaseException, item: object | None, directive: Directive = Directive.RESTART
+    ) -> None:
         if self.state is not CellState.RUNNING:
             return  # already failing or stopping from outside
         self.state = CellState.FAILED
         self._log_failure(exc, item)
-        self.system.spawn_background(self._after_failure(exc), f"failure of {self.path}")
+        self.system.spawn_background(self._after_failure(exc, directive), f"failure of {self.path}")
 
     def _log_failure(self, exc: BaseException, item: object | None) -> None:
         self.failures += 1
@@ -494,10 +573,19 @@ class ActorCell(_Parent, Mailbox):
             restart_count=self.restart_count,
         )
 
-    async def _after_failure(self, reason: BaseException) -> None:
+    async def _after_failure(
+        self, reason: BaseException, directive: Directive = Directive.RESTART
+    ) -> None:
         await self._end_incarnation()
         self._propagate_to_links(reason)
-        await self.parent.child_failed(self, reason)
+        if directive is Directive.STOP:
+            await self.stop(reason=f"failed: {reason!r}", failed=True)
+        elif directive is Directive.ESCALATE:
+            await self.parent.fail(reason, self)
+            if self.state is CellState.FAILED:  # the parent was already going
+                await self.stop(reason=f"failed: {reason!r}", failed=True)
+        else:
+            await self.parent.child_failed(self, reason)
 
     async def fail(self, reason: BaseException, culprit: ActorCell | None = None) -> None:
         """Fail this actor from outside (escalation, a linked failure)."""
@@ -541,7 +629,9 @@ class ActorCell(_Parent, Mailbox):
         if instance is not None:
             try:
                 await instance.on_stop()
-            except Exception as exc:
+            except BaseException as exc:  # logged; the incarnation ends anyway
+                if _cancelled(exc):
+                    raise
                 logger.warning("actor_on_stop_failed", actor=self.path, error=repr(exc))
 
     # -- stopping --------------------------------------------------------------
@@ -562,11 +652,31 @@ class ActorCell(_Parent, Mailbox):
             self._close(reason, failed)
             done.set_result(None)
 
+    async def stop_gracefully(self, reason: str = "stopped") -> None:
+        """Stop after every message accepted so far; dead-letter anything later.
+
+        Returns once stopped. An immediate :meth:`stop` meanwhile takes over.
+        """
+        if self.state is CellState.STOPPED:
+            return
+        if self._stopped is None:  # no immediate stop under way
+            loop = asyncio.get_running_loop()
+            reached: asyncio.Future[None] = loop.create_future()
+            done: asyncio.Future[Any] = loop.create_future()
+            done.set_result(None)
+            self.close_after(PendingAsk(reached, done, GRACEFUL_STOP, self.path, None))
+            # Resolved by the loop when it reaches the marker, or by _close.
+            await reached
+        await self.stop(reason)
+
     def _close(self, reason: str, failed: bool) -> None:
         error = self._stopped_error()
         for item in self.mailbox.close():
             if type(item) is PendingAsk:
-                if not item.future.done():
+                if item.correlation_id == GRACEFUL_STOP:
+                    if not item.message.done():
+                        item.message.set_result(None)
+                elif not item.future.done():
                     item.future.set_exception(error)
             else:
                 self.system.dead_letters.publish(self.path, item, "actor stopped")
@@ -595,14 +705,38 @@ class ActorCell(_Parent, Mailbox):
         if self.system.logs_info:
             logger.info("actor_stopped", actor=self.path, reason=reason)
 
-    def request_stop(self, ref: ActorRef[Any] | None) -> None:
+    def request_stop(self, ref: ActorRef[Any] | None, *, graceful: bool = False) -> None:
         if ref is None or ref == self.ref:
-            target: ActorCell = self
+            self.system.spawn_background(self._exit_normally(graceful), f"exit of {self.path}")
+            return
+        target = _cell_of(ref)
+        if target.parent is not self:
+            raise ValueError(f"{self.path} can stop only itself or its children, not {ref}")
+        stop = target.stop_gracefully() if graceful else target.stop()
+        self.system.spawn_background(stop, f"stop of {target.path}")
+
+    async def _exit_normally(self, graceful: bool) -> None:
+        """The actor stopped itself: a normal exit, which restarts a ``PERMANENT`` actor.
+
+        As in OTP, a permanent child is always restarted; the restart keeps the
+        mailbox, so nothing accepted is lost whether the stop was graceful or not.
+        A transient or temporary actor stops for good.
+        """
+        if (
+            self.spec.restart is Restart.PERMANENT
+            and self.state is CellState.RUNNING
+            and self.parent.state is CellState.RUNNING
+            and not self.system.stopping
+        ):
+            self.state = CellState.FAILED  # ended; its supervisor decides what follows
+            await self._halt_loop()
+            await self._end_incarnation()
+            reason = ActorStopped(self.path, "stopped itself (normal exit)")
+            await self.parent.child_failed(self, reason, normal=True)
+        elif graceful:
+            await self.stop_gracefully()
         else:
-            target = _cell_of(ref)
-            if target.parent is not self:
-                raise ValueError(f"{self.path} can stop only itself or its children, not {ref}")
-        self.system.spawn_background(target.stop(), f"stop of {target.path}")
+            await self.stop()
 
     # -- watch and link --------------------------------------------------------
 
@@ -658,6 +792,18 @@ class ActorCell(_Parent, Mailbox):
                     linked.path, f"linked actor {self.path} failed: {reason!r}"
                 )
                 self.system.spawn_background(linked.fail(failure), f"link failure {linked.path}")
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """Whether ``exc`` is this task being cancelled, which must propagate.
+
+    A ``CancelledError`` while nobody cancels this task (a handler awaited
+    something that was cancelled) is the handler's failure like any other.
+    """
+    if not isinstance(exc, asyncio.CancelledError):
+        return False
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 def _message_of(item: object) -> object:

@@ -20,6 +20,7 @@ from typing import Any, Final, Protocol
 import msgspec
 
 from ._errors import ActorStopped, MailboxFull
+from ._validate import check_enum, check_int
 
 __all__ = ["Mailbox", "MailboxConfig", "MailboxStatistics", "Overflow"]
 
@@ -50,8 +51,8 @@ class MailboxConfig(msgspec.Struct, frozen=True, gc=False):
     overflow: Overflow = Overflow.FAIL
 
     def __post_init__(self) -> None:
-        if self.capacity < 1:
-            raise ValueError(f"mailbox capacity must be at least 1, got {self.capacity}")
+        check_int("MailboxConfig", "capacity", self.capacity, minimum=1)
+        check_enum("MailboxConfig", "overflow", self.overflow, Overflow)
 
 
 class MailboxStatistics(msgspec.Struct, frozen=True):
@@ -254,6 +255,23 @@ class Mailbox:
             if not room.done():
                 room.set_result(None)
                 return
+
+    def close_after(self, marker: object) -> None:
+        """Refuse further items, and queue ``marker`` behind what is already queued.
+
+        The marker goes in even when the mailbox is full (it is the runtime's,
+        never a user message); the owner sees it after everything accepted before.
+        """
+        self._closed = True
+        items = self._items
+        if items is None:
+            items = self._items = deque()
+        items.append(marker)
+        putters, self._putters = self._putters, None
+        for room in putters or ():
+            if not room.done():
+                room.set_exception(ActorStopped(self.owner))
+        self._item_arrived()
 
     def close(self) -> list[object]:
         """Refuse further items; return what was queued; fail waiting senders."""

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._actor import Actor
     from ._mailbox import MailboxConfig
     from ._ref import ActorRef
+    from .supervision._spec import Directives
 from ._topics import Topics
 from ._virtual import VirtualActors, VirtualRef, VirtualStatistics
 
@@ -200,12 +201,15 @@ class ActorSystem:
         restart: Restart = Restart.PERMANENT,
         shutdown: float = 5.0,
         mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
     ) -> ActorRef[Any]:
         """Start a top-level actor under ``/user``.
 
         ``factory`` (usually the actor class) is called with ``args`` and
         ``kwargs`` now and again for every restart, so each incarnation is a
         fresh instance. Errors from the factory itself are raised here.
+        ``directives`` (what a failure in ``receive`` means) overrides the
+        actor class's own.
         """
         spec = child_spec(
             factory,
@@ -215,6 +219,7 @@ class ActorSystem:
             restart=restart,
             shutdown=shutdown,
             mailbox=mailbox,
+            directives=directives,
         )
         return self._guardian.spawn_child(spec).ref
 
@@ -277,12 +282,22 @@ class ActorSystem:
             raise ActorNotFound(path)
         return cell.ref
 
-    async def stop(self, ref: ActorRef[Any]) -> None:
-        """Stop the actor for good, after its current message; children first."""
+    async def stop(self, ref: ActorRef[Any], *, graceful: bool = False) -> None:
+        """Stop the actor for good, children first; return once it has stopped.
+
+        Immediate (the default): after its current message; what is still
+        queued goes to dead letters and pending asks fail with
+        :class:`~actors.ActorStopped`. ``graceful=True``: after every message
+        already accepted, like a poison pill; anything sent after this call
+        goes to dead letters. Either way the actor is not restarted.
+        """
         cell = self._cells.get(ref.path)
         if cell is None or cell.ref != ref:
             return
-        await cell.stop()
+        if graceful:
+            await cell.stop_gracefully()
+        else:
+            await cell.stop()
 
     @property
     def actors(self) -> tuple[ActorRef[Any], ...]:

@@ -1,17 +1,25 @@
 """The one restart engine: interprets ``SupervisorFlags`` and ``ChildSpec``.
 
-Every actor with children (and the ``/user`` guardian) has one engine. When a
-child fails, the engine decides, in order:
+Every incarnation of an actor with children (and the ``/user`` guardian) has
+one engine: a restarted supervisor starts with a fresh intensity window, as a
+restarted OTP supervisor does. When a child fails, or stops itself normally,
+the engine decides, in order:
 
-1. a ``TEMPORARY`` child, or any child while its supervisor or the system is
-   stopping, is stopped for good;
+1. a ``TEMPORARY`` child, a ``TRANSIENT`` child that stopped itself normally,
+   or any child while its supervisor or the system is stopping, is stopped
+   for good;
 2. more than ``intensity`` restarts within ``period`` seconds: the supervisor
    gives up (``supervisor_gave_up``) and fails itself with
    :class:`~actors.RestartIntensityExceeded`, escalating to its own parent;
 3. otherwise it waits the backoff delay, stops the siblings the strategy names
-   (newest first) and starts fresh incarnations of them all (oldest first).
+   (newest first; ``TEMPORARY`` siblings stop for good) and starts fresh
+   incarnations of the others (oldest first).
 
-Failures of one supervisor's children are handled one at a time.
+Failures of one supervisor's children are handled one at a time. An error in
+the engine itself (a bug, a hook that breaks the rules) is not swallowed: the
+supervisor fails with it (``supervisor_failed``), escalating like a give-up,
+and the child is stopped rather than left waiting for a restart that will
+never come.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from .._errors import RestartIntensityExceeded
+from .._errors import ActorFailed, RestartIntensityExceeded
 from ._spec import Restart, Strategy, SupervisorFlags
 
 if TYPE_CHECKING:
@@ -46,7 +54,26 @@ class RestartEngine:
     def recent_restarts(self) -> int:
         return len(self._restarts)
 
-    async def child_failed(self, child: ActorCell, reason: BaseException) -> None:
+    async def child_failed(
+        self, child: ActorCell, reason: BaseException, *, normal: bool = False
+    ) -> None:
+        """``child`` failed with ``reason`` (or, with ``normal``, stopped itself)."""
+        from .._cell import CellState
+
+        try:
+            await self._child_failed(child, reason, normal)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a broken engine must not strand the child
+            owner = self.owner
+            logger.error("supervisor_failed", actor=owner.path, child=child.path, error=repr(exc))
+            error = ActorFailed(owner.path, f"restart engine failed on {child.path}: {exc!r}")
+            error.__cause__ = exc
+            await owner.fail(error, child)
+            if child.state in (CellState.FAILED, CellState.HALTED):
+                await child.stop(reason=f"failed: {reason!r}", failed=True)
+
+    async def _child_failed(self, child: ActorCell, reason: BaseException, normal: bool) -> None:
         from .._cell import CellState
 
         owner = self.owner
@@ -54,12 +81,17 @@ class RestartEngine:
         async with self._lock:
             if child.state is not CellState.FAILED:
                 return  # stopped or restarted meanwhile
+            restart = child.spec.restart
             if (
-                child.spec.restart is Restart.TEMPORARY
+                restart is Restart.TEMPORARY
+                or (normal and restart is Restart.TRANSIENT)
                 or system.stopping
                 or owner.state is not CellState.RUNNING
             ):
-                await child.stop(reason=f"failed: {reason!r}", failed=True)
+                if normal:
+                    await child.stop()
+                else:
+                    await child.stop(reason=f"failed: {reason!r}", failed=True)
                 return
             flags = self.flags
             now = system.clock.now()
@@ -105,14 +137,21 @@ class RestartEngine:
         else:
             affected = siblings[siblings.index(child) :]
         for sibling in reversed(affected):
-            if sibling is not child:
+            if sibling is child:
+                continue
+            if sibling.spec.restart is Restart.TEMPORARY:
+                # OTP: a temporary child the strategy stops is not restarted.
+                await sibling.stop(reason=f"stopped for the restart of {child.path}")
+            else:
                 await sibling.halt_for_restart()
         for cell in affected:
             if cell.state not in (CellState.FAILED, CellState.HALTED):
                 continue
             try:
                 cell.start_incarnation(reason)
-            except Exception as exc:
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
                 # The factory itself failed: a failure like any other.
                 # Failing it re-enters this engine, so not under this lock.
                 cell.state = CellState.RUNNING

@@ -1,14 +1,20 @@
 """Supervision described as data, as OTP's supervisor does.
 
 A :class:`ChildSpec` says how to build a child and when to restart it;
-:class:`SupervisorFlags` say how a parent reacts when a child fails. One
-restart engine (:mod:`actors.supervision._engine`) interprets both for every
-actor that has children.
+:class:`SupervisorFlags` say how a parent reacts when a child fails;
+:class:`Directives` say, per actor, what a failure in ``receive`` means
+(resume, restart, stop, escalate). One restart engine
+(:mod:`actors.supervision._engine`) interprets them for every actor that has
+children.
+
+Every field is validated where the record is made (see :mod:`actors._validate`):
+enum fields take members, not strings.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -16,11 +22,20 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .._mailbox import MailboxConfig
+from .._validate import check_enum, check_int, check_real
 
 if TYPE_CHECKING:
     import random
 
-__all__ = ["Backoff", "ChildSpec", "Restart", "Strategy", "SupervisorFlags"]
+__all__ = [
+    "Backoff",
+    "ChildSpec",
+    "Directive",
+    "Directives",
+    "Restart",
+    "Strategy",
+    "SupervisorFlags",
+]
 
 NO_KWARGS: Mapping[str, Any] = MappingProxyType({})
 
@@ -40,11 +55,60 @@ class Restart(enum.Enum):
     """When a child is restarted."""
 
     PERMANENT = "permanent"
-    """Always restarted after a failure."""
+    """Always restarted: after a failure and after it stops itself normally."""
     TRANSIENT = "transient"
-    """Restarted after a failure, not after a normal stop."""
+    """Restarted after a failure, not after it stops itself normally."""
     TEMPORARY = "temporary"
-    """Never restarted: a failure stops it for good."""
+    """Never restarted: a failure stops it for good, and so does a sibling's restart."""
+
+
+class Directive(enum.Enum):
+    """What a failure in an actor's ``receive`` means, as Akka's supervision directives."""
+
+    RESUME = "resume"
+    """Keep the instance and its state; the asker gets the error; go on with the next message."""
+    RESTART = "restart"
+    """Hand the failure to the supervisor, which restarts a fresh instance (the default)."""
+    STOP = "stop"
+    """Stop the actor for good, whatever its restart type; what is queued goes to dead letters."""
+    ESCALATE = "escalate"
+    """Stop the actor and fail its supervisor with the same error."""
+
+
+class Directives(msgspec.Struct, frozen=True, gc=False):
+    """A decider as data: the directive for each exception type, else ``default``.
+
+    ``rules`` are tried in order; the first whose type matches the error
+    (``isinstance``) wins. ``Directives({ValueError: Directive.RESUME})``
+    keeps an actor's state when it refuses a request with a ``ValueError``
+    and restarts it on anything else.
+    """
+
+    rules: Mapping[type[BaseException], Directive] = msgspec.field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    default: Directive = Directive.RESTART
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rules, Mapping):
+            raise TypeError(f"Directives.rules must be a mapping, got {self.rules!r}")
+        # A read-only copy: the caller's dict may change, these directives must not.
+        msgspec.structs.force_setattr(self, "rules", MappingProxyType(dict(self.rules)))
+        for kind, directive in self.rules.items():
+            if not (isinstance(kind, type) and issubclass(kind, BaseException)):
+                raise TypeError(f"Directives.rules keys must be exception types, got {kind!r}")
+            check_enum("Directives", f"rules[{kind.__qualname__}]", directive, Directive)
+        check_enum("Directives", "default", self.default, Directive)
+
+    def decide(self, error: BaseException) -> Directive:
+        """The directive for ``error``."""
+        for kind, directive in self.rules.items():
+            if isinstance(error, kind):
+                return directive
+        return self.default
+
+
+RESTART_ALWAYS = Directives()
 
 
 class Backoff(msgspec.Struct, frozen=True, gc=False):
@@ -53,6 +117,8 @@ class Backoff(msgspec.Struct, frozen=True, gc=False):
     The n-th restart inside the intensity period waits
     ``min(maximum, initial * factor ** (n - 1))``, scaled by a random factor in
     ``[1 - jitter, 1 + jitter]`` drawn from the system's seeded ``random.Random``.
+    The growth stops at ``maximum``, however many restarts there were: the
+    delay never overflows.
     """
 
     initial: float = 0.01
@@ -61,15 +127,24 @@ class Backoff(msgspec.Struct, frozen=True, gc=False):
     jitter: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.initial < 0 or self.maximum < 0 or self.factor < 1 or not 0 <= self.jitter <= 1:
-            raise ValueError(
-                "backoff needs initial >= 0, maximum >= 0, factor >= 1 and 0 <= jitter <= 1, "
-                f"got {self!r}"
-            )
+        check_real("Backoff", "initial", self.initial, minimum=0.0)
+        check_real("Backoff", "maximum", self.maximum, minimum=0.0)
+        check_real("Backoff", "factor", self.factor, minimum=1.0)
+        check_real("Backoff", "jitter", self.jitter, minimum=0.0, maximum=1.0)
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        """The delay before restart number ``attempt`` (1-based)."""
-        base = min(self.maximum, self.initial * self.factor ** max(0, attempt - 1))
+        """The delay before restart number ``attempt`` (1-based), at most ``maximum`` (+jitter)."""
+        initial, maximum, factor = self.initial, self.maximum, self.factor
+        exponent = max(0, attempt - 1)
+        if initial >= maximum or initial == 0 or factor == 1 or exponent == 0:
+            base = min(maximum, initial)
+        elif exponent >= (math.log(maximum) - math.log(initial)) / math.log(factor):
+            base = maximum  # reached the cap: no power to compute, so none to overflow
+        else:
+            try:
+                base = min(maximum, initial * factor**exponent)
+            except OverflowError:  # only if maximum / initial exceeds the float range
+                base = maximum
         if self.jitter:
             base *= 1 + self.jitter * (2 * rng.random() - 1)
         return max(0.0, base)
@@ -89,8 +164,11 @@ class SupervisorFlags(msgspec.Struct, frozen=True, gc=False):
     backoff: Backoff = Backoff()
 
     def __post_init__(self) -> None:
-        if self.intensity < 0 or self.period <= 0:
-            raise ValueError(f"supervisor flags need intensity >= 0 and period > 0, got {self!r}")
+        check_enum("SupervisorFlags", "strategy", self.strategy, Strategy)
+        check_int("SupervisorFlags", "intensity", self.intensity, minimum=0)
+        check_real("SupervisorFlags", "period", self.period, minimum=0.0, strict=True)
+        if type(self.backoff) is not Backoff:
+            raise TypeError(f"SupervisorFlags.backoff must be a Backoff, got {self.backoff!r}")
 
 
 # gc=False: specs are immutable data created per spawn; keeping them out of the
@@ -111,15 +189,38 @@ class ChildSpec(msgspec.Struct, frozen=True, gc=False):
     """Seconds a stopping child may take to finish its current message before it is cancelled."""
     mailbox: MailboxConfig | None = None
     """``None``: the actor class's own ``mailbox`` setting."""
+    directives: Directives | None = None
+    """What a failure in ``receive`` means; ``None``: the actor class's own ``directives``."""
 
     def __post_init__(self) -> None:
         if not callable(self.factory):
-            raise TypeError(f"child factory must be callable, got {self.factory!r}")
-        if self.shutdown < 0:
-            raise ValueError(f"shutdown timeout must be >= 0, got {self.shutdown}")
-        if self.name is not None and (not self.name or "/" in self.name or self.name[0] == "$"):
+            raise TypeError(f"ChildSpec.factory must be callable, got {self.factory!r}")
+        if type(self.args) is not tuple:
+            raise TypeError(f"ChildSpec.args must be a tuple, got {self.args!r}")
+        kwargs = self.kwargs
+        if kwargs is not NO_KWARGS and (
+            not isinstance(kwargs, Mapping) or not all(type(key) is str for key in kwargs)
+        ):
+            raise TypeError(
+                f"ChildSpec.kwargs must be a mapping with str keys, got {self.kwargs!r}"
+            )
+        name = self.name
+        if name is not None and (
+            type(name) is not str or not name or "/" in name or name[0] == "$"
+        ):
             raise ValueError(
-                f"actor name must be non-empty, without '/', not starting with '$': {self.name!r}"
+                "ChildSpec.name (the actor name) must be a non-empty str, without '/', "
+                f"not starting with '$': {name!r}"
+            )
+        check_enum("ChildSpec", "restart", self.restart, Restart)
+        check_real("ChildSpec", "shutdown", self.shutdown, minimum=0.0)
+        if self.mailbox is not None and type(self.mailbox) is not MailboxConfig:
+            raise TypeError(
+                f"ChildSpec.mailbox must be a MailboxConfig or None, got {self.mailbox!r}"
+            )
+        if self.directives is not None and type(self.directives) is not Directives:
+            raise TypeError(
+                f"ChildSpec.directives must be a Directives or None, got {self.directives!r}"
             )
 
 
@@ -132,6 +233,7 @@ def child_spec(
     restart: Restart,
     shutdown: float,
     mailbox: MailboxConfig | None,
+    directives: Directives | None = None,
 ) -> ChildSpec:
     """The spec ``spawn(factory, *args, name=..., ...)`` describes."""
     return ChildSpec(
@@ -142,4 +244,5 @@ def child_spec(
         restart=restart,
         shutdown=shutdown,
         mailbox=mailbox,
+        directives=directives,
     )

@@ -17,7 +17,7 @@ def box(capacity: int = 2, overflow: Overflow = Overflow.FAIL) -> Mailbox:
 
 
 def test_capacity_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="at least 1, got 0"):
+    with pytest.raises(ValueError, match=r"MailboxConfig.capacity must be >= 1, got 0"):
         MailboxConfig(capacity=0)
 
 
