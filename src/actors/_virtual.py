@@ -23,7 +23,7 @@ import structlog
 
 from ._cell import ActorCell, CellState, Guardian
 from ._ref import ActorRef
-from .supervision._spec import ChildSpec, SupervisorFlags
+from .supervision._spec import ChildSpec, Restart, SupervisorFlags
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -111,7 +111,11 @@ class VirtualActors:
         """The running activation, activating one if there is none."""
         cell = entry.cell
         if cell is None or cell.state is CellState.STOPPED:
-            spec = ChildSpec(factory=ref.factory, args=(ref.key,), name=ref.name)
+            # TRANSIENT: a failure restarts the activation, but one that stops
+            # itself is deactivated; the next message activates a fresh one.
+            spec = ChildSpec(
+                factory=ref.factory, args=(ref.key,), name=ref.name, restart=Restart.TRANSIENT
+            )
             cell = entry.cell = self._root.spawn_child(spec)
             self.activations += 1
             logger.debug("virtual_actor_activated", actor=cell.path)

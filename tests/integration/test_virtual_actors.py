@@ -69,6 +69,30 @@ async def test_an_idle_actor_is_passivated_and_reactivated_fresh() -> None:
         assert LIFECYCLE == ["start c1", "stop c1", "start c1"]
 
 
+class Leave(Message):
+    pass
+
+
+class Leaving(Conversation):
+    async def receive(self, message: Message) -> Any:
+        if isinstance(message, Leave):
+            self.context.stop()
+            return None
+        return await super().receive(message)
+
+
+async def test_an_activation_that_stops_itself_is_deactivated_not_restarted() -> None:
+    async with ActorSystem("t") as system:
+        ref = system.virtual(Leaving, "l1")
+        ref.tell(Ping())
+        assert await ref.ask(Pong(), timeout=WAIT) == ("l1", 1)
+        ref.tell(Leave())
+        await wait_until(lambda: LIFECYCLE == ["start l1", "stop l1"])
+        assert await ref.ask(Pong(), timeout=WAIT) == ("l1", 0)
+        assert LIFECYCLE == ["start l1", "stop l1", "start l1"]
+        assert system.virtual_statistics().activations == 2
+
+
 async def test_activity_postpones_passivation() -> None:
     clock = ManualClock()
     async with ActorSystem("t", clock=clock) as system:
