@@ -20,7 +20,7 @@ from actors.cluster import (
     MemberUp,
 )
 from actors.remote import MemoryNetwork, RemoteConfig, RemoteNode
-from tests.helpers import WAIT, wait_until
+from tests.helpers import SECRET, WAIT, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -67,7 +67,7 @@ async def start(
         if network is not None:
             kwargs = {"transport": network.transport(name), "host": name}
         node = await stack.enter_async_context(
-            RemoteNode(system, secret="s", config=RemoteConfig(handshake_timeout=1.0), **kwargs)
+            RemoteNode(system, secret=SECRET, config=RemoteConfig(handshake_timeout=1.0), **kwargs)
         )
         if not seeds:
             seeds.append(node.listen_address)
@@ -138,10 +138,10 @@ async def test_a_node_with_no_reachable_seed_keeps_trying_then_joins() -> None:
         sa = await stack.enter_async_context(ActorSystem("a"))
         sb = await stack.enter_async_context(ActorSystem("b"))
         na = await stack.enter_async_context(
-            RemoteNode(sa, secret="s", transport=network.transport("a"), host="a")
+            RemoteNode(sa, secret=SECRET, transport=network.transport("a"), host="a")
         )
         nb = await stack.enter_async_context(
-            RemoteNode(sb, secret="s", transport=network.transport("b"), host="b")
+            RemoteNode(sb, secret=SECRET, transport=network.transport("b"), host="b")
         )
         network.partition({"a"}, {"b"})
         cb = await stack.enter_async_context(Cluster(nb, seeds=[na.listen_address], config=FAST))

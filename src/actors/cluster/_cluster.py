@@ -19,6 +19,7 @@ logged as ``member_up``, ``member_unreachable``, ``member_reachable``,
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
@@ -82,8 +83,26 @@ class ClusterConfig(msgspec.Struct, frozen=True):
     """Seconds to wait for members to acknowledge a graceful leave."""
 
     def __post_init__(self) -> None:
-        if self.heartbeat_interval <= 0 or self.down_after < 0 or self.phi_threshold <= 0:
-            raise ValueError(f"invalid cluster config: {self!r}")
+        # name -> whether 0 is allowed; every field is a finite number, never negative
+        fields = {
+            "heartbeat_interval": False,
+            "phi_threshold": False,
+            "min_std_deviation": False,
+            "acceptable_pause": True,
+            "down_after": True,
+            "join_timeout": False,
+            "join_retry": False,
+            "leave_timeout": False,
+        }
+        for field, zero in fields.items():
+            value = getattr(self, field)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+                bound = ">= 0" if zero else "> 0"
+                raise ValueError(
+                    f"invalid cluster config: ClusterConfig.{field} is {value!r}, "
+                    f"expected a finite number {bound}"
+                )
 
     def detection_time(self) -> float:
         """A rough upper bound of the seconds from a crash to ``member_down``."""
