@@ -373,7 +373,8 @@ class RemoteNode:
     The HMAC key is ``secret`` (a ``str`` as UTF-8) stripped of surrounding
     whitespace; a secret under 128 bits of material raises
     :class:`~protocol.WeakSecret` (the rule: :func:`protocol.cluster_key`). A
-    node or cluster name that is empty or over 255 characters raises ``ValueError``.
+    node or cluster name that is empty or over 255 characters, or a node name
+    with ``@``, ``/`` or spaces, raises ``ValueError``.
     """
 
     def __init__(
