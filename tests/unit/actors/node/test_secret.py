@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
+import actors.node._main as node_main
 from actors import ActorSystem
 from actors.node import ConfigError, NodeConfig, gen_secret, load_config, main, run_node
 from actors.remote import RemoteNode
@@ -122,11 +123,19 @@ def test_the_node_refuses_a_weak_secret_from_every_source(
     weak: str,
 ) -> None:
     argv, env, label = sources(tmp_path, weak)[source]
+    started: list[NodeConfig] = []
+
+    async def fake_run_node(config: NodeConfig, **_: Any) -> None:
+        started.append(config)
+
+    monkeypatch.setattr(node_main, "run_node", fake_run_node)
+    monkeypatch.setattr(node_main, "configure_logging", lambda *a, **k: None)
     for key in [k for k in os.environ if k.startswith("TADPOLE_")]:
         monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert main(["--name", "n", *argv]) == 2
+    assert started == []
     captured = capsys.readouterr()
     assert captured.out == ""
     [line] = captured.err.splitlines()
