@@ -30,7 +30,7 @@ from actors import Actor, ActorSystem
 from actors.remote import RemoteConfig, RemoteNode
 from protocol import FrameReader, FrameWriter, Message, encode_frame
 
-SECRET = "bench-remote"
+SECRET = "bench-remote-9f2c41d7e6a8b053"  # a cluster secret needs 128 bits
 TELLS = 100_000
 ASKS = 3_000
 ASK_CHUNK = 100

@@ -16,6 +16,12 @@ if TYPE_CHECKING:
 WAIT = 5.0
 """Generous bound for anything a test waits on; reaching it fails the test."""
 
+SECRET = "0f3c9a7d52e8b14c6a0d9e2f7b3c81a5"
+"""A cluster secret strong enough for ``RemoteNode`` (32 hex digits: 128 bits)."""
+
+OTHER_SECRET = "9b2e4f61c0a8d37e5f1b6c9a2d4e8f03"
+"""Another strong secret, for tests of nodes that must not authenticate each other."""
+
 
 class Ping(Message, tag="test.ping"):
     n: int = 0

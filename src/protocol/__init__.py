@@ -33,15 +33,22 @@ from ._framing import FRAME_HEADER_SIZE as FRAME_HEADER_SIZE
 from ._framing import FrameReader as FrameReader
 from ._framing import FrameWriter as FrameWriter
 from ._framing import encode_frame as encode_frame
+from ._handshake import MAX_NAME_LENGTH as MAX_NAME_LENGTH
 from ._handshake import NONCE_SIZE as NONCE_SIZE
 from ._handshake import PROTOCOL_VERSION as PROTOCOL_VERSION
 from ._handshake import Handshake as Handshake
 from ._handshake import HandshakeRole as HandshakeRole
+from ._handshake import check_name as check_name
 from ._message import Message as Message
 from ._message import MessageRegistry as MessageRegistry
 from ._message import registry as registry
 from ._schema import SCHEMA_DIALECT as SCHEMA_DIALECT
 from ._schema import export_schemas as export_schemas
+from ._secret import MIN_SECRET_BITS as MIN_SECRET_BITS
+from ._secret import WeakSecret as WeakSecret
+from ._secret import cluster_key as cluster_key
+from ._secret import generate_secret as generate_secret
+from ._secret import secret_bits as secret_bits
 
 __tadpole__ = "protocol"
 """Marks this package as Tadpole's own (``import actors`` checks it: see README, Installing)."""
@@ -49,6 +56,8 @@ __tadpole__ = "protocol"
 __all__ = (
     "DEFAULT_MAX_FRAME_SIZE",
     "FRAME_HEADER_SIZE",
+    "MAX_NAME_LENGTH",
+    "MIN_SECRET_BITS",
     "NONCE_SIZE",
     "PROTOCOL_VERSION",
     "SCHEMA_DIALECT",
@@ -82,7 +91,12 @@ __all__ = (
     "TruncatedFrame",
     "UnexpectedHandshakeMessage",
     "UnknownMessageType",
+    "WeakSecret",
+    "check_name",
+    "cluster_key",
     "encode_frame",
     "export_schemas",
+    "generate_secret",
     "registry",
+    "secret_bits",
 )

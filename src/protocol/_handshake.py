@@ -53,7 +53,14 @@ from ._errors import (
     UnexpectedHandshakeMessage,
 )
 
-__all__ = ["NONCE_SIZE", "PROTOCOL_VERSION", "Handshake", "HandshakeRole"]
+__all__ = [
+    "MAX_NAME_LENGTH",
+    "NONCE_SIZE",
+    "PROTOCOL_VERSION",
+    "Handshake",
+    "HandshakeRole",
+    "check_name",
+]
 
 PROTOCOL_VERSION: Final = 2
 """The wire protocol version this code speaks."""
@@ -63,10 +70,19 @@ NONCE_SIZE: Final = 32
 
 _PROOF_SIZE: Final = 32  # HMAC-SHA256
 _MAX_NAME: Final = 255
+MAX_NAME_LENGTH: Final = _MAX_NAME
+"""Characters a node or cluster name may have, at most (and at least one)."""
 
 _Name = Annotated[str, msgspec.Meta(min_length=1, max_length=_MAX_NAME)]
 _Nonce = Annotated[bytes, msgspec.Meta(min_length=NONCE_SIZE, max_length=NONCE_SIZE)]
 _ProofBytes = Annotated[bytes, msgspec.Meta(min_length=_PROOF_SIZE, max_length=_PROOF_SIZE)]
+
+
+def check_name(what: str, value: str) -> str:
+    """``value`` if it fits a handshake as a ``what`` (node or cluster) name, else ValueError."""
+    if not isinstance(value, str) or not 0 < len(value) <= _MAX_NAME:
+        raise ValueError(f"{what} name must be 1..{_MAX_NAME} characters, got {value!r}")
+    return value
 
 
 class HandshakeRole(enum.Enum):
@@ -202,15 +218,15 @@ class Handshake:
     )
 
     def __init__(self, role: HandshakeRole, *, node: str, cluster: str, secret: bytes) -> None:
-        for what, value in (("node", node), ("cluster", cluster)):
-            if not 0 < len(value) <= _MAX_NAME:
-                raise ValueError(f"{what} name must be 1..{_MAX_NAME} characters, got {value!r}")
-        if not secret:
+        check_name("node", node)
+        check_name("cluster", cluster)
+        # The HMAC key: surrounding ASCII whitespace is never part of it (see cluster_key).
+        self._secret = bytes(secret).strip()
+        if not self._secret:
             raise ValueError("the cluster secret must not be empty")
         self._role = role
         self._node = node
         self._cluster = cluster
-        self._secret = bytes(secret)
         # Security-relevant randomness: nonces come from the OS's CSPRNG, never from
         # the injected, seeded random.Random that the rest of the runtime uses.
         self._nonce = secrets.token_bytes(NONCE_SIZE)

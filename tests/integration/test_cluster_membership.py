@@ -22,7 +22,7 @@ from actors.cluster import (
 )
 from actors.remote import MemoryNetwork, RemoteConfig, RemoteNode
 from actors.testing import Simulation, simulate
-from tests.helpers import WAIT, wait_until
+from tests.helpers import SECRET, WAIT, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -69,7 +69,7 @@ async def start(
         if network is not None:
             kwargs = {"transport": network.transport(name), "host": name}
         node = await stack.enter_async_context(
-            RemoteNode(system, secret="s", config=RemoteConfig(handshake_timeout=1.0), **kwargs)
+            RemoteNode(system, secret=SECRET, config=RemoteConfig(handshake_timeout=1.0), **kwargs)
         )
         if not seeds:
             seeds.append(node.listen_address)
@@ -140,10 +140,10 @@ async def test_a_node_with_no_reachable_seed_keeps_trying_then_joins() -> None:
         sa = await stack.enter_async_context(ActorSystem("a"))
         sb = await stack.enter_async_context(ActorSystem("b"))
         na = await stack.enter_async_context(
-            RemoteNode(sa, secret="s", transport=network.transport("a"), host="a")
+            RemoteNode(sa, secret=SECRET, transport=network.transport("a"), host="a")
         )
         nb = await stack.enter_async_context(
-            RemoteNode(sb, secret="s", transport=network.transport("b"), host="b")
+            RemoteNode(sb, secret=SECRET, transport=network.transport("b"), host="b")
         )
         network.partition({"a"}, {"b"})
         cb = await stack.enter_async_context(Cluster(nb, seeds=[na.listen_address], config=FAST))
@@ -169,7 +169,7 @@ async def _two_members_on_virtual_time(sim: Simulation, config: ClusterConfig) -
             node = await stack.enter_async_context(
                 RemoteNode(
                     system,
-                    secret="s",
+                    secret=SECRET,
                     name=name,
                     transport=network.transport(name),
                     host=name,
@@ -262,7 +262,7 @@ async def test_a_fault_while_joining_is_logged_and_the_join_retried(
         (a,) = await start(stack, ["a"], network)
         system = await stack.enter_async_context(ActorSystem("b"))
         node = await stack.enter_async_context(
-            RemoteNode(system, secret="s", transport=network.transport("b"), host="b")
+            RemoteNode(system, secret=SECRET, transport=network.transport("b"), host="b")
         )
         b = Cluster(node, seeds=[a.node.listen_address], config=FAST)
         merge = b._merge

@@ -27,7 +27,7 @@ from actors.cluster import MemberUp
 from actors.ledger import LedgerReader
 from actors.node import LEDGER_FILE
 from actors.remote import RemoteNode
-from tests.helpers import Echo, Ping
+from tests.helpers import SECRET, Echo, Ping
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "multi-process-test-secret"
 HEARTBEAT = 0.2
 DOWN_AFTER = 1.0
 BOOT = 20.0
@@ -164,7 +163,8 @@ def event(name: str, **fields: Any) -> Callable[[dict[str, Any]], bool]:
 
 async def test_three_nodes_form_a_cluster_detect_a_kill_and_leave_cleanly(tmp_path: Path) -> None:
     secret_file = tmp_path / "secret"
-    secret_file.write_text(SECRET)
+    secret_file.write_text(SECRET + "\n")
+    secret_file.chmod(0o600)
     ports = [free_port() for _ in range(3)]
     seeds = f"127.0.0.1:{ports[0]}"
     names = ["n1", "n2", "n3"]

@@ -23,6 +23,7 @@ from protocol import (
     MessageKind,
     encode_frame,
 )
+from tests.helpers import SECRET as TEXT_SECRET
 from tests.helpers import WAIT, Echo, Ping, wait_until
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.anyio
 
-SECRET = b"bad-input-secret"
+SECRET = TEXT_SECRET.encode()
 CLUSTER = "tadpole"
 LIMIT = 64 * 1024
 _names = itertools.count(1)

@@ -34,7 +34,7 @@ from actors.remote import (
     TcpTransport,
 )
 from protocol import Message, MessageTooLarge
-from tests.helpers import WAIT, Boom, Echo, Ping, Pong, wait_until
+from tests.helpers import OTHER_SECRET, SECRET, WAIT, Boom, Echo, Ping, Pong, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterable
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from actors import ActorRef
 
 pytestmark = pytest.mark.anyio
-
-SECRET = b"two-systems-secret"
 
 
 @asynccontextmanager
@@ -550,8 +548,8 @@ async def test_wrong_secret_is_refused_and_logged() -> None:
     async with (
         ActorSystem("alpha") as sa,
         ActorSystem("beta") as sb,
-        RemoteNode(sa, secret="one") as a,
-        RemoteNode(sb, secret="two") as b,
+        RemoteNode(sa, secret=SECRET) as a,
+        RemoteNode(sb, secret=OTHER_SECRET) as b,
     ):
         with capture_logs() as logs, pytest.raises(NodeUnreachable):
             await a.ref(f"{b.address}/user/x").ask(Ping(), timeout=WAIT)

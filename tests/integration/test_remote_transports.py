@@ -17,7 +17,7 @@ from actors.remote import (
     RemoteNode,
     TcpTransport,
 )
-from tests.helpers import WAIT, Echo, Ping, wait_until
+from tests.helpers import SECRET, WAIT, Echo, Ping, wait_until
 
 if TYPE_CHECKING:
     from anyio.abc import ByteStream
@@ -114,8 +114,12 @@ async def test_nodes_talk_over_any_transport(transports: tuple[Transport, Transp
     async with AsyncExitStack() as stack:
         sa = await stack.enter_async_context(ActorSystem("a"))
         sb = await stack.enter_async_context(ActorSystem("b"))
-        a = await stack.enter_async_context(RemoteNode(sa, secret="s", transport=client, host=host))
-        b = await stack.enter_async_context(RemoteNode(sb, secret="s", transport=server, host=host))
+        a = await stack.enter_async_context(
+            RemoteNode(sa, secret=SECRET, transport=client, host=host)
+        )
+        b = await stack.enter_async_context(
+            RemoteNode(sb, secret=SECRET, transport=server, host=host)
+        )
         await sb.spawn(Echo, name="echo")
         ref = a.ref(f"{b.address}/user/echo")
         for n in range(20):
@@ -134,7 +138,7 @@ async def memory_nodes(
         system = await stack.enter_async_context(ActorSystem(name))
         node = RemoteNode(
             system,
-            secret="s",
+            secret=SECRET,
             transport=network.transport(name),
             host=name,
             config=RemoteConfig(handshake_timeout=1.0),

@@ -16,6 +16,7 @@ from actors import Actor, ActorSystem
 from actors.remote import MemoryNetwork, RemoteConfig, RemoteError, RemoteNode
 from actors.testing import Simulation, seeds, simulate
 from protocol import Message
+from tests.helpers import SECRET
 
 NODES = ("a", "b", "c")
 
@@ -45,7 +46,7 @@ async def start_node(
     system = await stack.enter_async_context(sim.system(name))
     node = RemoteNode(
         system,
-        secret="sim-secret",
+        secret=SECRET,
         name=name,
         transport=network.transport(name),
         host=name,

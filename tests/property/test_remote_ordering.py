@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.helpers import WAIT
+from tests.helpers import SECRET, WAIT
 
 from actors import Actor, ActorSystem, MailboxConfig
 from actors.remote import MemoryNetwork, RemoteConfig, RemoteNode, SendBufferFull, TcpTransport
@@ -77,10 +77,10 @@ async def run_senders(
         sa = await stack.enter_async_context(ActorSystem("a"))
         sb = await stack.enter_async_context(ActorSystem("b"))
         a = await stack.enter_async_context(
-            RemoteNode(sa, secret="s", transport=client, host=host, config=config)
+            RemoteNode(sa, secret=SECRET, transport=client, host=host, config=config)
         )
         b = await stack.enter_async_context(
-            RemoteNode(sb, secret="s", transport=server, host=host, config=config)
+            RemoteNode(sb, secret=SECRET, transport=server, host=host, config=config)
         )
         refs = []
         for target in range(TARGETS):

@@ -89,26 +89,25 @@ class ClusterConfig(msgspec.Struct, frozen=True):
     """Seconds to wait for members to acknowledge a graceful leave."""
 
     def __post_init__(self) -> None:
-        positive = (
-            "heartbeat_interval",
-            "phi_threshold",
-            "min_std_deviation",
-            "join_timeout",
-            "join_retry",
-            "leave_timeout",
-        )
-        for name in positive:
-            value = getattr(self, name)
-            if not (0.0 < value < math.inf):
+        # name -> whether 0 is allowed; every field is a finite number, never negative
+        fields = {
+            "heartbeat_interval": False,
+            "phi_threshold": False,
+            "min_std_deviation": False,
+            "acceptable_pause": True,
+            "down_after": True,
+            "join_timeout": False,
+            "join_retry": False,
+            "leave_timeout": False,
+        }
+        for field, zero in fields.items():
+            value = getattr(self, field)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+                bound = ">= 0" if zero else "> 0"
                 raise ValueError(
-                    f"invalid cluster config: {name} must be a positive finite number, "
-                    f"got {value!r}"
-                )
-        for name in ("acceptable_pause", "down_after"):
-            value = getattr(self, name)
-            if not (0.0 <= value < math.inf):
-                raise ValueError(
-                    f"invalid cluster config: {name} must be a finite number >= 0, got {value!r}"
+                    f"invalid cluster config: ClusterConfig.{field} is {value!r}, "
+                    f"expected a finite number {bound}"
                 )
 
     def detection_time(self) -> float:

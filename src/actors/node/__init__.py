@@ -3,6 +3,7 @@
 from ._config import ConfigError as ConfigError
 from ._config import NodeConfig as NodeConfig
 from ._config import load_config as load_config
+from ._main import gen_secret as gen_secret
 from ._main import main as main
 from ._run import LEDGER_FILE as LEDGER_FILE
 from ._run import NodeContext as NodeContext
@@ -15,6 +16,7 @@ __all__ = (
     "NodeConfig",
     "NodeContext",
     "configure_logging",
+    "gen_secret",
     "load_config",
     "main",
     "run_node",

@@ -16,6 +16,7 @@ import inspect
 import logging
 import signal
 import ssl
+import stat
 import sys
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, Final
@@ -44,7 +45,13 @@ if TYPE_CHECKING:
 
     from ._config import NodeConfig
 
-__all__ = ["LEDGER_FILE", "NodeContext", "configure_logging", "run_node"]
+__all__ = [
+    "LEDGER_FILE",
+    "NodeContext",
+    "configure_logging",
+    "run_node",
+    "warn_if_secret_readable",
+]
 
 logger = structlog.get_logger(__name__)
 
@@ -140,15 +147,47 @@ def _tls(config: NodeConfig) -> TcpTransport:
     return TcpTransport(server_ssl=server, client_ssl=client)
 
 
-async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) -> None:
-    """Run the node until SIGTERM/SIGINT, then shut down gracefully."""
-    app = load_app(config.app) if config.app else None
-    cluster_config = ClusterConfig(
-        heartbeat_interval=config.heartbeat_interval,
-        phi_threshold=config.phi_threshold,
-        down_after=config.down_after,
+def warn_if_secret_readable(path: Path | None) -> bool:
+    """Log ``secret_file_readable_by_others`` if the secret file's group or others may read it."""
+    if path is None:
+        return False
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return False
+    logger.warning(
+        "secret_file_readable_by_others",
+        path=str(path),
+        mode=f"{stat.S_IMODE(mode):04o}",
+        fix=f"chmod 600 {path}",
     )
-    remote_config = RemoteConfig(handshake_timeout=config.handshake_timeout)
+    return True
+
+
+async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) -> None:
+    """Run the node until SIGTERM/SIGINT, then shut down gracefully.
+
+    Raises :class:`ConfigError` before anything starts when a setting cannot
+    be used (an app that does not import, TLS files that do not load, a
+    value the runtime's own config structs refuse).
+    """
+    warn_if_secret_readable(config.secret_file)
+    app = load_app(config.app) if config.app else None
+    try:
+        cluster_config = ClusterConfig(
+            heartbeat_interval=config.heartbeat_interval,
+            phi_threshold=config.phi_threshold,
+            down_after=config.down_after,
+        )
+        remote_config = RemoteConfig(handshake_timeout=config.handshake_timeout)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        transport = _tls(config)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the TLS files: {exc}") from None
     stop = anyio.Event()
     received: list[str] = []
 
@@ -181,7 +220,7 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                     host=config.listen[0],
                     port=config.listen[1],
                     advertise_host=config.advertise_host,
-                    transport=_tls(config),
+                    transport=transport,
                     config=remote_config,
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -25,7 +26,8 @@ class ReconnectBackoff(msgspec.Struct, frozen=True):
     jitter: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.base <= 0 or self.cap < self.base or not 0 <= self.jitter < 1:
+        finite = all(math.isfinite(x) for x in (self.base, self.cap, self.jitter))
+        if not finite or self.base <= 0 or self.cap < self.base or not 0 <= self.jitter < 1:
             raise ValueError(f"invalid backoff {self!r}: need 0 < base <= cap, 0 <= jitter < 1")
 
     def delay(self, attempt: int, rng: random.Random) -> float:

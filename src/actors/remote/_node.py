@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import struct
 from collections import deque
 from contextlib import suppress
@@ -50,6 +51,8 @@ from protocol import (
     MessageTooLarge,
     RemoteFailure,
     RemoteProtocolError,
+    check_name,
+    cluster_key,
     encode_frame,
 )
 
@@ -112,8 +115,36 @@ class RemoteConfig(msgspec.Struct, frozen=True):
     """Seconds the node waits, on exit, for its send buffers to drain."""
 
     def __post_init__(self) -> None:
-        if self.send_buffer < 1 or self.max_inflight_asks < 1:
-            raise ValueError("send_buffer and max_inflight_asks must be at least 1")
+        for field in ("handshake_timeout", "connect_timeout", "flush_timeout"):
+            _check_number(self, field, minimum=0.0, above=True)
+        for field in ("max_frame_size", "send_buffer", "batch_bytes", "max_inflight_asks"):
+            _check_number(self, field, minimum=1, integer=True)
+        if not isinstance(self.overflow, Overflow):
+            raise ValueError(
+                f"invalid remote config: RemoteConfig.overflow is {self.overflow!r}, "
+                "not an Overflow"
+            )
+
+
+def _check_number(
+    config: object, field: str, *, minimum: float, above: bool = False, integer: bool = False
+) -> None:
+    """Raise ValueError naming ``field`` unless it is a finite number >= (or >) ``minimum``."""
+    value = getattr(config, field)
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and not (integer and isinstance(value, float))
+        and math.isfinite(value)
+        and (value > minimum if above else value >= minimum)
+    )
+    if not ok:
+        bound = f"> {minimum}" if above else f">= {minimum}"
+        kind = "an integer" if integer else "a finite number"
+        raise ValueError(
+            f"invalid remote config: {type(config).__name__}.{field} is {value!r}, "
+            f"expected {kind} {bound}"
+        )
 
 
 class RemoteStatistics(msgspec.Struct, frozen=True):
@@ -338,6 +369,12 @@ class RemoteNode:
     ``port`` are where to listen (port 0 picks a free one; see :attr:`address`).
     ``advertise_host`` is the host peers should dial when ``host`` is a
     wildcard such as ``0.0.0.0``.
+
+    The HMAC key is ``secret`` (a ``str`` as UTF-8) stripped of surrounding
+    whitespace; a secret under 128 bits of material raises
+    :class:`~protocol.WeakSecret` (the rule: :func:`protocol.cluster_key`). A
+    node or cluster name that is empty or over 255 characters, or a node name
+    with ``@``, ``/`` or spaces, raises ``ValueError``.
     """
 
     def __init__(
@@ -354,11 +391,11 @@ class RemoteNode:
         config: RemoteConfig | None = None,
     ) -> None:
         self.system = system
-        self.name = name if name is not None else system.name
-        self.cluster = cluster
-        self._secret = secret.encode() if isinstance(secret, str) else bytes(secret)
-        if not self._secret:
-            raise ValueError("the cluster secret must not be empty")
+        self.name = check_name("node", name if name is not None else system.name)
+        if any(c in "@/" or c.isspace() for c in self.name):
+            raise ValueError(f"node name must not contain '@', '/' or spaces: {self.name!r}")
+        self.cluster = check_name("cluster", cluster)
+        self._secret = cluster_key(secret)  # stripped, and refused under 128 bits: WeakSecret
         self.transport: Transport = transport if transport is not None else TcpTransport()
         self.config = config if config is not None else RemoteConfig()
         self._host = host

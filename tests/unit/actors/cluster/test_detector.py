@@ -90,5 +90,5 @@ def test_a_long_pause_that_marked_the_member_dead_stays_out_of_the_history() -> 
 )
 def test_cluster_config_names_the_invalid_setting(settings: dict[str, float], name: str) -> None:
     # Refused up front, not when the first member's detector is built.
-    with pytest.raises(ValueError, match=f"cluster config: {name} "):
+    with pytest.raises(ValueError, match=rf"ClusterConfig\.{name} is "):
         ClusterConfig(**settings)

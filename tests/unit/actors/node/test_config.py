@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from actors.node import ConfigError, load_config
+from tests.helpers import OTHER_SECRET, SECRET
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
     secret = tmp_path / "secret"
-    secret.write_text("from-file-secret\n")
+    secret.write_text(SECRET + "\n")
     path = tmp_path / "node.toml"
     path.write_text(
         "[node]\n"
@@ -36,7 +37,7 @@ def test_the_config_file_alone_configures_a_node(config_file: Path) -> None:
     assert config.cluster == "file-cluster"
     assert config.heartbeat_interval == 3.0
     assert config.seeds == (("127.0.0.1", 9001), ("127.0.0.1", 9002))
-    assert config.secret == b"from-file-secret"
+    assert config.secret == SECRET.encode()
 
 
 def test_environment_overrides_the_file(config_file: Path) -> None:
@@ -64,9 +65,9 @@ def test_the_config_file_can_come_from_the_environment(config_file: Path) -> Non
 
 
 def test_secret_from_the_environment_beats_the_file(config_file: Path) -> None:
-    config = load_config(["--config", str(config_file)], environ={"TADPOLE_SECRET": "env-secret"})
-    assert config.secret == b"env-secret"
-    assert "env-secret" not in repr(config)
+    config = load_config(["--config", str(config_file)], environ={"TADPOLE_SECRET": OTHER_SECRET})
+    assert config.secret == OTHER_SECRET.encode()
+    assert OTHER_SECRET not in repr(config)
 
 
 def test_a_bad_value_names_its_source(config_file: Path) -> None:
@@ -80,12 +81,12 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text('[node]\nname = "n"\nlisten_port = 7000\n')
     with pytest.raises(ConfigError, match=r"unknown keys .*listen_port"):
-        load_config(["--config", str(path)], environ={"TADPOLE_SECRET": "s"})
+        load_config(["--config", str(path)], environ={"TADPOLE_SECRET": SECRET})
 
 
 def test_a_node_without_name_or_secret_is_refused() -> None:
     with pytest.raises(ConfigError, match="name is required"):
-        load_config([], environ={"TADPOLE_SECRET": "s"})
+        load_config([], environ={"TADPOLE_SECRET": SECRET})
     with pytest.raises(ConfigError, match="no cluster secret"):
         load_config(["--name", "n"], environ={})
 
