@@ -33,6 +33,7 @@ from ._framing import FRAME_HEADER_SIZE as FRAME_HEADER_SIZE
 from ._framing import FrameReader as FrameReader
 from ._framing import FrameWriter as FrameWriter
 from ._framing import encode_frame as encode_frame
+from ._handshake import HANDSHAKE_MAX_FRAME_SIZE as HANDSHAKE_MAX_FRAME_SIZE
 from ._handshake import NONCE_SIZE as NONCE_SIZE
 from ._handshake import PROTOCOL_VERSION as PROTOCOL_VERSION
 from ._handshake import Handshake as Handshake
@@ -44,6 +45,7 @@ from ._message import registry as registry
 __all__ = (
     "DEFAULT_MAX_FRAME_SIZE",
     "FRAME_HEADER_SIZE",
+    "HANDSHAKE_MAX_FRAME_SIZE",
     "NONCE_SIZE",
     "PROTOCOL_VERSION",
     "AuthenticationFailed",

@@ -14,7 +14,7 @@ from typing import Any, TypeVar, Union
 
 import msgspec
 
-from ._errors import InvalidMessage, MalformedMessage, UnknownMessageType
+from ._errors import InvalidMessage, MalformedMessage, RemoteProtocolError, UnknownMessageType
 from ._message import Message, MessageRegistry, registry
 
 __all__ = ["Codec"]
@@ -40,6 +40,7 @@ class Codec:
         self._decoder_version = -1
         self._many_decoder: msgspec.msgpack.Decoder[Any] | None = None  # list[union]
         self._typed: dict[type[Message], msgspec.msgpack.Decoder[Any]] = {}
+        self._elements = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
     def encode(self, message: Message) -> bytes:
         """The msgpack bytes of ``message``."""
@@ -88,6 +89,31 @@ class Codec:
         except DECODE_FAILURES as exc:
             raise MalformedMessage(f"malformed message bytes: {exc}") from None
         return messages
+
+    def decode_each(
+        self, data: bytes | bytearray | memoryview
+    ) -> list[Message | RemoteProtocolError]:
+        """Decode a msgpack array of messages one by one: each element's message, or
+        the error that element alone raises (:class:`MalformedMessage`,
+        :class:`UnknownMessageType` or :class:`InvalidMessage`), in order.
+
+        For a receiver that refuses a bad message and delivers the others. Raises
+        :class:`MalformedMessage` only if ``data`` is not an array.
+        """
+        try:
+            elements = self._elements.decode(data)
+        except DECODE_FAILURES as exc:
+            raise MalformedMessage(f"not an array of messages: {exc}") from None
+        results: list[Message | RemoteProtocolError] = []
+        count = len(elements)
+        for index, element in enumerate(elements):
+            try:
+                results.append(self.decode(element))
+            except UnknownMessageType as exc:
+                results.append(exc)  # the tag says it all
+            except (InvalidMessage, MalformedMessage) as exc:
+                results.append(type(exc)(f"message {index} of {count}: {exc}"))
+        return results
 
     def decode_as(self, data: bytes | bytearray | memoryview, message_type: type[M]) -> M:
         """Decode bytes that must hold a ``message_type``."""

@@ -23,6 +23,7 @@ from ._codec import DECODE_FAILURES, Codec
 from ._errors import InvalidMessage, MalformedEnvelope, MalformedMessage
 
 if TYPE_CHECKING:
+    from ._errors import RemoteProtocolError
     from ._message import Message
 
 __all__ = ["Envelope", "EnvelopeCodec", "MessageKind", "RemoteFailure"]
@@ -280,6 +281,14 @@ class EnvelopeCodec:
         :meth:`Codec.decode_many` does.
         """
         return self._codec.decode_many(memoryview(envelope.payload))
+
+    def decode_payloads_each(self, envelope: Envelope) -> list[Message | RemoteProtocolError]:
+        """Decode the payload of a ``TELLS`` envelope message by message: each one, or
+        the error it alone raises, in order (see :meth:`Codec.decode_each`).
+
+        Raises :class:`MalformedMessage` only if the payload is not an array.
+        """
+        return self._codec.decode_each(memoryview(envelope.payload))
 
     def decode_failure(self, envelope: Envelope) -> RemoteFailure:
         """Decode the payload of an ``ERROR`` envelope.
