@@ -476,3 +476,51 @@ async def test_failed_handshakes_leave_nothing_behind(
     assert stats.connections == 1
     echo = peer.ref(f"{target.address}/user/echo")
     assert await echo.ask(Ping(1), timeout=WAIT) == Ping(1)
+
+
+@pytest.mark.parametrize("transport_kind", ["tcp", "memory"])
+async def test_an_unexpected_error_handling_a_frame_closes_only_that_connection_counted(
+    monkeypatch: pytest.MonkeyPatch, transport_kind: str
+) -> None:
+    """Should handling a peer's frame ever raise what it must not (a bug), that one
+    connection closes, counted as ``internal_error``, on the push path (TCP) and the
+    pull path (TLS, in-memory) alike: no peer's bytes end the node."""
+    from actors.remote import MemoryNetwork
+    from actors.remote._connection import Connection
+
+    def broken(self: Connection, cid: int, reply: object) -> None:
+        raise RuntimeError("a bug in the reader")
+
+    network = MemoryNetwork()
+    transport: Any = network.transport("target") if transport_kind == "memory" else None
+    raw_transport: Any = network.transport("raw") if transport_kind == "memory" else None
+    async with (
+        ActorSystem("target") as system,
+        RemoteNode(system, secret=SECRET, cluster=CLUSTER, transport=transport) as target,
+    ):
+        await system.spawn(Echo, name="echo")
+        host, port = target.listen_address
+        monkeypatch.setattr(Connection, "_on_reply", broken)
+        with capture_logs() as logs:
+            stream: Any = (
+                await raw_transport.connect(host, port)
+                if raw_transport is not None
+                else await anyio.connect_tcp(host, port)
+            )
+            async with stream:
+                await handshake(stream)
+                await stream.send(frame_of([MessageKind.REPLY, "/user/a", ["test.ping", 1]]))
+                await read_until_closed(stream)
+            await wait_until(lambda: bool(target.statistics().close_reasons))
+        assert target.statistics().close_reasons == {"internal_error": 1}
+        assert any(e["event"] == "connection_failed" for e in logs)
+        monkeypatch.undo()
+        # Still serving.
+        async with (
+            ActorSystem("late") as late_system,
+            RemoteNode(
+                late_system, secret=SECRET, cluster=CLUSTER, transport=raw_transport
+            ) as late,
+        ):
+            ref = late.ref(f"{target.address}/user/echo")
+            assert await ref.ask(Ping(2), timeout=WAIT) == Ping(2)
