@@ -14,7 +14,7 @@ from typing import Any, TypeVar, Union
 
 import msgspec
 
-from ._errors import InvalidMessage, MalformedMessage, RemoteProtocolError, UnknownMessageType
+from ._errors import InvalidMessage, MalformedMessage, UnknownMessageType
 from ._message import Message, MessageRegistry, registry
 
 __all__ = ["Codec"]
@@ -90,30 +90,18 @@ class Codec:
             raise MalformedMessage(f"malformed message bytes: {exc}") from None
         return messages
 
-    def decode_each(
-        self, data: bytes | bytearray | memoryview
-    ) -> list[Message | RemoteProtocolError]:
-        """Decode a msgpack array of messages one by one: each element's message, or
-        the error that element alone raises (:class:`MalformedMessage`,
-        :class:`UnknownMessageType` or :class:`InvalidMessage`), in order.
+    def split_many(self, data: bytes | bytearray | memoryview) -> list[msgspec.Raw]:
+        """The elements of a msgpack array, each still encoded, in order.
 
-        For a receiver that refuses a bad message and delivers the others. Raises
-        :class:`MalformedMessage` only if ``data`` is not an array.
+        For a receiver that decodes the messages of an array one by one (with
+        :meth:`decode`), refusing a bad one and keeping the others. Raises
+        :class:`MalformedMessage` if ``data`` is not an array.
         """
         try:
-            elements = self._elements.decode(data)
+            elements: list[msgspec.Raw] = self._elements.decode(data)
         except DECODE_FAILURES as exc:
             raise MalformedMessage(f"not an array of messages: {exc}") from None
-        results: list[Message | RemoteProtocolError] = []
-        count = len(elements)
-        for index, element in enumerate(elements):
-            try:
-                results.append(self.decode(element))
-            except UnknownMessageType as exc:
-                results.append(exc)  # the tag says it all
-            except (InvalidMessage, MalformedMessage) as exc:
-                results.append(type(exc)(f"message {index} of {count}: {exc}"))
-        return results
+        return elements
 
     def decode_as(self, data: bytes | bytearray | memoryview, message_type: type[M]) -> M:
         """Decode bytes that must hold a ``message_type``."""

@@ -23,7 +23,6 @@ from ._codec import DECODE_FAILURES, Codec
 from ._errors import InvalidMessage, MalformedEnvelope, MalformedMessage
 
 if TYPE_CHECKING:
-    from ._errors import RemoteProtocolError
     from ._message import Message
 
 __all__ = ["Envelope", "EnvelopeCodec", "MessageKind", "RemoteFailure"]
@@ -282,13 +281,13 @@ class EnvelopeCodec:
         """
         return self._codec.decode_many(memoryview(envelope.payload))
 
-    def decode_payloads_each(self, envelope: Envelope) -> list[Message | RemoteProtocolError]:
-        """Decode the payload of a ``TELLS`` envelope message by message: each one, or
-        the error it alone raises, in order (see :meth:`Codec.decode_each`).
+    def split_payloads(self, envelope: Envelope) -> list[msgspec.Raw]:
+        """The messages of a ``TELLS`` envelope, each still encoded, in order, to be
+        decoded one by one with :meth:`Codec.decode` (see :meth:`Codec.split_many`).
 
-        Raises :class:`MalformedMessage` only if the payload is not an array.
+        Raises :class:`MalformedMessage` if the payload is not an array.
         """
-        return self._codec.decode_each(memoryview(envelope.payload))
+        return self._codec.split_many(memoryview(envelope.payload))
 
     def decode_failure(self, envelope: Envelope) -> RemoteFailure:
         """Decode the payload of an ``ERROR`` envelope.

@@ -290,11 +290,11 @@ REFUSED: list[tuple[str, list[Any], str, str]] = [
     # A run holding one message instead of an array of them: with all seven fields
     # (the one-message decoder takes it), and with the three a node sends.
     ("one_message_as_a_run", [*RUN_ECHO, ["test.ping"], None, 0, None, None], "MalformedMessage",
-     "message 0 of 1"),
+     "not a tagged message"),
     ("one_message_as_a_short_run", [*RUN_ECHO, ["test.ping"], None], "MalformedMessage",
-     "message 0 of 1"),
+     "not a tagged message"),
     ("one_message_as_a_run_of_three", [*RUN_ECHO, ["test.ping"]], "MalformedMessage",
-     "message 0 of 1"),
+     "not a tagged message"),
 ]  # fmt: skip
 
 

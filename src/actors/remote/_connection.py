@@ -35,6 +35,11 @@ streams have a writer task that sends each batch.
 
 Any :class:`~protocol.RemoteProtocolError` from the peer's bytes closes this
 connection with the error's class name as the reason; nothing else is affected.
+Except a message in a well-formed envelope that does not decode (an unknown tag,
+fields that do not validate): that message alone is refused
+(:meth:`Connection._refuse_message`) and the connection stays. Anything else
+raised while handling the peer's input closes the connection as
+``internal_error``: no peer's bytes end the node.
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ from ._tcp import TcpStream
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
+    import msgspec
     from anyio.abc import ByteStream, TaskGroup
 
     from protocol import Envelope, FrameReader
@@ -1043,24 +1049,29 @@ class Connection:
     def _decode_run(self, envelope: Envelope) -> list[Message]:
         """The messages of a ``TELLS`` envelope the fast decoder refused: each one
         that decodes, in order; each one that does not is refused alone."""
+        envelopes = self.node._envelopes
         try:
-            results = self.node._envelopes.decode_payloads_each(envelope)
+            elements = envelopes.split_payloads(envelope)
         except RemoteProtocolError as exc:  # the payload is not an array: one bad message
             self._refuse_message(envelope, exc)
             return []
+        decode = envelopes.codec.decode
         messages: list[Message] = []
-        for result in results:
-            if isinstance(result, Message):
-                messages.append(result)
-            else:
-                self._refuse_message(envelope, result)
+        for element in elements:
+            try:
+                messages.append(decode(memoryview(element)))
+            except RemoteProtocolError as exc:
+                self._refuse_message(envelope, exc, element)
         return messages
 
-    def _refuse_message(self, envelope: Envelope, error: RemoteProtocolError) -> None:
+    def _refuse_message(
+        self, envelope: Envelope, error: RemoteProtocolError, data: msgspec.Raw | None = None
+    ) -> None:
         """A message in a well-formed envelope does not decode (an unknown tag,
         fields that do not validate): refuse it alone and keep the connection. An
         ask is answered with the error (naming the tag), a tell becomes a dead
-        letter with the error as its reason; both are counted by error class."""
+        letter (its bytes) with the error as its reason; both are counted by
+        error class."""
         node = self.node
         node._count_refused(error)
         logger.warning(
@@ -1086,7 +1097,9 @@ class Connection:
             self.notify()
             return
         reason = f"refused from node {self.peer.name}: {error}"
-        node.system.dead_letters.publish(envelope.target, bytes(envelope.payload), reason)
+        # The message as it came: its bytes (``data``: one message of a run).
+        message = bytes(data if data is not None else envelope.payload)
+        node.system.dead_letters.publish(envelope.target, message, reason)
 
     def _on_reply(self, cid: int, reply: Message) -> None:
         item = self.sent.pop(cid, None)
