@@ -16,7 +16,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from actors import ActorSystem
-from actors.remote import RemoteConfig, RemoteNode, TcpTransport
+from actors.remote import NodeUnreachable, RemoteConfig, RemoteNode, TcpTransport
 from protocol import (
     HANDSHAKE_MAX_FRAME_SIZE,
     PROTOCOL_VERSION,
@@ -272,6 +272,7 @@ async def test_a_bad_message_in_a_run_is_refused_alone_and_the_others_delivered(
     [letter] = letters
     assert letter.recipient == "/user/echo"
     assert "no.such.message.tag" in letter.reason
+    assert letter.message == msgspec.msgpack.encode(["no.such.message.tag"])  # as it came
 
 
 ASK_ECHO = [MessageKind.ASK, "/user/echo"]
@@ -524,3 +525,27 @@ async def test_an_unexpected_error_handling_a_frame_closes_only_that_connection_
         ):
             ref = late.ref(f"{target.address}/user/echo")
             assert await ref.ask(Ping(2), timeout=WAIT) == Ping(2)
+
+
+async def test_a_dialled_node_cannot_send_a_large_frame_before_it_is_authenticated() -> None:
+    """The dialling side reads the handshake under the small limit too: an acceptor
+    that answers with a header announcing 16 MiB fails the dial at once."""
+    config = RemoteConfig(handshake_timeout=60.0, connect_timeout=WAIT)
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def hostile(stream: SocketStream) -> None:
+        async with stream:
+            await stream.send(struct.pack(">I", 16 * 1024 * 1024) + b"x" * 1000)
+            await read_until_closed(stream)
+
+    async with (
+        listener,
+        anyio.create_task_group() as tg,
+        ActorSystem("dialler") as system,
+        RemoteNode(system, secret=SECRET, cluster=CLUSTER, config=config) as node,
+    ):
+        tg.start_soon(listener.serve, hostile)
+        with anyio.fail_after(WAIT), pytest.raises(NodeUnreachable, match="FrameTooLarge"):
+            await node.ref(f"tadpole://hostile@127.0.0.1:{port}/user/x").ask(Ping())
+        tg.cancel_scope.cancel()
