@@ -24,7 +24,9 @@ from protocol import (
     EnvelopeCodec,
     FrameReader,
     Handshake,
+    InvalidMessage,
     MessageKind,
+    UnknownMessageType,
     encode_frame,
 )
 from tests.helpers import WAIT, Echo, Ping, wait_until
@@ -548,4 +550,52 @@ async def test_a_dialled_node_cannot_send_a_large_frame_before_it_is_authenticat
         tg.start_soon(listener.serve, hostile)
         with anyio.fail_after(WAIT), pytest.raises(NodeUnreachable, match="FrameTooLarge"):
             await node.ref(f"tadpole://hostile@127.0.0.1:{port}/user/x").ask(Ping())
+        tg.cancel_scope.cancel()
+
+
+async def test_an_answer_that_does_not_decode_fails_its_ask_alone() -> None:
+    """A ``REPLY`` with an unknown tag (or an ``ERROR`` whose failure does not
+    validate) fails that ask with the error; the connection keeps serving."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def answering(stream: SocketStream) -> None:
+        async with stream:
+            hs = Handshake.acceptor(node="answering", cluster=CLUSTER, secret=SECRET)
+            reader = FrameReader()
+            while not hs.established:
+                reader.feed(await stream.receive())
+                for frame in reader:
+                    hs.receive(frame)
+                    for payload in hs.data_to_send():
+                        await stream.send(encode_frame(payload))
+            answers = [
+                [MessageKind.REPLY, "", ["no.such.message.tag"], "/user/x"],
+                [MessageKind.ERROR, "", [1, 2, 3], "/user/x"],
+                [MessageKind.REPLY, "", ["test.ping", 7], "/user/x"],
+            ]
+            for fields in answers:
+                while (frame := reader.next_frame()) is None:
+                    reader.feed(await stream.receive())
+                ask = EnvelopeCodec().decode(frame)
+                await stream.send(frame_of([*fields, ask.correlation_id]))
+            await read_until_closed(stream)
+
+    async with (
+        listener,
+        anyio.create_task_group() as tg,
+        ActorSystem("asker") as system,
+        RemoteNode(system, secret=SECRET, cluster=CLUSTER) as node,
+    ):
+        tg.start_soon(listener.serve, answering)
+        ref = node.ref(f"tadpole://answering@127.0.0.1:{port}/user/x")
+        with pytest.raises(UnknownMessageType, match="no.such.message.tag"):
+            await ref.ask(Ping(1), timeout=WAIT)
+        with pytest.raises(InvalidMessage):
+            await ref.ask(Ping(2), timeout=WAIT)
+        assert await ref.ask(Ping(3), timeout=WAIT) == Ping(7)
+        stats = node.statistics()
+        assert stats.messages_refused == {"UnknownMessageType": 1, "InvalidMessage": 1}
+        assert stats.connections_opened == 1
+        assert stats.close_reasons == {}
         tg.cancel_scope.cancel()
