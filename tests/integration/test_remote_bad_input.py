@@ -589,7 +589,7 @@ async def test_an_answer_that_does_not_decode_fails_its_ask_alone() -> None:
     ):
         tg.start_soon(listener.serve, answering)
         ref = node.ref(f"tadpole://answering@127.0.0.1:{port}/user/x")
-        with pytest.raises(UnknownMessageType, match="no.such.message.tag"):
+        with pytest.raises(UnknownMessageType, match=r"no\.such\.message\.tag"):
             await ref.ask(Ping(1), timeout=WAIT)
         with pytest.raises(InvalidMessage):
             await ref.ask(Ping(2), timeout=WAIT)
