@@ -33,6 +33,7 @@ from ._framing import FRAME_HEADER_SIZE as FRAME_HEADER_SIZE
 from ._framing import FrameReader as FrameReader
 from ._framing import FrameWriter as FrameWriter
 from ._framing import encode_frame as encode_frame
+from ._handshake import HANDSHAKE_MAX_FRAME_SIZE as HANDSHAKE_MAX_FRAME_SIZE
 from ._handshake import MAX_NAME_LENGTH as MAX_NAME_LENGTH
 from ._handshake import NONCE_SIZE as NONCE_SIZE
 from ._handshake import PROTOCOL_VERSION as PROTOCOL_VERSION
@@ -56,6 +57,7 @@ __tadpole__ = "protocol"
 __all__ = (
     "DEFAULT_MAX_FRAME_SIZE",
     "FRAME_HEADER_SIZE",
+    "HANDSHAKE_MAX_FRAME_SIZE",
     "MAX_NAME_LENGTH",
     "MIN_SECRET_BITS",
     "NONCE_SIZE",

@@ -40,6 +40,7 @@ class Codec:
         self._decoder_version = -1
         self._many_decoder: msgspec.msgpack.Decoder[Any] | None = None  # list[union]
         self._typed: dict[type[Message], msgspec.msgpack.Decoder[Any]] = {}
+        self._elements = msgspec.msgpack.Decoder(list[msgspec.Raw])
 
     def encode(self, message: Message) -> bytes:
         """The msgpack bytes of ``message``."""
@@ -88,6 +89,19 @@ class Codec:
         except DECODE_FAILURES as exc:
             raise MalformedMessage(f"malformed message bytes: {exc}") from None
         return messages
+
+    def split_many(self, data: bytes | bytearray | memoryview) -> list[msgspec.Raw]:
+        """The elements of a msgpack array, each still encoded, in order.
+
+        For a receiver that decodes the messages of an array one by one (with
+        :meth:`decode`), refusing a bad one and keeping the others. Raises
+        :class:`MalformedMessage` if ``data`` is not an array.
+        """
+        try:
+            elements: list[msgspec.Raw] = self._elements.decode(data)
+        except DECODE_FAILURES as exc:
+            raise MalformedMessage(f"not an array of messages: {exc}") from None
+        return elements
 
     def decode_as(self, data: bytes | bytearray | memoryview, message_type: type[M]) -> M:
         """Decode bytes that must hold a ``message_type``."""

@@ -281,6 +281,14 @@ class EnvelopeCodec:
         """
         return self._codec.decode_many(memoryview(envelope.payload))
 
+    def split_payloads(self, envelope: Envelope) -> list[msgspec.Raw]:
+        """The messages of a ``TELLS`` envelope, each still encoded, in order, to be
+        decoded one by one with :meth:`Codec.decode` (see :meth:`Codec.split_many`).
+
+        Raises :class:`MalformedMessage` if the payload is not an array.
+        """
+        return self._codec.split_many(memoryview(envelope.payload))
+
     def decode_failure(self, envelope: Envelope) -> RemoteFailure:
         """Decode the payload of an ``ERROR`` envelope.
 

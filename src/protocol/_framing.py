@@ -176,7 +176,17 @@ class FrameReader:
 
     @property
     def max_frame_size(self) -> int:
+        """The largest payload a header may announce; a larger one raises :class:`FrameTooLarge`.
+
+        Settable: a connection reads its handshake under a small limit and
+        raises it once the peer is authenticated. The new limit applies to the
+        headers not yet parsed.
+        """
         return self._max
+
+    @max_frame_size.setter
+    def max_frame_size(self, value: int) -> None:
+        self._max = _check_limit(value)
 
     @property
     def buffered(self) -> int:

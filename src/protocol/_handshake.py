@@ -54,6 +54,7 @@ from ._errors import (
 )
 
 __all__ = [
+    "HANDSHAKE_MAX_FRAME_SIZE",
     "MAX_NAME_LENGTH",
     "NONCE_SIZE",
     "PROTOCOL_VERSION",
@@ -67,6 +68,16 @@ PROTOCOL_VERSION: Final = 2
 
 NONCE_SIZE: Final = 32
 """Bytes of each side's fresh nonce."""
+
+HANDSHAKE_MAX_FRAME_SIZE: Final = 8 * 1024
+"""Largest frame a side reads before the handshake has authenticated the peer.
+
+Every handshake message fits (the largest, a ``Reject`` with its 1024-character
+detail, is under 4.2 KiB), so a transport reads the handshake with a
+:class:`~protocol.FrameReader` of this limit and raises it to the connection's
+own limit once the handshake is established: an unauthenticated peer cannot
+make a node buffer a large frame.
+"""
 
 _PROOF_SIZE: Final = 32  # HMAC-SHA256
 _MAX_NAME: Final = 255

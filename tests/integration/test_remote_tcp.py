@@ -159,7 +159,9 @@ async def test_one_connection_per_node_pair_is_reused_both_ways() -> None:
         assert a.statistics().connections_opened == 1
 
 
-async def test_remote_exception_arrives_as_remote_actor_error_with_traceback() -> None:
+async def test_remote_exception_arrives_as_remote_actor_error_without_traceback() -> None:
+    """By default only the type and message cross: the server's traceback, with its
+    file paths and source lines, stays on the server."""
     async with pair() as (a, b):
         await b.system.spawn(Echo, name="echo")
         ref = a.ref(f"{b.address}/user/echo")
@@ -167,8 +169,17 @@ async def test_remote_exception_arrives_as_remote_actor_error_with_traceback() -
             await ref.ask(Boom("kaput"), timeout=WAIT)
         assert info.value.type_name == "RuntimeError"
         assert info.value.remote_message == "kaput"
-        assert "RuntimeError: kaput" in info.value.traceback_text
+        assert info.value.traceback_text == ""
+        assert ".py" not in str(info.value)
         assert await ref.ask(Ping(5), timeout=WAIT) == Ping(5)  # restarted, still served
+
+
+async def test_remote_traceback_is_sent_when_the_node_opts_in() -> None:
+    async with pair(RemoteConfig(include_traceback=True)) as (a, b):
+        await b.system.spawn(Echo, name="echo")
+        with pytest.raises(RemoteActorError) as info:
+            await a.ref(f"{b.address}/user/echo").ask(Boom("kaput"), timeout=WAIT)
+        assert "RuntimeError: kaput" in info.value.traceback_text
 
 
 async def test_ask_to_a_missing_remote_actor_raises_actor_stopped() -> None:

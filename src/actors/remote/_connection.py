@@ -35,6 +35,11 @@ streams have a writer task that sends each batch.
 
 Any :class:`~protocol.RemoteProtocolError` from the peer's bytes closes this
 connection with the error's class name as the reason; nothing else is affected.
+Except a message in a well-formed envelope that does not decode (an unknown tag,
+fields that do not validate): that message alone is refused
+(:meth:`Connection._refuse_message`) and the connection stays. Anything else
+raised while handling the peer's input closes the connection as
+``internal_error``: no peer's bytes end the node.
 """
 
 from __future__ import annotations
@@ -66,9 +71,10 @@ from ._tcp import TcpStream
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
+    import msgspec
     from anyio.abc import ByteStream, TaskGroup
 
-    from protocol import FrameReader
+    from protocol import Envelope, FrameReader
 
     from .._cell import ActorCell
     from .._clock import Cancellable
@@ -812,8 +818,7 @@ class Connection:
             self._end(type(exc).__name__, str(exc), bad_input=True)
             return
         except Exception as exc:
-            logger.error("connection_failed", peer=self.peer.name, error=repr(exc))
-            self._end("internal_error", repr(exc))
+            self._failed(exc)
             return
         if blocked is not None:
             self._blocked = blocked
@@ -845,6 +850,15 @@ class Connection:
             self._end(type(exc).__name__, str(exc), bad_input=True)
         except _STREAM_GONE as exc:
             self._end("connection_lost", repr(exc))
+        except Exception as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        """Handling the peer's input raised what it never should: a bug, not the
+        peer's fault, yet one peer's input must not end the node. Close this
+        connection, counted as ``internal_error``."""
+        logger.error("connection_failed", peer=self.peer.name, error=repr(exc))
+        self._end("internal_error", repr(exc), bad_input=True)
 
     def _process(self) -> Coroutine[Any, Any, None] | None:
         """Deliver every complete frame; a coroutine to await if one must wait for room.
@@ -879,6 +893,8 @@ class Connection:
                 drained = splitter.drained
                 batch = self._load(frames, incoming)
                 at = 0
+                if not batch:
+                    continue  # a lone TELLS frame with no message in it
             target = self._run
             if target is not None:
                 # Tells to one target: into its mailbox all at once, if there is room.
@@ -909,8 +925,12 @@ class Connection:
                         continue
                     blocked = self._tell(envelope.target, envelope.payload)
                 elif kind is _TELLS:
-                    self._enter_run(envelope.target, envelope.payload)
-                    continue
+                    if type(envelope.payload) is list:  # decoded as a run
+                        self._enter_run(envelope.target, envelope.payload)
+                        continue
+                    # One message where an array of them belongs (the one-message
+                    # decoder took it): only the two-step decode can say what it is.
+                    blocked = self._process_slowly(self._frames[at])
                 elif kind is _ASK:
                     stats.messages_received += 1
                     blocked = self._ask(
@@ -979,13 +999,17 @@ class Connection:
     def _process_slowly(self, frame: bytes) -> Coroutine[Any, Any, None] | None:
         """The two-step decode: precise errors for bad bytes, and ``ERROR`` answers."""
         envelopes = self.node._envelopes
-        envelope = envelopes.decode(frame)
+        envelope = envelopes.decode(frame)  # not an envelope: the connection closes
         kind = envelope.kind
         if kind is _TELLS:
-            self._enter_run(envelope.target, envelopes.decode_payloads(envelope))
+            self._enter_run(envelope.target, self._decode_run(envelope))
             return None
         if kind is _TELL or kind is _ASK:
-            message = envelopes.decode_payload(envelope)
+            try:
+                message = envelopes.decode_payload(envelope)
+            except RemoteProtocolError as exc:
+                self._refuse_message(envelope, exc)
+                return None
             self.node._counters.messages_received += 1
             if kind is _TELL:
                 return self._tell(envelope.target, message)
@@ -1006,20 +1030,76 @@ class Connection:
             return None  # the ask timed out meanwhile; its answer has nobody to go to
         future = item.future
         assert future is not None
-        if kind is _REPLY:
-            try:
+        try:
+            if kind is _REPLY:
                 reply = envelopes.decode_payload(envelope)
-            except RemoteProtocolError as exc:
                 if not future.done():
-                    future.set_exception(exc)
-                raise
+                    future.set_result(None if type(reply) is NoReply else reply)
+            elif kind is _ERROR:
+                failure = envelopes.decode_failure(envelope)
+                if not future.done():
+                    future.set_exception(_failure_error(item.label, failure))
+        except RemoteProtocolError as exc:
+            # An answer that does not decode fails its ask alone.
+            self.node._count_refused(exc)
             if not future.done():
-                future.set_result(None if type(reply) is NoReply else reply)
-        elif kind is _ERROR:
-            failure = envelopes.decode_failure(envelope)
-            if not future.done():
-                future.set_exception(_failure_error(item.label, failure))
+                future.set_exception(exc)
         return None
+
+    def _decode_run(self, envelope: Envelope) -> list[Message]:
+        """The messages of a ``TELLS`` envelope the fast decoder refused: each one
+        that decodes, in order; each one that does not is refused alone."""
+        envelopes = self.node._envelopes
+        try:
+            elements = envelopes.split_payloads(envelope)
+        except RemoteProtocolError as exc:  # the payload is not an array: one bad message
+            self._refuse_message(envelope, exc)
+            return []
+        decode = envelopes.codec.decode
+        messages: list[Message] = []
+        for element in elements:
+            try:
+                messages.append(decode(memoryview(element)))
+            except RemoteProtocolError as exc:
+                self._refuse_message(envelope, exc, element)
+        return messages
+
+    def _refuse_message(
+        self, envelope: Envelope, error: RemoteProtocolError, data: msgspec.Raw | None = None
+    ) -> None:
+        """A message in a well-formed envelope does not decode (an unknown tag,
+        fields that do not validate): refuse it alone and keep the connection. An
+        ask is answered with the error (naming the tag), a tell becomes a dead
+        letter (its bytes) with the error as its reason; both are counted by
+        error class."""
+        node = self.node
+        node._count_refused(error)
+        logger.warning(
+            "message_refused",
+            peer=self.peer.name,
+            actor=envelope.target,
+            reason=type(error).__name__,
+            error=str(error),
+        )
+        if envelope.kind is _ASK:
+            failure = RemoteFailure.from_exception(error, include_traceback=False)
+            reply_to = envelope.sender if envelope.sender is not None else ""
+            answer = (
+                _ERROR,
+                reply_to,
+                failure,
+                envelope.target,
+                envelope.correlation_id,
+                envelope.trace_id,
+                None,
+            )
+            self._out.add(answer)
+            self.notify()
+            return
+        reason = f"refused from node {self.peer.name}: {error}"
+        # The message as it came: its bytes (``data``: one message of a run).
+        message = bytes(data if data is not None else envelope.payload)
+        node.system.dead_letters.publish(envelope.target, message, reason)
 
     def _on_reply(self, cid: int, reply: Message) -> None:
         item = self.sent.pop(cid, None)

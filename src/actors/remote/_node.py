@@ -42,6 +42,7 @@ import structlog
 
 from protocol import (
     DEFAULT_MAX_FRAME_SIZE,
+    HANDSHAKE_MAX_FRAME_SIZE,
     Codec,
     EnvelopeCodec,
     FrameReader,
@@ -109,15 +110,29 @@ class RemoteConfig(msgspec.Struct, frozen=True):
     """Bytes the writer gathers into one write, at most (a single larger frame still goes)."""
     max_inflight_asks: int = 10_000
     """Asks from one connection being answered at once before its reader waits."""
-    include_traceback: bool = True
-    """Send the traceback text of a failed ask to the asker."""
+    include_traceback: bool = False
+    """Send the traceback text of a failed ask to the asker.
+
+    Off by default: the asker gets the exception's type name and message, and
+    this node's file paths and source lines stay on this node. Turn it on
+    between nodes that trust each other, to debug.
+    """
     flush_timeout: float = 2.0
     """Seconds the node waits, on exit, for its send buffers to drain."""
+    max_handshakes: int = 64
+    """Accepted connections not yet authenticated (in TLS or the handshake) at once;
+    one more is closed at once, counted as ``TooManyHandshakes``."""
 
     def __post_init__(self) -> None:
         for field in ("handshake_timeout", "connect_timeout", "flush_timeout"):
             _check_number(self, field, minimum=0.0, above=True)
-        for field in ("max_frame_size", "send_buffer", "batch_bytes", "max_inflight_asks"):
+        for field in (
+            "max_frame_size",
+            "send_buffer",
+            "batch_bytes",
+            "max_inflight_asks",
+            "max_handshakes",
+        ):
             _check_number(self, field, minimum=1, integer=True)
         if not isinstance(self.overflow, Overflow):
             raise ValueError(
@@ -174,6 +189,12 @@ class RemoteStatistics(msgspec.Struct, frozen=True):
     asks_cancelled: int = 0
     """Asks from peers withdrawn before they were answered: the asker sent ``CANCEL``
     (it timed out or was cancelled) or the connection ended."""
+    messages_refused: dict[str, int] = msgspec.field(default_factory=dict)
+    """Messages from peers refused alone, their connection kept, by reason (error
+    class name): an unknown tag or fields that do not validate. A refused ask was
+    answered with the error, a refused tell became a dead letter."""
+    handshakes: int = 0
+    """Accepted connections not authenticated yet (see ``RemoteConfig.max_handshakes``)."""
 
 
 class _Counters:
@@ -410,6 +431,8 @@ class RemoteNode:
         self._incoming = IncomingDecoder()
         self._counters = _Counters()
         self._close_reasons: dict[str, int] = {}
+        self._refused: dict[str, int] = {}
+        self._handshakes = 0  # accepted connections not authenticated yet
         self._peers: dict[str, _Peer] = {}
         self._conns: set[Connection] = set()
         self._services: dict[str, Callable[[Message, str], Message | None]] = {}
@@ -707,10 +730,27 @@ class RemoteNode:
     def _count_close(self, reason: str) -> None:
         self._close_reasons[reason] = self._close_reasons.get(reason, 0) + 1
 
+    def _count_refused(self, error: Exception) -> None:
+        reason = type(error).__name__
+        self._refused[reason] = self._refused.get(reason, 0) + 1
+
     async def _accept(self, raw: ByteStream) -> None:
         self._counters.connections_accepted += 1
+        if self._handshakes >= self.config.max_handshakes:
+            # Unauthenticated connections cost memory and a task each: bounded.
+            self._count_close("TooManyHandshakes")
+            logger.warning(
+                "connection_rejected",
+                node=self.name,
+                peer=None,
+                reason="TooManyHandshakes",
+                error=f"{self._handshakes} connections are already in their handshake",
+            )
+            await anyio.aclose_forcefully(raw)
+            return
         stream = raw
         seen: list[_Peer] = []
+        self._handshakes += 1
         try:
             try:
                 with anyio.fail_after(self.config.handshake_timeout):
@@ -720,7 +760,8 @@ class RemoteNode:
                 raise HandshakeTimeout(
                     f"no complete handshake within {self.config.handshake_timeout:g}s"
                 ) from None
-            peer = self._peers[name]
+            # Authenticated: only now does the node keep anything about the peer.
+            peer = self._peer(name, None, None)
         except (HandshakeTimeout, RemoteProtocolError) as exc:
             self._rejected(type(exc).__name__, exc, seen)
             await anyio.aclose_forcefully(stream)
@@ -737,10 +778,17 @@ class RemoteNode:
             self._rejected("HandshakeAborted", exc, seen)
             await anyio.aclose_forcefully(stream)
             return
+        except Exception as exc:  # a bug; still, no peer's bytes may end the node
+            logger.error("handshake_failed", node=self.name, error=repr(exc))
+            self._rejected("internal_error", exc, seen)
+            await anyio.aclose_forcefully(stream)
+            return
         except BaseException:
             self._abandon(seen)
             await anyio.aclose_forcefully(stream)
             raise
+        finally:
+            self._handshakes -= 1
         conn = self._adopt(peer, stream, reader, initiator=False)
         await conn.run()
 
@@ -765,7 +813,10 @@ class RemoteNode:
     ) -> tuple[str, FrameReader]:
         factory = Handshake.initiator if initiator else Handshake.acceptor
         handshake = factory(node=self.name, cluster=self.cluster, secret=self._secret)
-        reader = FrameReader(max_frame_size=self.config.max_frame_size)
+        # Handshake messages are small: until the peer is authenticated a header
+        # announcing more is refused before its body is buffered.
+        limit = self.config.max_frame_size
+        reader = FrameReader(max_frame_size=min(limit, HANDSHAKE_MAX_FRAME_SIZE))
 
         async def flush() -> None:
             out = handshake.data_to_send()
@@ -793,16 +844,19 @@ class RemoteNode:
             if first and not initiator:
                 first = False
                 peer = self._check_hello(_hello_name(frame))
-                if seen is not None:
+                if seen is not None and peer is not None:
                     seen.append(peer)
             await flush()
         name = handshake.peer_node
         assert name is not None
+        reader.max_frame_size = limit  # authenticated: the connection's own limit
         return name, reader
 
-    def _check_hello(self, name: str) -> _Peer:
+    def _check_hello(self, name: str) -> _Peer | None:
         """The acceptor knows who is dialling: refuse a self-connection or a losing
-        simultaneous dial, else note the incoming connection."""
+        simultaneous dial, else note the incoming connection on the peer, if this
+        node knows it already. The name is not authenticated yet: nothing is kept
+        about an unknown one (the peer record is made once the handshake holds)."""
         if name == self.name:
             raise _Refused(f"a node named {name!r} dialled itself")
         peer = self._peers.get(name)
@@ -812,8 +866,7 @@ class RemoteNode:
             and (peer.dialing or (peer.conn is not None and peer.conn.initiator))
         ):
             raise _Refused(f"simultaneous connect with {name!r}: this node's dial wins")
-        peer = self._peer(name, None, None)
-        if peer.incoming is None:
+        if peer is not None and peer.incoming is None:
             peer.incoming = asyncio.Event()
         return peer
 
@@ -957,6 +1010,8 @@ class RemoteNode:
             dropped=c.dropped,
             close_reasons=dict(self._close_reasons),
             asks_cancelled=c.asks_cancelled,
+            messages_refused=dict(self._refused),
+            handshakes=self._handshakes,
         )
 
     def __repr__(self) -> str:

@@ -163,3 +163,27 @@ def test_codec_over_an_empty_registry_refuses_everything() -> None:
 
     with pytest.raises(UnknownMessageType):
         codec.decode(codec.encode(Cancel("j-9")))
+
+
+def test_split_many_hands_out_each_element_to_decode_alone_in_order() -> None:
+    codec = Codec()
+    data = msgspec.msgpack.encode([Job("a", 1), ["no.such.tag", 1], 7, Cancel("c")])
+
+    elements = codec.split_many(data)
+
+    assert [bytes(e) for e in elements] == [
+        codec.encode(Job("a", 1)),
+        msgspec.msgpack.encode(["no.such.tag", 1]),
+        msgspec.msgpack.encode(7),
+        codec.encode(Cancel("c")),
+    ]
+    assert codec.decode(memoryview(elements[0])) == Job("a", 1)
+    with pytest.raises(UnknownMessageType):
+        codec.decode(memoryview(elements[1]))
+    assert codec.split_many(msgspec.msgpack.encode([])) == []
+
+
+@pytest.mark.parametrize("data", [b"\xa3abc", b"\x07", b"\xc1", b"\x92\x01"])
+def test_split_many_raises_malformed_message_for_what_is_not_an_array(data: bytes) -> None:
+    with pytest.raises(MalformedMessage, match="not an array of messages"):
+        Codec().split_many(data)

@@ -302,3 +302,17 @@ def test_writer_output_reads_back_through_a_reader() -> None:
     reader.feed(writer.take())
 
     assert list(reader) == payloads
+
+
+def test_a_reader_limit_can_be_raised_for_the_headers_not_yet_parsed() -> None:
+    """A connection reads its handshake under a small limit, then raises it."""
+    reader = FrameReader(max_frame_size=8)
+    reader.feed(encode_frame(b"12345678") + encode_frame(b"x" * 100))
+    assert reader.next_frame() == b"12345678"
+    with pytest.raises(FrameTooLarge):
+        reader.next_frame()
+    reader.max_frame_size = 100
+    assert reader.max_frame_size == 100
+    assert reader.next_frame() == b"x" * 100
+    with pytest.raises(ValueError, match="max_frame_size"):
+        reader.max_frame_size = 0

@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from protocol import (
+    HANDSHAKE_MAX_FRAME_SIZE,
     NONCE_SIZE,
     PROTOCOL_VERSION,
     AuthenticationFailed,
@@ -337,3 +338,17 @@ def test_node_and_cluster_names_must_be_1_to_255_characters(name: str) -> None:
         _acceptor(node=name)
     with pytest.raises(ValueError, match="cluster name"):
         _acceptor(cluster=name)
+
+
+def test_every_handshake_message_fits_the_unauthenticated_frame_limit() -> None:
+    """The largest a side can send before authentication: names of 255 four-byte
+    characters, a Reject with 1024 of them."""
+    name = "\U0001f438" * 255
+    largest = [
+        Hello(PROTOCOL_VERSION, name, name, b"n" * NONCE_SIZE),
+        Challenge(PROTOCOL_VERSION, name, name, b"n" * NONCE_SIZE, b"p" * 32),
+        Proof(b"p" * 32),
+        Accept(),
+        Reject("x" * 64, "\U0001f438" * 1024),
+    ]
+    assert max(len(msgspec.msgpack.encode(m)) for m in largest) <= HANDSHAKE_MAX_FRAME_SIZE
