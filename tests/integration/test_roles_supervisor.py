@@ -130,7 +130,7 @@ def test_the_lifecycle_is_published_and_recorded() -> None:
             (dispatch,) = sink.of("roles.dispatch")
             assert dispatch["parent_artifact"] == "p"
             assert dispatch["lineage_digest"] == view.lineage_digest
-            assert dispatch["slot"] == 1
+            assert dispatch["queue_slot"] == 1
 
     simulate(scenario, seed=2)
 

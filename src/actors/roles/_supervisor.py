@@ -442,6 +442,7 @@ class JobSupervisor(Actor[Message]):
                     dependency_depth=meta.get("dependency_depth", 0.0),
                     sandbox_debt=meta.get("sandbox_debt", 0.0),
                     parent_artifact=meta.get("parent_artifact"),
+                    submitted_at=job.submitted_at,
                 )
             )
         )
