@@ -247,18 +247,7 @@ class Balancer(Actor[Message]):
 
     def _send(self, dispatch: Dispatched) -> None:
         task = dispatch.task
-        lineage = dispatch.lineage
-        entry = {
-            "task_id": task.task_id,
-            "channel": dispatch.channel.value,
-            "score": dispatch.score,
-            "cycle": dispatch.cycle,
-            "queue_slot": lineage.slot,
-            "parent_artifact": lineage.parent_artifact,
-            "lineage_digest": lineage.digest,
-            "quota_breach": dispatch.quota_breach,
-            "delay_cycles": dispatch.delay,
-        }
+        entry = dispatch_entry(dispatch)
         self._dispatches.append(entry)
         record = self._tasks.get(task.task_id)
         if record is not None:
@@ -281,54 +270,113 @@ class Balancer(Actor[Message]):
         figure means nothing and the queueing delay is what to read:
         ``delay_cycles_p50/p90/max`` and ``wait_seconds_p50/p90``.
         """
-        planner = self.planner
-        dispatched = planner.dispatched
-        share = {f"{channel}_share": value for channel, value in planner.realised_shares().items()}
-        windows = list(planner.windows)
-        out = {
-            "tasks": float(planner.submitted),
-            "dispatched": float(dispatched),
-            "queued": float(planner.queued),
-            "deferred": float(planner.deferred),
-            "deferrals": float(planner.deferrals),
-            "cycles": float(planner.cycle),
-            "full_cycles": float(planner.full_cycles),
-            "quota_breaches": float(planner.breaches),
-            "strict_holds": float(planner.holds),
-            "delay_cycles_p50": _counter_percentile(planner.delays, 0.50),
-            "delay_cycles_p90": _counter_percentile(planner.delays, 0.90),
-            "delay_cycles_max": float(max(planner.delays, default=0)),
-            "wait_seconds_p50": _percentile(sorted(self._waits), 0.50),
-            "wait_seconds_p90": _percentile(sorted(self._waits), 0.90),
-            **share,
-        }
-        if windows:
-            out["strict_share_max_window"] = max(w.strict for w in windows)
-            out["creative_share_min_window"] = min(w.creative for w in windows)
-        if not planner.full_cycles:
-            out["within_two_cycles"] = planner.within_two / dispatched if dispatched else 1.0
-        return out
+        return dispatch_kpis(self.planner, self._waits)
 
     def summary(self) -> DispatchSummary:
-        lineage = {
-            entry["task_id"]: {
-                "parent_artifact": entry["parent_artifact"],
-                "lineage_digest": entry["lineage_digest"],
-                "queue_slot": entry["queue_slot"],
-                "channel": entry["channel"],
-                "cycle": entry["cycle"],
-            }
-            for entry in self._dispatches
-        }
-        return DispatchSummary(
-            tasks=[dict(task) for task in self._tasks.values()],
-            dispatches=list(self._dispatches),
-            lineage=lineage,
-            backlog=self._backlog(),
-            kpis=self.kpis(),
-            windows=[msgspec.structs.asdict(w) for w in self.planner.windows],
-            mode=self.config.mode,
+        return build_summary(
+            self.planner, self._tasks, self._dispatches, self._waits, mode=self.config.mode
         )
+
+    @staticmethod
+    def summary_of(
+        planner: DispatchPlanner, tasks: Mapping[str, Task], dispatches: Sequence[Dispatched]
+    ) -> DispatchSummary:
+        """The summary of a planner run outside an actor (a dry run over a task list)."""
+        weights = planner.config.weights
+        entries = {
+            task_id: {
+                "task_id": task_id,
+                "mode": task.mode.value,
+                "score": weights.score(task),
+                "parent_artifact": task.parent_artifact,
+                "arrived_cycle": 0,
+            }
+            for task_id, task in tasks.items()
+        }
+        for dispatch in dispatches:
+            record = entries.get(dispatch.task.task_id)
+            if record is not None:
+                record["dispatched_cycle"] = dispatch.cycle
+                record["channel"] = dispatch.channel.value
+        return build_summary(
+            planner, entries, [dispatch_entry(d) for d in dispatches], (), mode="simulate"
+        )
+
+
+def dispatch_entry(dispatch: Dispatched) -> dict[str, Any]:
+    """One dispatch as the ledger (``roles.dispatch``) and the summary record it."""
+    lineage = dispatch.lineage
+    return {
+        "task_id": dispatch.task.task_id,
+        "channel": dispatch.channel.value,
+        "score": dispatch.score,
+        "cycle": dispatch.cycle,
+        "queue_slot": lineage.slot,
+        "parent_artifact": lineage.parent_artifact,
+        "lineage_digest": lineage.digest,
+        "quota_breach": dispatch.quota_breach,
+        "delay_cycles": dispatch.delay,
+    }
+
+
+def dispatch_kpis(planner: DispatchPlanner, waits: Sequence[float] = ()) -> dict[str, float]:
+    """The KPIs of a planner (see :meth:`Balancer.kpis`); ``waits``: seconds to dispatch."""
+    dispatched = planner.dispatched
+    share = {f"{channel}_share": value for channel, value in planner.realised_shares().items()}
+    windows = list(planner.windows)
+    ordered = sorted(waits)
+    out = {
+        "tasks": float(planner.submitted),
+        "dispatched": float(dispatched),
+        "queued": float(planner.queued),
+        "deferred": float(planner.deferred),
+        "deferrals": float(planner.deferrals),
+        "cycles": float(planner.cycle),
+        "full_cycles": float(planner.full_cycles),
+        "quota_breaches": float(planner.breaches),
+        "strict_holds": float(planner.holds),
+        "delay_cycles_p50": _counter_percentile(planner.delays, 0.50),
+        "delay_cycles_p90": _counter_percentile(planner.delays, 0.90),
+        "delay_cycles_max": float(max(planner.delays, default=0)),
+        "wait_seconds_p50": _percentile(ordered, 0.50),
+        "wait_seconds_p90": _percentile(ordered, 0.90),
+        **share,
+    }
+    if windows:
+        out["strict_share_max_window"] = max(w.strict for w in windows)
+        out["creative_share_min_window"] = min(w.creative for w in windows)
+    if not planner.full_cycles:
+        out["within_two_cycles"] = planner.within_two / dispatched if dispatched else 1.0
+    return out
+
+
+def build_summary(
+    planner: DispatchPlanner,
+    tasks: Mapping[str, dict[str, Any]],
+    dispatches: Sequence[dict[str, Any]],
+    waits: Sequence[float],
+    *,
+    mode: str,
+) -> DispatchSummary:
+    lineage = {
+        entry["task_id"]: {
+            "parent_artifact": entry["parent_artifact"],
+            "lineage_digest": entry["lineage_digest"],
+            "queue_slot": entry["queue_slot"],
+            "channel": entry["channel"],
+            "cycle": entry["cycle"],
+        }
+        for entry in dispatches
+    }
+    return DispatchSummary(
+        tasks=[dict(task) for task in tasks.values()],
+        dispatches=list(dispatches),
+        lineage=lineage,
+        backlog={channel.value: n for channel, n in planner.backlog().items()},
+        kpis=dispatch_kpis(planner, waits),
+        windows=[msgspec.structs.asdict(w) for w in planner.windows],
+        mode=mode,
+    )
 
 
 def _percentile(ordered: Sequence[float], q: float) -> float:
