@@ -24,7 +24,15 @@ supervisor itself adds what jobs need on top:
   (:func:`~actors.roles.assess`): at-risk tadpoles get no new work, dead ones
   are stopped and their jobs reclaimed and retried, split-brain-live jobs are
   kept and logged.
-* a terminal job stays **unread** until acknowledged (accept, retry, split).
+* a terminal job stays **unread** until acknowledged (accept, retry, split),
+  and holds its place in the concurrency window until then: only an
+  acknowledgement lets the window refill (unless ``auto_acknowledge``);
+* **results and evidence**: a handler's return value is kept with its job
+  (bounded, :mod:`actors.roles._outcome`), shown by the job views, recorded
+  with the completion and returned by :func:`await_job`. A job that declared
+  acceptance evidence and lacks it ends ``needs_review``, never "completed";
+* **dependencies**: a job may wait for others (``metadata.depends_on``, or a
+  retry ``after`` another job) and runs once they have completed.
 
 Every transition is published on ``control_plane.job_events``; every
 allocation and release on ``control_plane.resource_updates``; all of them,
@@ -33,6 +41,7 @@ and the mitigation of saturation, are appended to the ledger.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -62,6 +71,7 @@ from ._messages import (
     RESOURCE_UPDATES,
     Acknowledge,
     Acknowledged,
+    AwaitJob,
     CancelJob,
     GetJob,
     GetLiveness,
@@ -78,6 +88,7 @@ from ._messages import (
     SupervisorStatistics,
     TadpoleInfo,
 )
+from ._outcome import EXTERNAL, Acceptance, bound_result, judge
 from ._planner import BalancerConfig, Dispatched
 from ._records import ALLOCATE, JOB, MITIGATE, RELEASE, RecordSink, append_record
 from ._resources import Allocation, PoolConfig, ResourcePools
@@ -103,7 +114,7 @@ if TYPE_CHECKING:
 
     from .._ref import ActorRef
 
-__all__ = ["JobSupervisor", "SupervisorConfig", "acknowledge", "submit_job"]
+__all__ = ["JobSupervisor", "SupervisorConfig", "acknowledge", "await_job", "submit_job"]
 
 
 class SupervisorConfig(msgspec.Struct, frozen=True):
@@ -128,6 +139,11 @@ class SupervisorConfig(msgspec.Struct, frozen=True):
     mitigation_tadpoles: int = 2
     mitigation_threads: int = 2
     thread_grace: float = 30.0
+    max_result_bytes: int = 65_536
+    """A result that encodes to more JSON than this is kept as a bounded note."""
+    auto_acknowledge: bool = False
+    """Mark completed and failed jobs read as they end (fire and forget): they then
+    free their window slot at once. ``needs_review`` jobs always wait for a reader."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.tadpoles <= self.max_tadpoles:
@@ -140,6 +156,8 @@ class SupervisorConfig(msgspec.Struct, frozen=True):
             raise ValueError("the initial tadpoles' thread budgets exceed max_threads")
         if self.max_attempts < 1 or not self.specializations:
             raise ValueError("max_attempts must be >= 1 and specializations non-empty")
+        if self.max_result_bytes < 64:
+            raise ValueError(f"max_result_bytes must be >= 64, got {self.max_result_bytes!r}")
 
     @property
     def tadpole_limit(self) -> int:
@@ -179,10 +197,13 @@ class _Job:
         "channel",
         "dispatched",
         "draining",
+        "evidence",
         "final",
         "finished_at",
         "lineage",
         "reason",
+        "result",
+        "results",
         "retry_pending",
         "shards",
         "spec",
@@ -190,6 +211,8 @@ class _Job:
         "state",
         "submitted_at",
         "unread",
+        "waiters",
+        "waiting_on",
     )
 
     def __init__(self, spec: JobSpec, now: float) -> None:
@@ -210,6 +233,16 @@ class _Job:
         self.retry_pending = False
         self.admitted = False
         self.dispatched = False
+        self.results: dict[int, Any] = {}
+        self.result: Any = None
+        self.evidence = ""
+        self.waiting_on: set[str] = set()
+        self.waiters: list[asyncio.Future[JobView]] = []
+
+    @property
+    def settled(self) -> bool:
+        """Ended, or stopped at ``needs_review``: what a reader acknowledges."""
+        return self.final or self.state is JobState.NEEDS_REVIEW
 
     def view(self) -> JobView:
         return JobView(
@@ -225,6 +258,9 @@ class _Job:
             started_at=self.started_at,
             finished_at=self.finished_at,
             lineage_digest=self.lineage,
+            result=self.result,
+            evidence=self.evidence,
+            waiting_on=tuple(sorted(self.waiting_on)),
         )
 
 
@@ -263,8 +299,10 @@ class JobSupervisor(Actor[Message]):
         ledger: RecordSink | None = None,
         tadpole_factory: Callable[..., Tadpole] = Tadpole,
         hooks: Sequence[CycleHook] = (),
+        acceptance: Mapping[str, Acceptance] | None = None,
     ) -> None:
         self.handlers = dict(handlers)
+        self.acceptance = dict(acceptance or {})
         self.config = config or SupervisorConfig()
         self._ledger = ledger
         self._factory = tadpole_factory
@@ -286,6 +324,9 @@ class JobSupervisor(Actor[Message]):
         self._unhealthy = False
         self._saturated = False
         self._spawned = 0
+        self._unread_held = 0
+        """Settled jobs not yet acknowledged: each holds a window slot."""
+        self._dependents: dict[str, set[str]] = {}
         self.rejected = 0
         self.retries = 0
         self.reclaimed = 0
@@ -352,6 +393,8 @@ class JobSupervisor(Actor[Message]):
             return self._cancel(message.job_id)
         elif isinstance(message, Reward):
             return self.pools.reward(message.objective, message.signal)
+        elif isinstance(message, AwaitJob):
+            return self._await(message.job_id)
         elif isinstance(message, GetJob):
             found = self._jobs.get(message.job_id)
             return None if found is None else found.view()
@@ -380,6 +423,23 @@ class JobSupervisor(Actor[Message]):
                     spec.tadpole_count,
                     job_id=spec.job_id,
                 )
+            acceptance = spec.metadata.get("acceptance")
+            if acceptance not in (None, EXTERNAL, *self.acceptance):
+                raise InvalidJob(
+                    "metadata.acceptance",
+                    f"names no predicate registered with this supervisor "
+                    f"(known: {sorted(self.acceptance)}, or {EXTERNAL!r})",
+                    acceptance,
+                    job_id=spec.job_id,
+                )
+            for other in spec.metadata.get("depends_on", ()):
+                if other not in self._jobs:
+                    raise InvalidJob(
+                        "metadata.depends_on",
+                        f"names unknown job {other!r}",
+                        list(spec.metadata["depends_on"]),
+                        job_id=spec.job_id,
+                    )
         except InvalidJob as exc:
             self.rejected += 1
             job_id = spec.job_id if isinstance(spec.job_id, str) else repr(spec.job_id)
@@ -403,9 +463,51 @@ class JobSupervisor(Actor[Message]):
             )
         job = self._jobs[spec.job_id] = _Job(spec, self._now())
         self._record_transition(job, None, "submitted")
-        self._intake.append(spec.job_id)
-        self._admit()
+        if not self._wait_for(job, spec.metadata.get("depends_on", ())):
+            self._intake.append(spec.job_id)
+            self._admit()
         return Submitted(job_id=spec.job_id)
+
+    # -- dependencies --------------------------------------------------------------------
+
+    def _wait_for(self, job: _Job, others: Sequence[str]) -> bool:
+        """Make ``job`` wait for the ``others`` not completed yet; true if it waits."""
+        for other in others:
+            found = self._jobs.get(other)
+            if found is not None and found.state is JobState.COMPLETED:
+                continue
+            job.waiting_on.add(other)
+            self._dependents.setdefault(other, set()).add(job.spec.job_id)
+        if job.waiting_on:
+            self._log.info("job_waiting", job_id=job.spec.job_id, on=sorted(job.waiting_on))
+        return bool(job.waiting_on)
+
+    def _release_dependents(self, job: _Job) -> None:
+        """``job`` settled: its dependents run (completed) or fail (it failed for good)."""
+        job_id = job.spec.job_id
+        for dependent_id in sorted(self._dependents.pop(job_id, ())):
+            dependent = self._jobs.get(dependent_id)
+            if dependent is None or job_id not in dependent.waiting_on:
+                continue
+            if job.state is not JobState.COMPLETED:
+                dependent.waiting_on.clear()
+                self._end_waiting(dependent, f"dependency {job_id!r} ended {job.state.value}")
+                continue
+            dependent.waiting_on.discard(job_id)
+            if dependent.waiting_on:
+                continue
+            if dependent.attempt == 1 and not dependent.admitted:
+                self._intake.append(dependent_id)
+                self._admit()
+            else:
+                self._requeue(dependent)
+
+    def _end_waiting(self, job: _Job, reason: str) -> None:
+        job.final = True
+        job.retry_pending = False
+        self._mark_unread(job)
+        self._transition(job, JobState.FAILED, reason, final=True)
+        self._settle(job)
 
     def _admit(self) -> None:
         intake = self._intake
@@ -463,7 +565,7 @@ class JobSupervisor(Actor[Message]):
         ready = self._ready
         running = self._running
         budget = len(ready)
-        while ready and budget and len(running) < self.window.size:
+        while ready and budget and len(running) + self._unread_held < self.window.size:
             budget -= 1
             job_id = ready.popleft()
             job = self._jobs.get(job_id)
@@ -554,6 +656,7 @@ class JobSupervisor(Actor[Message]):
                 self._drained(job, (report.tadpole_id, report.attempt, report.shard))
             elif report.ok:
                 del job.shards[report.shard]
+                job.results[report.shard] = report.result
                 if not job.shards:
                     self._complete(job)
             else:
@@ -577,9 +680,20 @@ class JobSupervisor(Actor[Message]):
         if spec.reward_signal is not None:
             self.pools.reward(spec.objective, spec.reward_signal)
         self.window.record(True, healthy=not self._unhealthy)
-        job.unread = True
-        job.final = True
-        self._transition(job, JobState.COMPLETED, "", final=True)
+        results, job.results = job.results, {}
+        raw = results.get(0) if len(results) <= 1 else [results[n] for n in sorted(results)]
+        job.result = bound_result(raw, self.config.max_result_bytes)
+        verdict = judge(spec.metadata.get("acceptance"), raw, self.acceptance)
+        job.evidence = verdict.evidence
+        self._mark_unread(job)
+        extra = {"result": job.result, "evidence": verdict.evidence}
+        if verdict.done:
+            job.final = True
+            self._transition(job, JobState.COMPLETED, "", final=True, extra=extra)
+        else:
+            self._log.info("job_needs_review", job_id=spec.job_id, evidence=verdict.evidence)
+            self._transition(job, JobState.NEEDS_REVIEW, verdict.evidence, extra=extra)
+        self._settle(job)
 
     def _fail_attempt(self, job: _Job, reason: str, *, retry: bool = True) -> None:
         spec = job.spec
@@ -608,9 +722,45 @@ class JobSupervisor(Actor[Message]):
                 key=("retry", spec.job_id),
             )
         else:
-            job.unread = True
             job.final = True
+            self._mark_unread(job)
             self._transition(job, JobState.FAILED, reason, final=True)
+            self._settle(job)
+
+    # -- settling: unread, waiters, dependents -------------------------------------------
+
+    def _mark_unread(self, job: _Job) -> None:
+        if not job.unread:
+            job.unread = True
+            self._unread_held += 1
+
+    def _mark_read(self, job: _Job) -> None:
+        if job.unread:
+            job.unread = False
+            self._unread_held -= 1
+
+    def _settle(self, job: _Job) -> None:
+        """``job`` reached a state a reader acknowledges: wake waiters and dependents."""
+        if self.config.auto_acknowledge and job.state is not JobState.NEEDS_REVIEW:
+            self._mark_read(job)
+        view = job.view()
+        waiters, job.waiters = job.waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(view)
+        if job.final:
+            self._release_dependents(job)
+        self._schedule()
+
+    def _await(self, job_id: str) -> JobView | asyncio.Future[JobView] | Refused:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return Refused(job_id=job_id, error=str(UnknownJob(job_id)), unknown=True)
+        if job.settled:
+            return job.view()
+        future: asyncio.Future[JobView] = asyncio.get_running_loop().create_future()
+        job.waiters.append(future)
+        return future
 
     def _on_retry_due(self, due: _RetryDue) -> None:
         job = self._jobs.get(due.job_id)
@@ -631,14 +781,16 @@ class JobSupervisor(Actor[Message]):
         if job.retry_pending and not job.draining:
             self._requeue(job)
 
-    def _requeue(self, job: _Job) -> None:
+    def _requeue(self, job: _Job, reason: str = "recovery attempt") -> None:
         job.retry_pending = False
         job.attempt += 1
         job.cancel_requested = False
         job.final = False
-        job.unread = False
+        self._mark_read(job)
         job.finished_at = None
-        self._transition(job, JobState.QUEUED, "recovery attempt")
+        job.result = None
+        job.evidence = ""
+        self._transition(job, JobState.QUEUED, reason)
         self._ready.append(job.spec.job_id)
         self._schedule()
 
@@ -907,14 +1059,28 @@ class JobSupervisor(Actor[Message]):
 
     # -- transitions and events ----------------------------------------------------------
 
-    def _transition(self, job: _Job, to: JobState, reason: str, *, final: bool = False) -> None:
+    def _transition(
+        self,
+        job: _Job,
+        to: JobState,
+        reason: str,
+        *,
+        final: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         previous = job.state
         job.state = to
         job.reason = reason
-        self._record_transition(job, previous, reason, final=final)
+        self._record_transition(job, previous, reason, final=final, extra=extra)
 
     def _record_transition(
-        self, job: _Job, previous: JobState | None, reason: str, *, final: bool = False
+        self,
+        job: _Job,
+        previous: JobState | None,
+        reason: str,
+        *,
+        final: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         spec = job.spec
         tadpoles = tuple(shard.tadpole_id for shard in job.shards.values())
@@ -931,6 +1097,7 @@ class JobSupervisor(Actor[Message]):
                 "final": final,
                 "channel": channel,
                 "tadpoles": list(tadpoles),
+                **(extra or {}),
             },
         )
         log = self._log
@@ -964,16 +1131,16 @@ class JobSupervisor(Actor[Message]):
         job = self._jobs.get(job_id)
         if job is None:
             return Refused(job_id=job_id, error=str(UnknownJob(job_id)), unknown=True)
-        if job.final:
+        if job.settled:
             return Refused(job_id=job_id, error=f"job {job_id!r} has already ended")
         job.cancel_requested = True
         if job.state is JobState.RUNNING:
             self._fail_attempt(job, "cancelled", retry=False)
-        else:  # queued, or failed and waiting for a recovery attempt
-            job.unread = True
-            job.final = True
-            job.retry_pending = False
-            self._transition(job, JobState.FAILED, "cancelled", final=True)
+        else:  # queued, waiting, or failed and waiting for a recovery attempt
+            for other in job.waiting_on:
+                self._dependents.get(other, set()).discard(job_id)
+            job.waiting_on.clear()
+            self._end_waiting(job, "cancelled")
         return job.view()
 
     def _acknowledge(self, request: Acknowledge) -> Acknowledged | Refused:
@@ -982,7 +1149,7 @@ class JobSupervisor(Actor[Message]):
             return Refused(
                 job_id=request.job_id, error=str(UnknownJob(request.job_id)), unknown=True
             )
-        if not (job.final and job.unread):
+        if not (job.settled and job.unread):
             return Refused(
                 job_id=request.job_id,
                 error=f"job {request.job_id!r} is not an unread terminal job "
@@ -993,17 +1160,60 @@ class JobSupervisor(Actor[Message]):
             parts = self._split(job.spec, request.parts)
             if isinstance(parts, Refused):
                 return parts
-            job.unread = False
+            self._mark_read(job)
+            if not job.final:  # a needs_review job split: this one ends here
+                job.final = True
+                self._transition(job, JobState.FAILED, "split", final=True)
             new_jobs = []
             for part in parts:
                 reply = self._accept(part)
                 if isinstance(reply, Submitted):
                     new_jobs.append(reply.job_id)
+            self._schedule()
             return Acknowledged(job_id=request.job_id, action=action, new_jobs=tuple(new_jobs))
-        job.unread = False
         if action is Acknowledgement.RETRY:
-            self._requeue(job)
+            refused = self._retry(job, request)
+            if refused is not None:
+                return refused
+        else:
+            self._mark_read(job)
+            if job.state is JobState.NEEDS_REVIEW:  # the external acknowledgement is the evidence
+                job.final = True
+                job.evidence = "acknowledged"
+                self._transition(
+                    job,
+                    JobState.COMPLETED,
+                    "accepted on review",
+                    final=True,
+                    extra={"result": job.result, "evidence": job.evidence},
+                )
+                self._settle(job)
+        self._schedule()
         return Acknowledged(job_id=request.job_id, action=action)
+
+    def _retry(self, job: _Job, request: Acknowledge) -> Refused | None:
+        job_id = job.spec.job_id
+        after = request.after
+        if after is not None and (after == job_id or after not in self._jobs):
+            return Refused(job_id=job_id, error=f"retry after {after!r}: no such other job")
+        if request.amend is not None:
+            try:
+                amended = msgspec.structs.replace(
+                    job.spec, metadata={**job.spec.metadata, **request.amend}
+                )
+                validate_job(amended)
+            except (InvalidJob, TypeError) as exc:
+                return Refused(job_id=job_id, error=f"cannot amend: {exc}")
+            job.spec = amended
+        reason = "retry (amended)" if request.amend is not None else "retry"
+        if after is not None and self._wait_for(job, (after,)):
+            # Waits (queued, not ready); the attempt is counted when the wait ends.
+            self._mark_read(job)
+            job.final = False
+            self._transition(job, JobState.QUEUED, f"{reason}, waiting for {after!r}")
+            return None
+        self._requeue(job, reason)
+        return None
 
     def _split(self, spec: JobSpec, parts: int) -> list[JobSpec] | Refused:
         if not 2 <= parts <= 64:
@@ -1083,6 +1293,8 @@ class JobSupervisor(Actor[Message]):
             latency_p50=_percentile(latencies, 0.50),
             latency_p90=_percentile(latencies, 0.90),
             latency_p99=_percentile(latencies, 0.99),
+            needs_review=counts[JobState.NEEDS_REVIEW],
+            waiting=sum(bool(job.waiting_on) for job in self._jobs.values()),
         )
 
 
@@ -1115,17 +1327,48 @@ async def submit_job(
     return job_id
 
 
+async def await_job(
+    supervisor: ActorRef[Any], job_id: str, *, timeout: float | None = None
+) -> JobView:
+    """Wait until ``job_id`` is terminal (completed, failed, or needs_review) and return its view.
+
+    The view carries the handler's result (``JobView.result``). Local
+    supervisors only (the reply is a future until the job ends). Raises
+    :class:`UnknownJob`, or :class:`TimeoutError` after ``timeout`` seconds.
+    """
+    reply = await supervisor.ask(AwaitJob(job_id=job_id), timeout=timeout)
+    if isinstance(reply, Refused):
+        raise UnknownJob(job_id)
+    if isinstance(reply, JobView):
+        return reply
+    view: JobView = await asyncio.wait_for(reply, timeout)
+    return view
+
+
 async def acknowledge(
     supervisor: ActorRef[Any],
     job_id: str,
     action: Acknowledgement = Acknowledgement.ACCEPT,
     *,
     parts: int = 2,
+    amend: Mapping[str, Any] | None = None,
+    after: str | None = None,
     timeout: float = 5.0,
 ) -> Acknowledged:
-    """Acknowledge an unread terminal job; raises :class:`UnknownJob` or :class:`JobStateError`."""
+    """Acknowledge an unread terminal job; raises :class:`UnknownJob` or :class:`JobStateError`.
+
+    ``retry`` may ``amend`` the job's metadata (its identity and attempt count
+    are kept) and wait ``after`` another job has completed.
+    """
     reply = await supervisor.ask(
-        Acknowledge(job_id=job_id, action=action, parts=parts), timeout=timeout
+        Acknowledge(
+            job_id=job_id,
+            action=action,
+            parts=parts,
+            amend=None if amend is None else dict(amend),
+            after=after,
+        ),
+        timeout=timeout,
     )
     if isinstance(reply, Refused):
         if reply.unknown:
