@@ -13,12 +13,14 @@ from actors.roles import (
     JOB_EVENTS,
     RESOURCE_UPDATES,
     Acknowledgement,
+    BeatEntry,
     CancelJob,
     Crash,
     GetJob,
     GetLiveness,
     GetStatistics,
     GetTadpoles,
+    Heartbeat,
     InvalidJob,
     JobContext,
     JobEvent,
@@ -321,9 +323,9 @@ def test_a_silent_tadpole_goes_at_risk_then_dead_and_its_job_is_reclaimed() -> N
     simulate(scenario, seed=7)
 
 
-def test_a_split_brain_live_job_is_kept_and_completes() -> None:
+def test_an_overrunning_job_is_live_not_split_brain_and_completes() -> None:
     async def scenario(sim: Simulation) -> None:
-        async with sim.system("split") as system:
+        async with sim.system("overrun") as system:
             sup = await system.spawn(JobSupervisor, {"*": sleepy})
             with capture_logs() as logs:
                 await submit_job(
@@ -331,12 +333,57 @@ def test_a_split_brain_live_job_is_kept_and_completes() -> None:
                 )
                 await sim.sleep(3.0)
                 (report,) = await sup.ask(GetLiveness("slow"), timeout=1.0)
+                assert report.report.state is Liveness.LIVE
+                assert report.report.overrunning
+                view = await wait_for_final(sim, sup, "slow")
+            assert (view.state, view.attempt) == (JobState.COMPLETED, 1)
+            assert not [entry for entry in logs if entry["event"] == "job_split_brain"]
+
+    simulate(scenario, seed=8)
+
+
+class _Forgetful(Tadpole):
+    """Beats on time, but its beats leave out the jobs marked ``hidden``: its own
+    state disagrees with its supervisor's view."""
+
+    def _heartbeat(self) -> None:
+        if not self._runs:
+            return
+        self._tell(
+            Heartbeat(
+                tadpole_id=self.tadpole_id,
+                at=self._clock.now(),
+                jobs=tuple(
+                    BeatEntry(job_id=k[0], attempt=k[1], shard=k[2], progress=0.0)
+                    for k, run in self._runs.items()
+                    if not run.context.job.metadata.get("hidden")
+                ),
+            )
+        )
+
+
+def test_a_split_brain_live_job_is_kept_and_completes() -> None:
+    async def scenario(sim: Simulation) -> None:
+        async with sim.system("split") as system:
+            config = SupervisorConfig(tadpoles=1)
+            sup = await system.spawn(
+                JobSupervisor, {"*": sleepy}, config, kwargs={"tadpole_factory": _Forgetful}
+            )
+            with capture_logs() as logs:
+                await submit_job(sup, job("seen", metadata={"seconds": 8}))
+                await submit_job(sup, job("hidden", metadata={"seconds": 8, "hidden": True}))
+                await sim.sleep(7.0)  # past dead_after (5 s): still not killed
+                (report,) = await sup.ask(GetLiveness("hidden"), timeout=1.0)
                 assert report.report.state is Liveness.SPLIT_BRAIN_LIVE
                 assert report.report.action == "keep_supervising"
-                view = await wait_for_final(sim, sup, "slow")
+                assert "do not report it" in report.report.reason
+                (seen,) = await sup.ask(GetLiveness("seen"), timeout=1.0)
+                assert seen.report.state is Liveness.LIVE
+                view = await wait_for_final(sim, sup, "hidden")
             assert (view.state, view.attempt) == (JobState.COMPLETED, 1)
             split = [entry for entry in logs if entry["event"] == "job_split_brain"]
             assert len(split) == 1
+            assert (await sup.ask(GetStatistics(), timeout=1.0)).reclaimed == 0
 
     simulate(scenario, seed=8)
 

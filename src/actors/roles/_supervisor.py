@@ -178,7 +178,16 @@ class _Sweep(Message, tag="roles.sweep"):
 
 
 class _Shard:
-    __slots__ = ("last_beat", "liveness", "progress", "progress_at", "started_at", "tadpole_id")
+    __slots__ = (
+        "disagreement",
+        "last_beat",
+        "liveness",
+        "progress",
+        "progress_at",
+        "started_at",
+        "tadpole_id",
+        "worker_beat",
+    )
 
     def __init__(self, tadpole_id: str, now: float) -> None:
         self.tadpole_id = tadpole_id
@@ -187,6 +196,10 @@ class _Shard:
         self.progress = 0.0
         self.progress_at: float | None = None
         self.liveness = Liveness.LIVE
+        self.disagreement = ""
+        """How the worker's own state disagrees with this assignment (empty: it agrees)."""
+        self.worker_beat: float | None = None
+        """The worker's last beat while it disagreed (it is alive, just not reporting this)."""
 
 
 class _Job:
@@ -879,17 +892,52 @@ class JobSupervisor(Actor[Message]):
             pod.at_risk = False
             self._log.info("tadpole_recovered", tadpole_id=beat.tadpole_id)
         now = self._now()
+        reported: set[tuple[str, int, int]] = set()
         for entry in beat.jobs:
+            key = (entry.job_id, entry.attempt, entry.shard)
+            reported.add(key)
             job = self._jobs.get(entry.job_id)
-            if job is None or job.attempt != entry.attempt or job.state is not JobState.RUNNING:
-                continue
-            shard = job.shards.get(entry.shard)
-            if shard is None or shard.tadpole_id != beat.tadpole_id:
+            shard = None if job is None else job.shards.get(entry.shard)
+            if (
+                job is None
+                or job.attempt != entry.attempt
+                or job.state is not JobState.RUNNING
+                or shard is None
+                or shard.tadpole_id != beat.tadpole_id
+            ):
+                # The worker runs what the control view does not give it.
+                self._log.warning(
+                    "job_split_brain",
+                    job_id=entry.job_id,
+                    tadpole_id=beat.tadpole_id,
+                    reason="the worker reports a run the control view does not assign it",
+                    action=Liveness.SPLIT_BRAIN_LIVE.action,
+                )
                 continue
             shard.last_beat = now
+            shard.disagreement = ""
             if entry.progress != shard.progress:
                 shard.progress = entry.progress
                 shard.progress_at = now
+        if pod is None:
+            return
+        grace = self.config.liveness.heartbeat_interval
+        for job_id, attempt, shard_no in pod.active - reported:
+            job = self._jobs.get(job_id)
+            shard = None if job is None else job.shards.get(shard_no)
+            if (
+                job is None
+                or shard is None
+                or job.attempt != attempt
+                or shard.tadpole_id != beat.tadpole_id
+                or beat.at < shard.started_at + grace  # the run may not have reached it yet
+            ):
+                continue
+            shard.worker_beat = now
+            shard.disagreement = (
+                f"the control view has shard {shard_no} of attempt {attempt} running on "
+                f"tadpole {beat.tadpole_id}, whose heartbeats do not report it"
+            )
 
     def _ensure_sweep(self) -> None:
         if not self._sweeping:
@@ -898,11 +946,15 @@ class JobSupervisor(Actor[Message]):
             self._ctx.timers.send_periodically(interval, _Sweep(), key="sweep")
 
     def _assess(self, job: _Job, shard: _Shard, now: float) -> LivenessReport:
+        beat = shard.last_beat
+        if shard.disagreement and shard.worker_beat is not None:
+            beat = shard.worker_beat if beat is None else max(beat, shard.worker_beat)
         return assess(
             self.config.liveness,
             now=now,
             started_at=shard.started_at,
-            last_heartbeat=shard.last_beat,
+            last_heartbeat=beat,
+            disagreement=shard.disagreement,
             last_progress_at=shard.progress_at,
             expected_duration=job.spec.expected_duration_seconds,
         )
