@@ -20,6 +20,7 @@ from actors.roles import (
     GetLiveness,
     GetStatistics,
     GetTadpoles,
+    GetTadpoleStatus,
     Heartbeat,
     InvalidJob,
     JobContext,
@@ -477,10 +478,19 @@ def test_saturation_spawns_tadpoles_and_rebalances_threads() -> None:
             assert mitigated["tadpoles_spawned"] == 2
             after = await sup.ask(GetStatistics(), timeout=1.0)
             assert after.tadpoles == before.tadpoles + 2
-            assert {t.thread_budget for t in await sup.ask(GetTadpoles(), timeout=1.0)} == {6}
+            assert mitigated["threads"] == 6 * after.tadpoles  # raised by 2 each while saturated
             assert after.mitigations == 1
             assert not after.saturated  # cleared once released
-            assert [r["spawned"] for r in sink.of("roles.mitigate")] == [2]
+            # Cleared: the thread budgets come back down to the configured 4.
+            assert {t.thread_budget for t in await sup.ask(GetTadpoles(), timeout=1.0)} == {4}
+            assert after.threads == 4 * after.tadpoles
+            assert [r["spawned"] for r in sink.of("roles.mitigate")] == [2, 0]
+            assert sink.of("roles.mitigate")[1]["cleared"] is True
+            statuses = [
+                await system.lookup(t.path).ask(GetTadpoleStatus(), timeout=1.0)
+                for t in await sup.ask(GetTadpoles(), timeout=1.0)
+            ]
+            assert {s.thread_budget for s in statuses} == {4}
             actions = [e.action for e in events if isinstance(e, ResourceUpdate)]
             assert actions == ["allocate", "mitigated", "release", "cleared"]
 

@@ -1058,7 +1058,20 @@ class JobSupervisor(Actor[Message]):
         self._publish_resources("release", job.spec.job_id)
         if self._saturated and not self.pools.saturated:
             self._saturated = False
-            self._log.info("saturation_cleared", utilization=self.pools.utilization())
+            # The mitigation's extra threads come back down (its tadpoles stay, idle).
+            base = self.config.thread_budget
+            for pod in self._pods.values():
+                if pod.budget > base:
+                    pod.budget = base
+                    pod.ref.tell(SetThreadBudget(threads=base))
+            threads = sum(pod.budget for pod in self._pods.values())
+            utilization = self.pools.utilization()
+            self._log.info("saturation_cleared", utilization=utilization, threads=threads)
+            append_record(
+                self._ledger,
+                MITIGATE,
+                {"utilization": utilization, "spawned": 0, "threads": threads, "cleared": True},
+            )
             self._publish_resources("cleared", "")
 
     def _check_saturation(self) -> None:
