@@ -179,3 +179,21 @@ def test_a_job_waits_on_another_and_runs_when_it_completes() -> None:
             assert retried.started_at >= repair.finished_at
 
     simulate(scenario, seed=24)
+
+
+def test_the_balancer_scores_a_job_with_its_reward_and_complexity() -> None:
+    async def scenario(sim: Simulation) -> None:
+        sink = ListSink()
+        async with sim.system("classify") as system:
+            config = SupervisorConfig(auto_acknowledge=True)
+            sup = await system.spawn(JobSupervisor, {"*": answer}, config, kwargs={"ledger": sink})
+            await submit_job(sup, job("plain"))
+            await submit_job(sup, job("rewarded", reward_signal=1.0))
+            await submit_job(sup, job("complex", metadata={"complexity": 1.0}))
+            for job_id in ("plain", "rewarded", "complex"):
+                await await_job(sup, job_id)
+            scores = {r["task_id"]: r["score"] for r in sink.of("roles.dispatch")}
+            assert abs(scores["rewarded"] - (scores["plain"] + 0.4 * 0.1)) < 1e-12
+            assert abs(scores["complex"] - (scores["plain"] + 0.2 * 0.2)) < 1e-12
+
+    simulate(scenario, seed=25)

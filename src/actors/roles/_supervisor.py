@@ -55,6 +55,7 @@ from .._mailbox import MailboxConfig
 from .._watch import Terminated
 from ..supervision._spec import Backoff, ChildSpec, SupervisorFlags
 from ._balancer import Balancer, BalancerRestarted, CycleHook, SubmitTask
+from ._classify import classify
 from ._errors import InvalidJob, JobStateError, UnknownJob
 from ._jobs import (
     Acknowledgement,
@@ -92,7 +93,6 @@ from ._outcome import EXTERNAL, Acceptance, bound_result, judge
 from ._planner import BalancerConfig, Dispatched
 from ._records import ALLOCATE, JOB, MITIGATE, RELEASE, RecordSink, append_record
 from ._resources import Allocation, PoolConfig, ResourcePools
-from ._scoring import Channel, Task
 from ._tadpole import (
     MAX_THREADS,
     MAX_THREADS_PER_TADPOLE,
@@ -113,6 +113,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from .._ref import ActorRef
+    from ._scoring import Channel
 
 __all__ = ["JobSupervisor", "SupervisorConfig", "acknowledge", "await_job", "submit_job"]
 
@@ -546,17 +547,12 @@ class JobSupervisor(Actor[Message]):
             job.channel = spec.mode
             self._ready.append(spec.job_id)
             return
-        meta = spec.metadata
         self._balancer.tell(
             SubmitTask(
-                Task(
-                    task_id=spec.job_id,
-                    mode=spec.mode,
-                    urgency=meta.get("urgency", 0.5),
-                    novelty_gap=meta.get("novelty_gap", 0.5),
-                    dependency_depth=meta.get("dependency_depth", 0.0),
-                    sandbox_debt=meta.get("sandbox_debt", 0.0),
-                    parent_artifact=meta.get("parent_artifact"),
+                classify(
+                    spec,
+                    pressure=self.pools.utilization(),
+                    totals=self.config.pools.totals,
                     submitted_at=job.submitted_at,
                 )
             )
