@@ -93,6 +93,10 @@ LEFT_FOR_REVIEW = "job-012"
 """Returns without evidence; left unread for a person."""
 
 
+def why(view: Any) -> str:
+    return str(view.evidence or view.reason).split(": ", 1)[-1][:60]
+
+
 async def reader(sup: Any, stop: asyncio.Event) -> None:
     """Acknowledges finished jobs as they come; leaves failures and one review unread."""
     while not stop.is_set():
