@@ -1225,6 +1225,7 @@ class JobSupervisor(Actor[Message]):
             if not job.final:  # a needs_review job split: this one ends here
                 job.final = True
                 self._transition(job, JobState.FAILED, "split", final=True)
+                self._release_dependents(job)
             new_jobs = []
             for part in parts:
                 reply = self._accept(part)
