@@ -56,6 +56,7 @@ from .._watch import Terminated
 from ..supervision._spec import Backoff, ChildSpec, SupervisorFlags
 from ._balancer import Balancer, BalancerRestarted, CycleHook, SubmitTask
 from ._classify import classify
+from ._deps import Dependencies
 from ._errors import InvalidJob, JobStateError, UnknownJob
 from ._jobs import (
     Acknowledgement,
@@ -226,7 +227,6 @@ class _Job:
         "submitted_at",
         "unread",
         "waiters",
-        "waiting_on",
     )
 
     def __init__(self, spec: JobSpec, now: float) -> None:
@@ -250,7 +250,6 @@ class _Job:
         self.results: dict[int, Any] = {}
         self.result: Any = None
         self.evidence = ""
-        self.waiting_on: set[str] = set()
         self.waiters: list[asyncio.Future[JobView]] = []
 
     @property
@@ -258,7 +257,7 @@ class _Job:
         """Ended, or stopped at ``needs_review``: what a reader acknowledges."""
         return self.final or self.state is JobState.NEEDS_REVIEW
 
-    def view(self) -> JobView:
+    def view(self, waiting_on: frozenset[str] = frozenset()) -> JobView:
         return JobView(
             job_id=self.spec.job_id,
             state=self.state,
@@ -274,7 +273,7 @@ class _Job:
             lineage_digest=self.lineage,
             result=self.result,
             evidence=self.evidence,
-            waiting_on=tuple(sorted(self.waiting_on)),
+            waiting_on=tuple(sorted(waiting_on)),
         )
 
 
@@ -340,7 +339,7 @@ class JobSupervisor(Actor[Message]):
         self._spawned = 0
         self._unread_held = 0
         """Settled jobs not yet acknowledged: each holds a window slot."""
-        self._dependents: dict[str, set[str]] = {}
+        self._deps = Dependencies()
         self.rejected = 0
         self.retries = 0
         self.reclaimed = 0
@@ -411,7 +410,7 @@ class JobSupervisor(Actor[Message]):
             return self._await(message.job_id)
         elif isinstance(message, GetJob):
             found = self._jobs.get(message.job_id)
-            return None if found is None else found.view()
+            return None if found is None else self._view(found)
         elif isinstance(message, ListJobs):
             return self._list(message)
         elif isinstance(message, GetLiveness):
@@ -486,35 +485,34 @@ class JobSupervisor(Actor[Message]):
 
     def _wait_for(self, job: _Job, others: Sequence[str]) -> bool:
         """Make ``job`` wait for the ``others`` not completed yet; true if it waits."""
-        for other in others:
-            found = self._jobs.get(other)
-            if found is not None and found.state is JobState.COMPLETED:
-                continue
-            job.waiting_on.add(other)
-            self._dependents.setdefault(other, set()).add(job.spec.job_id)
-        if job.waiting_on:
-            self._log.info("job_waiting", job_id=job.spec.job_id, on=sorted(job.waiting_on))
-        return bool(job.waiting_on)
+
+        def completed(job_id: str) -> bool:
+            found = self._jobs.get(job_id)
+            return found is not None and found.state is JobState.COMPLETED
+
+        on = self._deps.wait(job.spec.job_id, others, completed)
+        if on:
+            self._log.info("job_waiting", job_id=job.spec.job_id, on=sorted(on))
+        return bool(on)
 
     def _release_dependents(self, job: _Job) -> None:
         """``job`` settled: its dependents run (completed) or fail (it failed for good)."""
         job_id = job.spec.job_id
-        for dependent_id in sorted(self._dependents.pop(job_id, ())):
-            dependent = self._jobs.get(dependent_id)
-            if dependent is None or job_id not in dependent.waiting_on:
-                continue
-            if job.state is not JobState.COMPLETED:
-                dependent.waiting_on.clear()
-                self._end_waiting(dependent, f"dependency {job_id!r} ended {job.state.value}")
-                continue
-            dependent.waiting_on.discard(job_id)
-            if dependent.waiting_on:
-                continue
+        ready, failed = self._deps.settle(job_id, completed=job.state is JobState.COMPLETED)
+        for dependent_id in failed:
+            self._end_waiting(
+                self._jobs[dependent_id], f"dependency {job_id!r} ended {job.state.value}"
+            )
+        for dependent_id in ready:
+            dependent = self._jobs[dependent_id]
             if dependent.attempt == 1 and not dependent.admitted:
                 self._intake.append(dependent_id)
                 self._admit()
             else:
                 self._requeue(dependent)
+
+    def _view(self, job: _Job) -> JobView:
+        return job.view(self._deps.waiting_on(job.spec.job_id))
 
     def _end_waiting(self, job: _Job, reason: str) -> None:
         job.final = True
@@ -752,7 +750,7 @@ class JobSupervisor(Actor[Message]):
         """``job`` reached a state a reader acknowledges: wake waiters and dependents."""
         if self.config.auto_acknowledge and job.state is not JobState.NEEDS_REVIEW:
             self._mark_read(job)
-        view = job.view()
+        view = self._view(job)
         waiters, job.waiters = job.waiters, []
         for future in waiters:
             if not future.done():
@@ -766,7 +764,7 @@ class JobSupervisor(Actor[Message]):
         if job is None:
             return Refused(job_id=job_id, error=str(UnknownJob(job_id)), unknown=True)
         if job.settled:
-            return job.view()
+            return self._view(job)
         future: asyncio.Future[JobView] = asyncio.get_running_loop().create_future()
         job.waiters.append(future)
         return future
@@ -1198,11 +1196,9 @@ class JobSupervisor(Actor[Message]):
         if job.state is JobState.RUNNING:
             self._fail_attempt(job, "cancelled", retry=False)
         else:  # queued, waiting, or failed and waiting for a recovery attempt
-            for other in job.waiting_on:
-                self._dependents.get(other, set()).discard(job_id)
-            job.waiting_on.clear()
+            self._deps.cancel(job_id)
             self._end_waiting(job, "cancelled")
-        return job.view()
+        return self._view(job)
 
     def _acknowledge(self, request: Acknowledge) -> Acknowledged | Refused:
         job = self._jobs.get(request.job_id)
@@ -1307,7 +1303,7 @@ class JobSupervisor(Actor[Message]):
 
     def _list(self, request: ListJobs) -> tuple[JobView, ...]:
         return tuple(
-            job.view()
+            self._view(job)
             for job in self._jobs.values()
             if (request.state is None or job.state.value == request.state)
             and (request.unread is None or job.unread == request.unread)
@@ -1356,7 +1352,7 @@ class JobSupervisor(Actor[Message]):
             latency_p90=_percentile(latencies, 0.90),
             latency_p99=_percentile(latencies, 0.99),
             needs_review=counts[JobState.NEEDS_REVIEW],
-            waiting=sum(bool(job.waiting_on) for job in self._jobs.values()),
+            waiting=len(self._deps),
         )
 
 
