@@ -57,6 +57,8 @@ class SubmitTask(Message, tag="roles.submit_task"):
 class TaskAccepted(Message, tag="roles.task_accepted"):
     task_id: str
     score: float
+    deferred: bool = False
+    """Held outside the dispatch queue by the creative backlog cap (it still waits)."""
 
 
 class TaskRejected(Message, tag="roles.task_rejected"):
@@ -150,6 +152,7 @@ class Balancer(Actor[Message]):
         self._scheduled = False
         self._tasks: dict[str, dict[str, Any]] = {}
         self._dispatches: list[dict[str, Any]] = []
+        self._holding = False
         self._cycle_starts: list[float] = []
         """Clock time each applied cycle started (cycle k started at index k - 1)."""
         self._waits: deque[float] = deque(maxlen=100_000)
@@ -207,7 +210,7 @@ class Balancer(Actor[Message]):
                 {"task_id": task.task_id, "backlog": self._backlog(), "reason": "creative cap"},
             )
         self._schedule()
-        return TaskAccepted(task_id=task.task_id, score=score)
+        return TaskAccepted(task_id=task.task_id, score=score, deferred=deferred)
 
     def _schedule(self) -> None:
         if not self._scheduled and self.planner.queued:
@@ -216,8 +219,17 @@ class Balancer(Actor[Message]):
 
     def _cycle(self, *, apply: bool) -> CycleReport:
         now = self.context.system.clock.now()
+        holds = self.planner.holds
         dispatches = self.planner.plan_cycle(apply=apply)
+        if apply and self.planner.holds > holds and not self._holding:
+            # Once per episode: strict work waits for other work to dilute it.
+            self.context.log.warning(
+                "strict_quota_held",
+                strict_waiting=self.planner.backlog()[Channel.STRICT],
+                policy=self.config.strict_policy,
+            )
         if apply:
+            self._holding = self.planner.holds > holds
             self._cycle_starts.append(now)
             for dispatch in dispatches:
                 submitted = dispatch.task.submitted_at
