@@ -7,8 +7,13 @@ under the mode quotas. Tadpoles run them (async handlers on the loop, a
 CPU-bound one in threads) inside a concurrency window that grows while things
 go well. Some jobs fail and are retried with backoff; a few never succeed.
 Midway, one tadpole is killed while it runs a job: its supervisor restarts it
-and the job is reclaimed and retried. At the end: a summary per channel, per
-state, latency percentiles, and a verification of the run's ledger.
+and the job is reclaimed and retried. Every handler returns a result, kept
+with its job. A reader acknowledges finished jobs (a finished job holds its
+window slot until it is read); some jobs declare what counts as done, and one
+that returns without that evidence waits in ``needs_review`` until the reader
+retries it with an amended input. The failures and one review are left unread
+for a person. At the end: results, the unread jobs, a summary per channel,
+per state, latency percentiles, and a verification of the run's ledger.
 """
 
 from __future__ import annotations
@@ -28,15 +33,20 @@ import actors
 from actors import ActorSystem, Backoff
 from actors.ledger import open_ledger
 from actors.roles import (
+    Acknowledgement,
     Crash,
     GetStatistics,
     GetTadpoles,
     InvalidJob,
     JobContext,
+    JobState,
     JobSupervisor,
     ListJobs,
     LivenessConfig,
     SupervisorConfig,
+    WindowConfig,
+    acknowledge,
+    await_job,
     job_table_reducers,
     submit_job,
 )
@@ -45,8 +55,8 @@ JOBS = 300
 MODES = ("strict", "balanced", "balanced", "creative", "creative")
 
 
-async def think(ctx: JobContext) -> None:
-    """An async job: waits on 'I/O', reports progress, sometimes fails."""
+async def think(ctx: JobContext) -> dict[str, Any]:
+    """An async job: waits on 'I/O', reports progress, sometimes fails; returns a summary."""
     metadata = ctx.job.metadata
     steps = 4
     for step in range(steps):
@@ -56,16 +66,46 @@ async def think(ctx: JobContext) -> None:
         raise RuntimeError("poisoned input")
     if metadata.get("flaky") and ctx.attempt == 1:
         raise TimeoutError("upstream timed out")
+    if metadata.get("hollow"):
+        return {}  # returns, but without the evidence the job declared
+    return {"summary": f"{ctx.job.objective} of {ctx.job.job_id}", "shard": ctx.shard}
 
 
-def crunch(ctx: JobContext) -> None:
-    """A CPU-bound job, run in one of its tadpole's threads."""
+def crunch(ctx: JobContext) -> str | None:
+    """A CPU-bound job, run in one of its tadpole's threads; returns a digest."""
     digest = ctx.job.job_id.encode()
     for _ in range(2_000):
         if ctx.cancelled:
-            return
+            return None
         digest = hashlib.sha256(digest).digest()
     ctx.progress(1.0)
+    return digest.hex()[:16]
+
+
+def has_summary(result: Any) -> bool:
+    """The acceptance evidence some jobs declare: a non-empty summary."""
+    return isinstance(result, dict) and bool(result.get("summary"))
+
+
+REVIEWED = "job-007"
+"""Returns without evidence; the reader retries it with an amended input."""
+LEFT_FOR_REVIEW = "job-012"
+"""Returns without evidence; left unread for a person."""
+
+
+def why(view: Any) -> str:
+    return str(view.evidence or view.reason).split(": ", 1)[-1][:60]
+
+
+async def reader(sup: Any, stop: asyncio.Event) -> None:
+    """Acknowledges finished jobs as they come; leaves failures and one review unread."""
+    while not stop.is_set():
+        for view in await sup.ask(ListJobs(unread=True), timeout=5.0):
+            if view.state is JobState.NEEDS_REVIEW and view.job_id == REVIEWED:
+                await acknowledge(sup, view.job_id, Acknowledgement.RETRY, amend={"hollow": False})
+            elif view.state is JobState.COMPLETED:
+                await acknowledge(sup, view.job_id)
+        await asyncio.sleep(0.02)
 
 
 def configure_logging() -> None:
@@ -97,6 +137,7 @@ def job(i: int, rng: Any) -> dict[str, Any]:
         "expected_duration_seconds": 1.0,
         "reward_signal": round(rng.uniform(-0.2, 0.6), 2),
         "metadata": {
+            **({"acceptance": "has_summary"} if i % 5 == 2 else {}),
             "mode": mode,
             "seconds": rng.uniform(0.02, 0.12),
             "urgency": rng.random(),
@@ -104,6 +145,7 @@ def job(i: int, rng: Any) -> dict[str, Any]:
             "dependency_depth": rng.random() * 0.5,
             "flaky": rng.random() < 0.04,
             "poison": i in (41, 167),
+            "hollow": f"job-{i:03d}" in (REVIEWED, LEFT_FOR_REVIEW),
             "parent_artifact": f"job-{i - 5:03d}" if i >= 5 and mode == "creative" else "corpus",
         },
     }
@@ -137,13 +179,22 @@ async def main() -> None:
             ActorSystem("swarm", seed=7, ledger=ledger) as system,
         ):
             config = SupervisorConfig(
+                # Unread jobs hold their window slots; the three left for a person
+                # must not take all of them, so the window never shrinks below 4.
+                window=WindowConfig(minimum=4),
                 tadpoles=6,
                 liveness=LivenessConfig(heartbeat_interval=0.1, at_risk_after=0.5, dead_after=2.0),
                 retry_backoff=Backoff(initial=0.05, maximum=0.5, jitter=0.2),
             )
             sup = await system.spawn(
-                JobSupervisor, {"think": think, "crunch": crunch}, config, name="supervisor"
+                JobSupervisor,
+                {"think": think, "crunch": crunch},
+                config,
+                kwargs={"acceptance": {"has_summary": has_summary}},
+                name="supervisor",
             )
+            stop = asyncio.Event()
+            reading = asyncio.create_task(reader(sup, stop))
             # One bad job: the contract names the field; nothing else is affected.
             try:
                 bad = job(999, rng)
@@ -166,11 +217,14 @@ async def main() -> None:
                         break
             print(f"killed tadpole {killed[0]} while it ran {killed[1]}")
 
-            while True:
-                stats = await sup.ask(GetStatistics(), timeout=5.0)
-                if stats.unread == JOBS:
-                    break
-                await asyncio.sleep(0.05)
+            for i in range(JOBS):
+                view = await await_job(sup, f"job-{i:03d}", timeout=60.0)
+                while view.job_id == REVIEWED and view.state is JobState.NEEDS_REVIEW:
+                    await asyncio.sleep(0.02)  # the reader retries it
+                    view = await await_job(sup, view.job_id, timeout=60.0)
+            stop.set()
+            await reading
+            stats = await sup.ask(GetStatistics(), timeout=5.0)
             views = await sup.ask(ListJobs(), timeout=5.0)
             victim = next(v for v in views if v.job_id == killed[1])
             print(f"{victim.job_id}: {victim.state.value} on attempt {victim.attempt} (reclaimed)")
@@ -179,6 +233,24 @@ async def main() -> None:
             replayed = (await ledger.replay(job_table_reducers())).state
         elapsed = time.perf_counter() - started
 
+    by_id = {v.job_id: v for v in views}
+    table(
+        "results (kept with each job)",
+        [("job", "state", "attempt", "result")]
+        + [
+            (v.job_id, v.state.value, str(v.attempt), repr(v.result)[:48])
+            for v in (by_id[f"job-{i:03d}"] for i in (0, 3, 7, 25))
+        ],
+    )
+    unread = [v for v in views if v.unread]
+    table(
+        f"unread, awaiting a reader ({len(unread)})",
+        [("job", "state", "why")]
+        + [
+            (v.job_id, v.state.value, (v.evidence or v.reason).split(": ", 1)[-1][:60])
+            for v in unread
+        ],
+    )
     states = Counter(v.state.value for v in views)
     channels: dict[str, Counter[str]] = {}
     for view in views:

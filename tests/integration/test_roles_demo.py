@@ -22,5 +22,10 @@ def test_the_swarm_demo_balances_retries_reclaims_and_verifies_its_ledger() -> N
     for channel in ("balanced", "creative", "strict"):
         assert channel in out
     assert "(reclaimed)" in out
+    # Results are kept with their jobs; unread jobs (failures, a review) are listed.
+    assert "results (kept with each job)" in out
+    assert "{'summary': 'think of job-007'" in out
+    assert "unread, awaiting a reader (3)" in out
+    assert "needs_review" in out
     assert "ledger verify: ok" in out
     assert "replayed job table matches: True" in out

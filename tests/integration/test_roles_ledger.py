@@ -13,6 +13,7 @@ from actors.roles import (
     JOB_EVENTS,
     JobContext,
     JobSupervisor,
+    SupervisorConfig,
     job_table_reducers,
     submit_job,
 )
@@ -33,7 +34,9 @@ async def test_a_run_verifies_and_replays_to_the_same_job_table() -> None:
         events: list[Any] = []
         listener = await system.spawn(Events, events)
         system.topics.subscribe(JOB_EVENTS, listener)
-        sup = await system.spawn(JobSupervisor, {"*": quick})
+        sup = await system.spawn(
+            JobSupervisor, {"*": quick}, SupervisorConfig(auto_acknowledge=True)
+        )
         for i in range(20):
             await submit_job(sup, job(f"j{i}"))
         await wait_until(lambda: len(finals(events)) == 20, timeout=WAIT)

@@ -13,12 +13,15 @@ from actors.roles import (
     JOB_EVENTS,
     RESOURCE_UPDATES,
     Acknowledgement,
+    BeatEntry,
     CancelJob,
     Crash,
     GetJob,
     GetLiveness,
     GetStatistics,
     GetTadpoles,
+    GetTadpoleStatus,
+    Heartbeat,
     InvalidJob,
     JobContext,
     JobEvent,
@@ -58,7 +61,7 @@ async def wait_for_final(sim: Simulation, sup: Any, job_id: str, limit: float = 
     deadline = sim.now() + limit
     while sim.now() < deadline:
         view = await sup.ask(GetJob(job_id), timeout=1.0)
-        if view is not None and view.unread:
+        if view is not None and (view.unread or view.state is JobState.COMPLETED):
             return view  # type: ignore[no-any-return]
         await sim.sleep(0.05)
     raise AssertionError(f"{job_id} did not end within {limit}s")
@@ -130,7 +133,7 @@ def test_the_lifecycle_is_published_and_recorded() -> None:
             (dispatch,) = sink.of("roles.dispatch")
             assert dispatch["parent_artifact"] == "p"
             assert dispatch["lineage_digest"] == view.lineage_digest
-            assert dispatch["slot"] == 1
+            assert dispatch["queue_slot"] == 1
 
     simulate(scenario, seed=2)
 
@@ -199,10 +202,12 @@ def test_terminal_jobs_stay_unread_until_acknowledged() -> None:
             assert (retried.attempt, retried.unread) == (2, False)
             final = await wait_for_final(sim, sup, "bad")
             assert (final.state, final.attempt) == (JobState.COMPLETED, 2)
+            await acknowledge(sup, "bad")  # frees its window slot for the parts
             split = await acknowledge(sup, "big", Acknowledgement.SPLIT, parts=2)
             assert split.new_jobs == ("big.part1", "big.part2")
             for part in split.new_jobs:
                 assert (await wait_for_final(sim, sup, part)).state is JobState.COMPLETED
+                await acknowledge(sup, part)
 
     simulate(scenario, seed=4)
 
@@ -319,9 +324,9 @@ def test_a_silent_tadpole_goes_at_risk_then_dead_and_its_job_is_reclaimed() -> N
     simulate(scenario, seed=7)
 
 
-def test_a_split_brain_live_job_is_kept_and_completes() -> None:
+def test_an_overrunning_job_is_live_not_split_brain_and_completes() -> None:
     async def scenario(sim: Simulation) -> None:
-        async with sim.system("split") as system:
+        async with sim.system("overrun") as system:
             sup = await system.spawn(JobSupervisor, {"*": sleepy})
             with capture_logs() as logs:
                 await submit_job(
@@ -329,12 +334,57 @@ def test_a_split_brain_live_job_is_kept_and_completes() -> None:
                 )
                 await sim.sleep(3.0)
                 (report,) = await sup.ask(GetLiveness("slow"), timeout=1.0)
+                assert report.report.state is Liveness.LIVE
+                assert report.report.overrunning
+                view = await wait_for_final(sim, sup, "slow")
+            assert (view.state, view.attempt) == (JobState.COMPLETED, 1)
+            assert not [entry for entry in logs if entry["event"] == "job_split_brain"]
+
+    simulate(scenario, seed=8)
+
+
+class _Forgetful(Tadpole):
+    """Beats on time, but its beats leave out the jobs marked ``hidden``: its own
+    state disagrees with its supervisor's view."""
+
+    def _heartbeat(self) -> None:
+        if not self._runs:
+            return
+        self._tell(
+            Heartbeat(
+                tadpole_id=self.tadpole_id,
+                at=self._clock.now(),
+                jobs=tuple(
+                    BeatEntry(job_id=k[0], attempt=k[1], shard=k[2], progress=0.0)
+                    for k, run in self._runs.items()
+                    if not run.context.job.metadata.get("hidden")
+                ),
+            )
+        )
+
+
+def test_a_split_brain_live_job_is_kept_and_completes() -> None:
+    async def scenario(sim: Simulation) -> None:
+        async with sim.system("split") as system:
+            config = SupervisorConfig(tadpoles=1)
+            sup = await system.spawn(
+                JobSupervisor, {"*": sleepy}, config, kwargs={"tadpole_factory": _Forgetful}
+            )
+            with capture_logs() as logs:
+                await submit_job(sup, job("seen", metadata={"seconds": 8}))
+                await submit_job(sup, job("hidden", metadata={"seconds": 8, "hidden": True}))
+                await sim.sleep(7.0)  # past dead_after (5 s): still not killed
+                (report,) = await sup.ask(GetLiveness("hidden"), timeout=1.0)
                 assert report.report.state is Liveness.SPLIT_BRAIN_LIVE
                 assert report.report.action == "keep_supervising"
-                view = await wait_for_final(sim, sup, "slow")
+                assert "do not report it" in report.report.reason
+                (seen,) = await sup.ask(GetLiveness("seen"), timeout=1.0)
+                assert seen.report.state is Liveness.LIVE
+                view = await wait_for_final(sim, sup, "hidden")
             assert (view.state, view.attempt) == (JobState.COMPLETED, 1)
             split = [entry for entry in logs if entry["event"] == "job_split_brain"]
             assert len(split) == 1
+            assert (await sup.ask(GetStatistics(), timeout=1.0)).reclaimed == 0
 
     simulate(scenario, seed=8)
 
@@ -343,7 +393,7 @@ def test_the_window_grows_to_ten_while_healthy_and_bounds_concurrency() -> None:
     async def scenario(sim: Simulation) -> None:
         watch = _Concurrency()
         async with sim.system("window") as system:
-            config = SupervisorConfig(tadpoles=4, balancer=None)
+            config = SupervisorConfig(tadpoles=4, balancer=None, auto_acknowledge=True)
             sup = await system.spawn(JobSupervisor, {"*": watch.handler}, config)
             for i in range(120):
                 await submit_job(sup, job(f"j{i}", metadata={"seconds": 0.2}))
@@ -379,7 +429,7 @@ def test_a_burst_is_admitted_at_the_bounded_rate_and_nothing_is_dropped() -> Non
             listener = await system.spawn(Events, events)
             system.topics.subscribe(JOB_EVENTS, listener)
             window = WindowConfig(admission_rate=100.0, admission_burst=10)
-            config = SupervisorConfig(window=window)
+            config = SupervisorConfig(window=window, auto_acknowledge=True)
             sup = await system.spawn(JobSupervisor, {"*": sleepy}, config)
             start = sim.now()
             for i in range(200):
@@ -428,10 +478,19 @@ def test_saturation_spawns_tadpoles_and_rebalances_threads() -> None:
             assert mitigated["tadpoles_spawned"] == 2
             after = await sup.ask(GetStatistics(), timeout=1.0)
             assert after.tadpoles == before.tadpoles + 2
-            assert {t.thread_budget for t in await sup.ask(GetTadpoles(), timeout=1.0)} == {6}
+            assert mitigated["threads"] == 6 * after.tadpoles  # raised by 2 each while saturated
             assert after.mitigations == 1
             assert not after.saturated  # cleared once released
-            assert [r["spawned"] for r in sink.of("roles.mitigate")] == [2]
+            # Cleared: the thread budgets come back down to the configured 4.
+            assert {t.thread_budget for t in await sup.ask(GetTadpoles(), timeout=1.0)} == {4}
+            assert after.threads == 4 * after.tadpoles
+            assert [r["spawned"] for r in sink.of("roles.mitigate")] == [2, 0]
+            assert sink.of("roles.mitigate")[1]["cleared"] is True
+            statuses = [
+                await system.lookup(t.path).ask(GetTadpoleStatus(), timeout=1.0)
+                for t in await sup.ask(GetTadpoles(), timeout=1.0)
+            ]
+            assert {s.thread_budget for s in statuses} == {4}
             actions = [e.action for e in events if isinstance(e, ResourceUpdate)]
             assert actions == ["allocate", "mitigated", "release", "cleared"]
 

@@ -44,7 +44,9 @@ def scenario_for(active: dict[str, int], overlaps: list[str]) -> Any:
             listener = await system.spawn(Events, events)
             system.topics.subscribe(JOB_EVENTS, listener)
             config = SupervisorConfig(
-                max_attempts=3, retry_backoff=Backoff(initial=0.05, jitter=0.5)
+                max_attempts=3,
+                retry_backoff=Backoff(initial=0.05, jitter=0.5),
+                auto_acknowledge=True,
             )
             sup = await system.spawn(JobSupervisor, {"*": handler}, config)
             for i in range(JOBS):

@@ -46,6 +46,7 @@ from ._messages import JOB_EVENTS as JOB_EVENTS
 from ._messages import RESOURCE_UPDATES as RESOURCE_UPDATES
 from ._messages import Acknowledge as Acknowledge
 from ._messages import Acknowledged as Acknowledged
+from ._messages import AwaitJob as AwaitJob
 from ._messages import CancelJob as CancelJob
 from ._messages import GetJob as GetJob
 from ._messages import GetLiveness as GetLiveness
@@ -61,10 +62,15 @@ from ._messages import SubmitJob as SubmitJob
 from ._messages import Submitted as Submitted
 from ._messages import SupervisorStatistics as SupervisorStatistics
 from ._messages import TadpoleInfo as TadpoleInfo
+from ._outcome import Acceptance as Acceptance
+from ._outcome import Verdict as Verdict
+from ._outcome import bound_result as bound_result
+from ._outcome import judge as judge
 from ._planner import BalancerConfig as BalancerConfig
 from ._planner import Dispatched as Dispatched
 from ._planner import DispatchPlanner as DispatchPlanner
 from ._planner import Lineage as Lineage
+from ._planner import WindowShares as WindowShares
 from ._records import RecordSink as RecordSink
 from ._records import job_table_reducers as job_table_reducers
 from ._resources import Allocation as Allocation
@@ -78,6 +84,7 @@ from ._scoring import validate_task as validate_task
 from ._supervisor import JobSupervisor as JobSupervisor
 from ._supervisor import SupervisorConfig as SupervisorConfig
 from ._supervisor import acknowledge as acknowledge
+from ._supervisor import await_job as await_job
 from ._supervisor import submit_job as submit_job
 from ._tadpole import DEFAULT_THREAD_BUDGET as DEFAULT_THREAD_BUDGET
 from ._tadpole import MAX_THREADS as MAX_THREADS
@@ -108,11 +115,13 @@ __all__ = (
     "MAX_THREADS",
     "MAX_THREADS_PER_TADPOLE",
     "RESOURCE_UPDATES",
+    "Acceptance",
     "Acknowledge",
     "Acknowledged",
     "Acknowledgement",
     "AdmissionGate",
     "Allocation",
+    "AwaitJob",
     "Balancer",
     "BalancerConfig",
     "BalancerRestarted",
@@ -183,10 +192,15 @@ __all__ = (
     "TaskRejected",
     "ThreadPool",
     "UnknownJob",
+    "Verdict",
     "WindowConfig",
+    "WindowShares",
     "acknowledge",
     "assess",
+    "await_job",
+    "bound_result",
     "job_table_reducers",
+    "judge",
     "new_tadpole_id",
     "parse_job",
     "submit_job",

@@ -18,8 +18,9 @@ field                                     required  rule
 ========================================  ========  ===========================================
 
 Known ``metadata`` keys are checked too: ``mode`` (a channel name),
-``urgency``, ``novelty_gap``, ``dependency_depth``, ``sandbox_debt``
-(numbers in 0..1), ``parent_artifact`` and ``specialization`` (strings).
+``urgency``, ``novelty_gap``, ``dependency_depth``, ``sandbox_debt``,
+``complexity`` (numbers in 0..1), ``parent_artifact``, ``specialization``
+and ``acceptance`` (strings), ``depends_on`` (a list of job ids).
 Any other top-level field is refused. The first broken rule raises
 :class:`~actors.roles.InvalidJob` naming the field's dotted path.
 
@@ -29,6 +30,8 @@ Lifecycle::
                                    |
                                    +--release, publish, schedule recovery--> failed
     failed --recovery attempt (attempt + 1, cancel flag cleared)--> queued
+    running --success without the declared evidence--> needs_review
+    needs_review --accept--> completed;  --retry (input amended or not)--> queued
 """
 
 from __future__ import annotations
@@ -70,10 +73,12 @@ class JobState(enum.Enum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    NEEDS_REVIEW = "needs_review"
+    """The handler returned, without the evidence the job declared: never "done"."""
 
     @property
     def terminal(self) -> bool:
-        return self in (JobState.COMPLETED, JobState.FAILED)
+        return self in (JobState.COMPLETED, JobState.FAILED, JobState.NEEDS_REVIEW)
 
 
 class Acknowledgement(enum.Enum):
@@ -82,7 +87,8 @@ class Acknowledgement(enum.Enum):
     ACCEPT = "accept"
     """Mark it read."""
     RETRY = "retry"
-    """Queue it again: same identity, next attempt, cancel flag cleared."""
+    """Queue it again: same identity, next attempt, cancel flag cleared; its input may be
+    amended (``amend``) and it may wait for another job first (``after``)."""
     SPLIT = "split"
     """Mark it read and submit it again as parts, each with a share of its resources."""
 
@@ -204,10 +210,18 @@ def validate_job(spec: JobSpec) -> None:
             raise bad("metadata.mode", "must be one of strict, balanced, creative", value)
         if key in SCORE_INPUTS and (not _is_number(value) or not 0.0 <= value <= 1.0):
             raise bad(f"metadata.{key}", "must be a number in 0..1", value)
-        if key in ("parent_artifact", "specialization") and (
+        if key in ("parent_artifact", "specialization", "acceptance") and (
             not isinstance(value, str) or not value
         ):
             raise bad(f"metadata.{key}", "must be a non-empty string", value)
+        if key == "complexity" and (not _is_number(value) or not 0.0 <= value <= 1.0):
+            raise bad("metadata.complexity", "must be a number in 0..1", value)
+        if key == "depends_on" and (
+            not isinstance(value, list | tuple)
+            or not all(isinstance(item, str) and item for item in value)
+            or job_id in value
+        ):
+            raise bad("metadata.depends_on", "must be a list of other jobs' ids", value)
 
 
 def _is_int(value: object) -> bool:
@@ -233,6 +247,12 @@ class JobView(msgspec.Struct, frozen=True):
     started_at: float | None
     finished_at: float | None
     lineage_digest: str | None
+    result: Any = None  # Any: the handler's (bounded) return value
+    """What the handler returned (a list for several shards); see :func:`bound_result`."""
+    evidence: str = ""
+    """Why a finished job counts as done, or why it needs review."""
+    waiting_on: tuple[str, ...] = ()
+    """Jobs this one waits for before it runs (again)."""
 
 
 class JobEvent(Message, tag="roles.job_event"):

@@ -3,17 +3,23 @@
 ==================== =================================================== ====================
 state                when                                                recommended action
 ==================== =================================================== ====================
-``live``             heartbeat fresh (age <= ``at_risk_after``)          ``continue``
-``split-brain-live`` heartbeat fresh, but the control view disagrees:    ``keep_supervising``
-                     the job overran ``overrun_factor`` x its expected
-                     duration, or its progress stalled for ``stall_after``
+``live``             heartbeat fresh (age <= ``at_risk_after``) and the  ``continue``
+                     worker's own state agrees with the control view
+``split-brain-live`` heartbeat fresh, but the control view disagrees     ``keep_supervising``
+                     with the worker's own state: the supervisor has the
+                     shard running there, the worker's beats do not list it
 ``at-risk``          heartbeat stale or missing (age > ``at_risk_after``) ``hold_new_work``
 ``dead``             no heartbeat for longer than ``dead_after``          ``reclaim``
 ==================== =================================================== ====================
 
-A split-brain-live job is never killed: fresh heartbeats prove its tadpole
-is working, so the supervisor keeps supervising and logs the disagreement.
-An at-risk tadpole gets no new work until it beats again; a dead one is
+These are the specification's names (``dead`` is at-risk past ``dead_after``).
+A split-brain-live job is never killed: fresh heartbeats prove its tadpole is
+working, so the supervisor keeps supervising and logs the disagreement.
+
+Overrunning (running longer than ``overrun_factor`` x its expected duration)
+or stalled progress (none for ``stall_after``) is *not* split-brain: the
+report stays ``live`` with ``overrunning`` set and the reason, and the job is
+kept. An at-risk tadpole gets no new work until it beats again; a dead one is
 stopped and its job reclaimed and retried.
 """
 
@@ -68,6 +74,8 @@ class LivenessReport(msgspec.Struct, frozen=True):
     action: str
     heartbeat_age: float
     reason: str
+    overrunning: bool = False
+    """Live, but past its expected duration or with stalled progress."""
 
 
 def assess(
@@ -78,23 +86,33 @@ def assess(
     last_heartbeat: float | None,
     last_progress_at: float | None = None,
     expected_duration: float | None = None,
+    disagreement: str = "",
 ) -> LivenessReport:
-    """Classify one running assignment at ``now`` (all times on the same clock)."""
+    """Classify one running assignment at ``now`` (all times on the same clock).
+
+    ``disagreement``: how the worker's own state (its heartbeats) disagrees
+    with the control view of this assignment; empty when they agree.
+    """
     age = now - (last_heartbeat if last_heartbeat is not None else started_at)
     if age > config.dead_after:
         state, reason = Liveness.DEAD, f"no heartbeat for {age:.3g}s"
     elif age > config.at_risk_after:
         what = "stale" if last_heartbeat is not None else "missing"
         state, reason = Liveness.AT_RISK, f"heartbeat {what} for {age:.3g}s"
+    elif disagreement:
+        state, reason = Liveness.SPLIT_BRAIN_LIVE, disagreement
     else:
+        state, reason = Liveness.LIVE, ""
         elapsed = now - started_at
         progressed = last_progress_at if last_progress_at is not None else started_at
         if expected_duration is not None and elapsed > config.overrun_factor * expected_duration:
-            state = Liveness.SPLIT_BRAIN_LIVE
-            reason = f"running {elapsed:.3g}s, expected {expected_duration:.3g}s"
+            reason = f"overrunning: running {elapsed:.3g}s, expected {expected_duration:.3g}s"
         elif now - progressed > config.stall_after:
-            state = Liveness.SPLIT_BRAIN_LIVE
-            reason = f"no progress for {now - progressed:.3g}s"
-        else:
-            state, reason = Liveness.LIVE, ""
-    return LivenessReport(state=state, action=state.action, heartbeat_age=age, reason=reason)
+            reason = f"overrunning: no progress for {now - progressed:.3g}s"
+    return LivenessReport(
+        state=state,
+        action=state.action,
+        heartbeat_age=age,
+        reason=reason,
+        overrunning=reason.startswith("overrunning"),
+    )

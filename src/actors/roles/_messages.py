@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from protocol import Message
@@ -15,6 +17,7 @@ __all__ = [
     "RESOURCE_UPDATES",
     "Acknowledge",
     "Acknowledged",
+    "AwaitJob",
     "CancelJob",
     "GetJob",
     "GetLiveness",
@@ -63,6 +66,16 @@ class Acknowledge(Message, tag="roles.acknowledge"):
     action: Acknowledgement = Acknowledgement.ACCEPT
     parts: int = 2
     """For ``split``: how many parts."""
+    amend: dict[str, Any] | None = None  # Any: metadata values
+    """For ``retry``: metadata merged into the job's own (a focused continuation)."""
+    after: str | None = None
+    """For ``retry``: wait for this job to complete first (a dependency)."""
+
+
+class AwaitJob(Message, tag="roles.await_job"):
+    """Asked locally: the job's view once it is terminal (an ``asyncio.Future`` until then)."""
+
+    job_id: str
 
 
 class Acknowledged(Message, tag="roles.acknowledged"):
@@ -155,3 +168,6 @@ class SupervisorStatistics(msgspec.Struct, frozen=True):
     latency_p50: float
     latency_p90: float
     latency_p99: float
+    needs_review: int = 0
+    waiting: int = 0
+    """Jobs waiting for another job (a dependency)."""

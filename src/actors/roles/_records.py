@@ -3,7 +3,9 @@
 ================== ==================================================================
 kind               payload
 ================== ==================================================================
-``roles.dispatch`` task id, channel, score, cycle, slot, parent artifact, lineage digest
+``roles.dispatch`` task id, channel, score, cycle, queue slot, parent artifact, lineage digest,
+                   quota breach, delay in cycles
+``roles.defer``    task id, backlog, reason: a creative task deferred by the backlog cap
 ``roles.job``      job id, from state, to state, attempt, reason, tadpoles, channel
 ``roles.allocate`` job id, attempt, requested and granted amounts, weight, best effort
 ``roles.release``  job id, attempt, granted amounts
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALLOCATE",
+    "DEFER",
     "DISPATCH",
     "JOB",
     "MITIGATE",
@@ -36,6 +39,7 @@ __all__ = [
 logger = structlog.get_logger("actors.roles")
 
 DISPATCH = "roles.dispatch"
+DEFER = "roles.defer"
 JOB = "roles.job"
 ALLOCATE = "roles.allocate"
 RELEASE = "roles.release"

@@ -62,7 +62,9 @@ class Task(msgspec.Struct, frozen=True):
 
     ``mode`` is the channel it belongs to; ``parent_artifact`` (a task id or
     any artifact name) links it into a lineage; ``payload`` travels with it
-    untouched (the supervisor puts its job id there).
+    untouched (the supervisor puts its job id there). ``submitted_at`` (the
+    system clock's time when the work was submitted, default: when the
+    balancer receives it) is where its dispatch delay is counted from.
     """
 
     task_id: str
@@ -72,6 +74,7 @@ class Task(msgspec.Struct, frozen=True):
     dependency_depth: float = 0.0
     sandbox_debt: float = 0.0
     parent_artifact: str | None = None
+    submitted_at: float | None = None
 
 
 def validate_task(task: Task) -> None:
@@ -91,3 +94,8 @@ def validate_task(task: Task) -> None:
     parent = task.parent_artifact
     if parent is not None and (not isinstance(parent, str) or not parent):
         raise InvalidTask("parent_artifact", "must be a non-empty string or None", parent)
+    at = task.submitted_at
+    if at is not None and (
+        isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at)
+    ):
+        raise InvalidTask("submitted_at", "must be a finite number or None", at)

@@ -24,7 +24,15 @@ supervisor itself adds what jobs need on top:
   (:func:`~actors.roles.assess`): at-risk tadpoles get no new work, dead ones
   are stopped and their jobs reclaimed and retried, split-brain-live jobs are
   kept and logged.
-* a terminal job stays **unread** until acknowledged (accept, retry, split).
+* a terminal job stays **unread** until acknowledged (accept, retry, split),
+  and holds its place in the concurrency window until then: only an
+  acknowledgement lets the window refill (unless ``auto_acknowledge``);
+* **results and evidence**: a handler's return value is kept with its job
+  (bounded, :mod:`actors.roles._outcome`), shown by the job views, recorded
+  with the completion and returned by :func:`await_job`. A job that declared
+  acceptance evidence and lacks it ends ``needs_review``, never "completed";
+* **dependencies**: a job may wait for others (``metadata.depends_on``, or a
+  retry ``after`` another job) and runs once they have completed.
 
 Every transition is published on ``control_plane.job_events``; every
 allocation and release on ``control_plane.resource_updates``; all of them,
@@ -33,6 +41,7 @@ and the mitigation of saturation, are appended to the ledger.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import deque
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -46,6 +55,8 @@ from .._mailbox import MailboxConfig
 from .._watch import Terminated
 from ..supervision._spec import Backoff, ChildSpec, SupervisorFlags
 from ._balancer import Balancer, BalancerRestarted, CycleHook, SubmitTask
+from ._classify import classify
+from ._deps import Dependencies
 from ._errors import InvalidJob, JobStateError, UnknownJob
 from ._jobs import (
     Acknowledgement,
@@ -62,6 +73,7 @@ from ._messages import (
     RESOURCE_UPDATES,
     Acknowledge,
     Acknowledged,
+    AwaitJob,
     CancelJob,
     GetJob,
     GetLiveness,
@@ -78,10 +90,10 @@ from ._messages import (
     SupervisorStatistics,
     TadpoleInfo,
 )
+from ._outcome import EXTERNAL, Acceptance, bound_result, judge
 from ._planner import BalancerConfig, Dispatched
 from ._records import ALLOCATE, JOB, MITIGATE, RELEASE, RecordSink, append_record
 from ._resources import Allocation, PoolConfig, ResourcePools
-from ._scoring import Channel, Task
 from ._tadpole import (
     MAX_THREADS,
     MAX_THREADS_PER_TADPOLE,
@@ -102,8 +114,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from .._ref import ActorRef
+    from ._scoring import Channel
 
-__all__ = ["JobSupervisor", "SupervisorConfig", "acknowledge", "submit_job"]
+__all__ = ["JobSupervisor", "SupervisorConfig", "acknowledge", "await_job", "submit_job"]
 
 
 class SupervisorConfig(msgspec.Struct, frozen=True):
@@ -128,6 +141,11 @@ class SupervisorConfig(msgspec.Struct, frozen=True):
     mitigation_tadpoles: int = 2
     mitigation_threads: int = 2
     thread_grace: float = 30.0
+    max_result_bytes: int = 65_536
+    """A result that encodes to more JSON than this is kept as a bounded note."""
+    auto_acknowledge: bool = False
+    """Mark completed and failed jobs read as they end (fire and forget): they then
+    free their window slot at once. ``needs_review`` jobs always wait for a reader."""
 
     def __post_init__(self) -> None:
         if not 1 <= self.tadpoles <= self.max_tadpoles:
@@ -140,6 +158,8 @@ class SupervisorConfig(msgspec.Struct, frozen=True):
             raise ValueError("the initial tadpoles' thread budgets exceed max_threads")
         if self.max_attempts < 1 or not self.specializations:
             raise ValueError("max_attempts must be >= 1 and specializations non-empty")
+        if self.max_result_bytes < 64:
+            raise ValueError(f"max_result_bytes must be >= 64, got {self.max_result_bytes!r}")
 
     @property
     def tadpole_limit(self) -> int:
@@ -160,7 +180,16 @@ class _Sweep(Message, tag="roles.sweep"):
 
 
 class _Shard:
-    __slots__ = ("last_beat", "liveness", "progress", "progress_at", "started_at", "tadpole_id")
+    __slots__ = (
+        "disagreement",
+        "last_beat",
+        "liveness",
+        "progress",
+        "progress_at",
+        "started_at",
+        "tadpole_id",
+        "worker_beat",
+    )
 
     def __init__(self, tadpole_id: str, now: float) -> None:
         self.tadpole_id = tadpole_id
@@ -169,6 +198,10 @@ class _Shard:
         self.progress = 0.0
         self.progress_at: float | None = None
         self.liveness = Liveness.LIVE
+        self.disagreement = ""
+        """How the worker's own state disagrees with this assignment (empty: it agrees)."""
+        self.worker_beat: float | None = None
+        """The worker's last beat while it disagreed (it is alive, just not reporting this)."""
 
 
 class _Job:
@@ -179,10 +212,13 @@ class _Job:
         "channel",
         "dispatched",
         "draining",
+        "evidence",
         "final",
         "finished_at",
         "lineage",
         "reason",
+        "result",
+        "results",
         "retry_pending",
         "shards",
         "spec",
@@ -190,6 +226,7 @@ class _Job:
         "state",
         "submitted_at",
         "unread",
+        "waiters",
     )
 
     def __init__(self, spec: JobSpec, now: float) -> None:
@@ -210,8 +247,17 @@ class _Job:
         self.retry_pending = False
         self.admitted = False
         self.dispatched = False
+        self.results: dict[int, Any] = {}
+        self.result: Any = None
+        self.evidence = ""
+        self.waiters: list[asyncio.Future[JobView]] = []
 
-    def view(self) -> JobView:
+    @property
+    def settled(self) -> bool:
+        """Ended, or stopped at ``needs_review``: what a reader acknowledges."""
+        return self.final or self.state is JobState.NEEDS_REVIEW
+
+    def view(self, waiting_on: frozenset[str] = frozenset()) -> JobView:
         return JobView(
             job_id=self.spec.job_id,
             state=self.state,
@@ -225,6 +271,9 @@ class _Job:
             started_at=self.started_at,
             finished_at=self.finished_at,
             lineage_digest=self.lineage,
+            result=self.result,
+            evidence=self.evidence,
+            waiting_on=tuple(sorted(waiting_on)),
         )
 
 
@@ -263,8 +312,10 @@ class JobSupervisor(Actor[Message]):
         ledger: RecordSink | None = None,
         tadpole_factory: Callable[..., Tadpole] = Tadpole,
         hooks: Sequence[CycleHook] = (),
+        acceptance: Mapping[str, Acceptance] | None = None,
     ) -> None:
         self.handlers = dict(handlers)
+        self.acceptance = dict(acceptance or {})
         self.config = config or SupervisorConfig()
         self._ledger = ledger
         self._factory = tadpole_factory
@@ -286,6 +337,9 @@ class JobSupervisor(Actor[Message]):
         self._unhealthy = False
         self._saturated = False
         self._spawned = 0
+        self._unread_held = 0
+        """Settled jobs not yet acknowledged: each holds a window slot."""
+        self._deps = Dependencies()
         self.rejected = 0
         self.retries = 0
         self.reclaimed = 0
@@ -352,9 +406,11 @@ class JobSupervisor(Actor[Message]):
             return self._cancel(message.job_id)
         elif isinstance(message, Reward):
             return self.pools.reward(message.objective, message.signal)
+        elif isinstance(message, AwaitJob):
+            return self._await(message.job_id)
         elif isinstance(message, GetJob):
             found = self._jobs.get(message.job_id)
-            return None if found is None else found.view()
+            return None if found is None else self._view(found)
         elif isinstance(message, ListJobs):
             return self._list(message)
         elif isinstance(message, GetLiveness):
@@ -380,6 +436,23 @@ class JobSupervisor(Actor[Message]):
                     spec.tadpole_count,
                     job_id=spec.job_id,
                 )
+            acceptance = spec.metadata.get("acceptance")
+            if acceptance not in (None, EXTERNAL, *self.acceptance):
+                raise InvalidJob(
+                    "metadata.acceptance",
+                    f"names no predicate registered with this supervisor "
+                    f"(known: {sorted(self.acceptance)}, or {EXTERNAL!r})",
+                    acceptance,
+                    job_id=spec.job_id,
+                )
+            for other in spec.metadata.get("depends_on", ()):
+                if other not in self._jobs:
+                    raise InvalidJob(
+                        "metadata.depends_on",
+                        f"names unknown job {other!r}",
+                        list(spec.metadata["depends_on"]),
+                        job_id=spec.job_id,
+                    )
         except InvalidJob as exc:
             self.rejected += 1
             job_id = spec.job_id if isinstance(spec.job_id, str) else repr(spec.job_id)
@@ -403,9 +476,50 @@ class JobSupervisor(Actor[Message]):
             )
         job = self._jobs[spec.job_id] = _Job(spec, self._now())
         self._record_transition(job, None, "submitted")
-        self._intake.append(spec.job_id)
-        self._admit()
+        if not self._wait_for(job, spec.metadata.get("depends_on", ())):
+            self._intake.append(spec.job_id)
+            self._admit()
         return Submitted(job_id=spec.job_id)
+
+    # -- dependencies --------------------------------------------------------------------
+
+    def _wait_for(self, job: _Job, others: Sequence[str]) -> bool:
+        """Make ``job`` wait for the ``others`` not completed yet; true if it waits."""
+
+        def completed(job_id: str) -> bool:
+            found = self._jobs.get(job_id)
+            return found is not None and found.state is JobState.COMPLETED
+
+        on = self._deps.wait(job.spec.job_id, others, completed)
+        if on:
+            self._log.info("job_waiting", job_id=job.spec.job_id, on=sorted(on))
+        return bool(on)
+
+    def _release_dependents(self, job: _Job) -> None:
+        """``job`` settled: its dependents run (completed) or fail (it failed for good)."""
+        job_id = job.spec.job_id
+        ready, failed = self._deps.settle(job_id, completed=job.state is JobState.COMPLETED)
+        for dependent_id in failed:
+            self._end_waiting(
+                self._jobs[dependent_id], f"dependency {job_id!r} ended {job.state.value}"
+            )
+        for dependent_id in ready:
+            dependent = self._jobs[dependent_id]
+            if dependent.attempt == 1 and not dependent.admitted:
+                self._intake.append(dependent_id)
+                self._admit()
+            else:
+                self._requeue(dependent)
+
+    def _view(self, job: _Job) -> JobView:
+        return job.view(self._deps.waiting_on(job.spec.job_id))
+
+    def _end_waiting(self, job: _Job, reason: str) -> None:
+        job.final = True
+        job.retry_pending = False
+        self._mark_unread(job)
+        self._transition(job, JobState.FAILED, reason, final=True)
+        self._settle(job)
 
     def _admit(self) -> None:
         intake = self._intake
@@ -431,17 +545,13 @@ class JobSupervisor(Actor[Message]):
             job.channel = spec.mode
             self._ready.append(spec.job_id)
             return
-        meta = spec.metadata
         self._balancer.tell(
             SubmitTask(
-                Task(
-                    task_id=spec.job_id,
-                    mode=spec.mode,
-                    urgency=meta.get("urgency", 0.5),
-                    novelty_gap=meta.get("novelty_gap", 0.5),
-                    dependency_depth=meta.get("dependency_depth", 0.0),
-                    sandbox_debt=meta.get("sandbox_debt", 0.0),
-                    parent_artifact=meta.get("parent_artifact"),
+                classify(
+                    spec,
+                    pressure=self.pools.utilization(),
+                    totals=self.config.pools.totals,
+                    submitted_at=job.submitted_at,
                 )
             )
         )
@@ -462,7 +572,7 @@ class JobSupervisor(Actor[Message]):
         ready = self._ready
         running = self._running
         budget = len(ready)
-        while ready and budget and len(running) < self.window.size:
+        while ready and budget and len(running) + self._unread_held < self.window.size:
             budget -= 1
             job_id = ready.popleft()
             job = self._jobs.get(job_id)
@@ -553,6 +663,7 @@ class JobSupervisor(Actor[Message]):
                 self._drained(job, (report.tadpole_id, report.attempt, report.shard))
             elif report.ok:
                 del job.shards[report.shard]
+                job.results[report.shard] = report.result
                 if not job.shards:
                     self._complete(job)
             else:
@@ -576,9 +687,20 @@ class JobSupervisor(Actor[Message]):
         if spec.reward_signal is not None:
             self.pools.reward(spec.objective, spec.reward_signal)
         self.window.record(True, healthy=not self._unhealthy)
-        job.unread = True
-        job.final = True
-        self._transition(job, JobState.COMPLETED, "", final=True)
+        results, job.results = job.results, {}
+        raw = results.get(0) if len(results) <= 1 else [results[n] for n in sorted(results)]
+        job.result = bound_result(raw, self.config.max_result_bytes)
+        verdict = judge(spec.metadata.get("acceptance"), raw, self.acceptance)
+        job.evidence = verdict.evidence
+        self._mark_unread(job)
+        extra = {"result": job.result, "evidence": verdict.evidence}
+        if verdict.done:
+            job.final = True
+            self._transition(job, JobState.COMPLETED, "", final=True, extra=extra)
+        else:
+            self._log.info("job_needs_review", job_id=spec.job_id, evidence=verdict.evidence)
+            self._transition(job, JobState.NEEDS_REVIEW, verdict.evidence, extra=extra)
+        self._settle(job)
 
     def _fail_attempt(self, job: _Job, reason: str, *, retry: bool = True) -> None:
         spec = job.spec
@@ -607,9 +729,45 @@ class JobSupervisor(Actor[Message]):
                 key=("retry", spec.job_id),
             )
         else:
-            job.unread = True
             job.final = True
+            self._mark_unread(job)
             self._transition(job, JobState.FAILED, reason, final=True)
+            self._settle(job)
+
+    # -- settling: unread, waiters, dependents -------------------------------------------
+
+    def _mark_unread(self, job: _Job) -> None:
+        if not job.unread:
+            job.unread = True
+            self._unread_held += 1
+
+    def _mark_read(self, job: _Job) -> None:
+        if job.unread:
+            job.unread = False
+            self._unread_held -= 1
+
+    def _settle(self, job: _Job) -> None:
+        """``job`` reached a state a reader acknowledges: wake waiters and dependents."""
+        if self.config.auto_acknowledge and job.state is not JobState.NEEDS_REVIEW:
+            self._mark_read(job)
+        view = self._view(job)
+        waiters, job.waiters = job.waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(view)
+        if job.final:
+            self._release_dependents(job)
+        self._schedule()
+
+    def _await(self, job_id: str) -> JobView | asyncio.Future[JobView] | Refused:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return Refused(job_id=job_id, error=str(UnknownJob(job_id)), unknown=True)
+        if job.settled:
+            return self._view(job)
+        future: asyncio.Future[JobView] = asyncio.get_running_loop().create_future()
+        job.waiters.append(future)
+        return future
 
     def _on_retry_due(self, due: _RetryDue) -> None:
         job = self._jobs.get(due.job_id)
@@ -630,14 +788,16 @@ class JobSupervisor(Actor[Message]):
         if job.retry_pending and not job.draining:
             self._requeue(job)
 
-    def _requeue(self, job: _Job) -> None:
+    def _requeue(self, job: _Job, reason: str = "recovery attempt") -> None:
         job.retry_pending = False
         job.attempt += 1
         job.cancel_requested = False
         job.final = False
-        job.unread = False
+        self._mark_read(job)
         job.finished_at = None
-        self._transition(job, JobState.QUEUED, "recovery attempt")
+        job.result = None
+        job.evidence = ""
+        self._transition(job, JobState.QUEUED, reason)
         self._ready.append(job.spec.job_id)
         self._schedule()
 
@@ -726,17 +886,52 @@ class JobSupervisor(Actor[Message]):
             pod.at_risk = False
             self._log.info("tadpole_recovered", tadpole_id=beat.tadpole_id)
         now = self._now()
+        reported: set[tuple[str, int, int]] = set()
         for entry in beat.jobs:
+            key = (entry.job_id, entry.attempt, entry.shard)
+            reported.add(key)
             job = self._jobs.get(entry.job_id)
-            if job is None or job.attempt != entry.attempt or job.state is not JobState.RUNNING:
-                continue
-            shard = job.shards.get(entry.shard)
-            if shard is None or shard.tadpole_id != beat.tadpole_id:
+            shard = None if job is None else job.shards.get(entry.shard)
+            if (
+                job is None
+                or job.attempt != entry.attempt
+                or job.state is not JobState.RUNNING
+                or shard is None
+                or shard.tadpole_id != beat.tadpole_id
+            ):
+                # The worker runs what the control view does not give it.
+                self._log.warning(
+                    "job_split_brain",
+                    job_id=entry.job_id,
+                    tadpole_id=beat.tadpole_id,
+                    reason="the worker reports a run the control view does not assign it",
+                    action=Liveness.SPLIT_BRAIN_LIVE.action,
+                )
                 continue
             shard.last_beat = now
+            shard.disagreement = ""
             if entry.progress != shard.progress:
                 shard.progress = entry.progress
                 shard.progress_at = now
+        if pod is None:
+            return
+        grace = self.config.liveness.heartbeat_interval
+        for job_id, attempt, shard_no in pod.active - reported:
+            job = self._jobs.get(job_id)
+            shard = None if job is None else job.shards.get(shard_no)
+            if (
+                job is None
+                or shard is None
+                or job.attempt != attempt
+                or shard.tadpole_id != beat.tadpole_id
+                or beat.at < shard.started_at + grace  # the run may not have reached it yet
+            ):
+                continue
+            shard.worker_beat = now
+            shard.disagreement = (
+                f"the control view has shard {shard_no} of attempt {attempt} running on "
+                f"tadpole {beat.tadpole_id}, whose heartbeats do not report it"
+            )
 
     def _ensure_sweep(self) -> None:
         if not self._sweeping:
@@ -745,11 +940,15 @@ class JobSupervisor(Actor[Message]):
             self._ctx.timers.send_periodically(interval, _Sweep(), key="sweep")
 
     def _assess(self, job: _Job, shard: _Shard, now: float) -> LivenessReport:
+        beat = shard.last_beat
+        if shard.disagreement and shard.worker_beat is not None:
+            beat = shard.worker_beat if beat is None else max(beat, shard.worker_beat)
         return assess(
             self.config.liveness,
             now=now,
             started_at=shard.started_at,
-            last_heartbeat=shard.last_beat,
+            last_heartbeat=beat,
+            disagreement=shard.disagreement,
             last_progress_at=shard.progress_at,
             expected_duration=job.spec.expected_duration_seconds,
         )
@@ -853,7 +1052,20 @@ class JobSupervisor(Actor[Message]):
         self._publish_resources("release", job.spec.job_id)
         if self._saturated and not self.pools.saturated:
             self._saturated = False
-            self._log.info("saturation_cleared", utilization=self.pools.utilization())
+            # The mitigation's extra threads come back down (its tadpoles stay, idle).
+            base = self.config.thread_budget
+            for pod in self._pods.values():
+                if pod.budget > base:
+                    pod.budget = base
+                    pod.ref.tell(SetThreadBudget(threads=base))
+            threads = sum(pod.budget for pod in self._pods.values())
+            utilization = self.pools.utilization()
+            self._log.info("saturation_cleared", utilization=utilization, threads=threads)
+            append_record(
+                self._ledger,
+                MITIGATE,
+                {"utilization": utilization, "spawned": 0, "threads": threads, "cleared": True},
+            )
             self._publish_resources("cleared", "")
 
     def _check_saturation(self) -> None:
@@ -906,14 +1118,28 @@ class JobSupervisor(Actor[Message]):
 
     # -- transitions and events ----------------------------------------------------------
 
-    def _transition(self, job: _Job, to: JobState, reason: str, *, final: bool = False) -> None:
+    def _transition(
+        self,
+        job: _Job,
+        to: JobState,
+        reason: str,
+        *,
+        final: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         previous = job.state
         job.state = to
         job.reason = reason
-        self._record_transition(job, previous, reason, final=final)
+        self._record_transition(job, previous, reason, final=final, extra=extra)
 
     def _record_transition(
-        self, job: _Job, previous: JobState | None, reason: str, *, final: bool = False
+        self,
+        job: _Job,
+        previous: JobState | None,
+        reason: str,
+        *,
+        final: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         spec = job.spec
         tadpoles = tuple(shard.tadpole_id for shard in job.shards.values())
@@ -930,6 +1156,7 @@ class JobSupervisor(Actor[Message]):
                 "final": final,
                 "channel": channel,
                 "tadpoles": list(tadpoles),
+                **(extra or {}),
             },
         )
         log = self._log
@@ -963,17 +1190,15 @@ class JobSupervisor(Actor[Message]):
         job = self._jobs.get(job_id)
         if job is None:
             return Refused(job_id=job_id, error=str(UnknownJob(job_id)), unknown=True)
-        if job.final:
+        if job.settled:
             return Refused(job_id=job_id, error=f"job {job_id!r} has already ended")
         job.cancel_requested = True
         if job.state is JobState.RUNNING:
             self._fail_attempt(job, "cancelled", retry=False)
-        else:  # queued, or failed and waiting for a recovery attempt
-            job.unread = True
-            job.final = True
-            job.retry_pending = False
-            self._transition(job, JobState.FAILED, "cancelled", final=True)
-        return job.view()
+        else:  # queued, waiting, or failed and waiting for a recovery attempt
+            self._deps.cancel(job_id)
+            self._end_waiting(job, "cancelled")
+        return self._view(job)
 
     def _acknowledge(self, request: Acknowledge) -> Acknowledged | Refused:
         job = self._jobs.get(request.job_id)
@@ -981,7 +1206,7 @@ class JobSupervisor(Actor[Message]):
             return Refused(
                 job_id=request.job_id, error=str(UnknownJob(request.job_id)), unknown=True
             )
-        if not (job.final and job.unread):
+        if not (job.settled and job.unread):
             return Refused(
                 job_id=request.job_id,
                 error=f"job {request.job_id!r} is not an unread terminal job "
@@ -992,17 +1217,61 @@ class JobSupervisor(Actor[Message]):
             parts = self._split(job.spec, request.parts)
             if isinstance(parts, Refused):
                 return parts
-            job.unread = False
+            self._mark_read(job)
+            if not job.final:  # a needs_review job split: this one ends here
+                job.final = True
+                self._transition(job, JobState.FAILED, "split", final=True)
+                self._release_dependents(job)
             new_jobs = []
             for part in parts:
                 reply = self._accept(part)
                 if isinstance(reply, Submitted):
                     new_jobs.append(reply.job_id)
+            self._schedule()
             return Acknowledged(job_id=request.job_id, action=action, new_jobs=tuple(new_jobs))
-        job.unread = False
         if action is Acknowledgement.RETRY:
-            self._requeue(job)
+            refused = self._retry(job, request)
+            if refused is not None:
+                return refused
+        else:
+            self._mark_read(job)
+            if job.state is JobState.NEEDS_REVIEW:  # the external acknowledgement is the evidence
+                job.final = True
+                job.evidence = "acknowledged"
+                self._transition(
+                    job,
+                    JobState.COMPLETED,
+                    "accepted on review",
+                    final=True,
+                    extra={"result": job.result, "evidence": job.evidence},
+                )
+                self._settle(job)
+        self._schedule()
         return Acknowledged(job_id=request.job_id, action=action)
+
+    def _retry(self, job: _Job, request: Acknowledge) -> Refused | None:
+        job_id = job.spec.job_id
+        after = request.after
+        if after is not None and (after == job_id or after not in self._jobs):
+            return Refused(job_id=job_id, error=f"retry after {after!r}: no such other job")
+        if request.amend is not None:
+            try:
+                amended = msgspec.structs.replace(
+                    job.spec, metadata={**job.spec.metadata, **request.amend}
+                )
+                validate_job(amended)
+            except (InvalidJob, TypeError) as exc:
+                return Refused(job_id=job_id, error=f"cannot amend: {exc}")
+            job.spec = amended
+        reason = "retry (amended)" if request.amend is not None else "retry"
+        if after is not None and self._wait_for(job, (after,)):
+            # Waits (queued, not ready); the attempt is counted when the wait ends.
+            self._mark_read(job)
+            job.final = False
+            self._transition(job, JobState.QUEUED, f"{reason}, waiting for {after!r}")
+            return None
+        self._requeue(job, reason)
+        return None
 
     def _split(self, spec: JobSpec, parts: int) -> list[JobSpec] | Refused:
         if not 2 <= parts <= 64:
@@ -1034,7 +1303,7 @@ class JobSupervisor(Actor[Message]):
 
     def _list(self, request: ListJobs) -> tuple[JobView, ...]:
         return tuple(
-            job.view()
+            self._view(job)
             for job in self._jobs.values()
             if (request.state is None or job.state.value == request.state)
             and (request.unread is None or job.unread == request.unread)
@@ -1082,6 +1351,8 @@ class JobSupervisor(Actor[Message]):
             latency_p50=_percentile(latencies, 0.50),
             latency_p90=_percentile(latencies, 0.90),
             latency_p99=_percentile(latencies, 0.99),
+            needs_review=counts[JobState.NEEDS_REVIEW],
+            waiting=len(self._deps),
         )
 
 
@@ -1114,17 +1385,48 @@ async def submit_job(
     return job_id
 
 
+async def await_job(
+    supervisor: ActorRef[Any], job_id: str, *, timeout: float | None = None
+) -> JobView:
+    """Wait until ``job_id`` is terminal (completed, failed, or needs_review) and return its view.
+
+    The view carries the handler's result (``JobView.result``). Local
+    supervisors only (the reply is a future until the job ends). Raises
+    :class:`UnknownJob`, or :class:`TimeoutError` after ``timeout`` seconds.
+    """
+    reply = await supervisor.ask(AwaitJob(job_id=job_id), timeout=timeout)
+    if isinstance(reply, Refused):
+        raise UnknownJob(job_id)
+    if isinstance(reply, JobView):
+        return reply
+    view: JobView = await asyncio.wait_for(reply, timeout)
+    return view
+
+
 async def acknowledge(
     supervisor: ActorRef[Any],
     job_id: str,
     action: Acknowledgement = Acknowledgement.ACCEPT,
     *,
     parts: int = 2,
+    amend: Mapping[str, Any] | None = None,
+    after: str | None = None,
     timeout: float = 5.0,
 ) -> Acknowledged:
-    """Acknowledge an unread terminal job; raises :class:`UnknownJob` or :class:`JobStateError`."""
+    """Acknowledge an unread terminal job; raises :class:`UnknownJob` or :class:`JobStateError`.
+
+    ``retry`` may ``amend`` the job's metadata (its identity and attempt count
+    are kept) and wait ``after`` another job has completed.
+    """
     reply = await supervisor.ask(
-        Acknowledge(job_id=job_id, action=action, parts=parts), timeout=timeout
+        Acknowledge(
+            job_id=job_id,
+            action=action,
+            parts=parts,
+            amend=None if amend is None else dict(amend),
+            after=after,
+        ),
+        timeout=timeout,
     )
     if isinstance(reply, Refused):
         if reply.unknown:

@@ -137,6 +137,8 @@ class JobReport(Message, tag="roles.job_report"):
     duration: float = 0.0
     lost: bool = False
     """The run ended because its tadpole stopped or crashed."""
+    result: Any = None  # Any: whatever the handler returned
+    """The handler's return value (successful runs)."""
 
 
 class TadpoleRestarted(Message, tag="roles.tadpole_restarted"):
@@ -372,9 +374,9 @@ class Tadpole(Actor[Message]):
             if handler is None:
                 raise HandlerNotFound(context.job.objective)
             if inspect.iscoroutinefunction(handler):
-                await handler(context)
+                result = await handler(context)
             else:
-                await self._in_thread(handler, run)
+                result = await self._in_thread(handler, run)
         except asyncio.CancelledError:
             context.cancel()
             if run.started and run.finished is not None and not run.finished.done():
@@ -390,18 +392,19 @@ class Tadpole(Actor[Message]):
                 key, ok=False, reason=f"{type(exc).__name__}: {exc}", duration=clock.now() - started
             )
         else:
-            self._finish(key, ok=True, reason="", duration=clock.now() - started)
+            self._finish(key, ok=True, reason="", duration=clock.now() - started, result=result)
 
-    async def _in_thread(self, handler: Callable[[JobContext], Any], run: _Run) -> None:
+    async def _in_thread(self, handler: Callable[[JobContext], Any], run: _Run) -> Any:
         loop = asyncio.get_running_loop()
         finished = run.finished = loop.create_future()
         context = run.context
+        out: list[Any] = []
 
         def call() -> None:
             run.started = True
             try:
                 if not context.cancelled:
-                    handler(context)
+                    out.append(handler(context))
             finally:
                 loop.call_soon_threadsafe(_set_done, finished)
 
@@ -413,6 +416,7 @@ class Tadpole(Actor[Message]):
         else:
             async with self.pool.limiter:
                 await anyio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=True)
+        return out[0] if out else None
 
     def _finish(
         self,
@@ -422,13 +426,14 @@ class Tadpole(Actor[Message]):
         reason: str,
         duration: float,
         lost: bool = False,
+        result: Any = None,  # Any: the handler's return value
     ) -> None:
         self._runs.pop(key, None)
         if ok:
             self.completed += 1
         else:
             self.failed += 1
-        self._report(key, ok=ok, reason=reason, duration=duration, lost=lost)
+        self._report(key, ok=ok, reason=reason, duration=duration, lost=lost, result=result)
         if not self._runs and self._beating:
             self._beating = False
             with contextlib.suppress(ActorError):  # an ending incarnation has no timers left
@@ -442,6 +447,7 @@ class Tadpole(Actor[Message]):
         reason: str,
         duration: float,
         lost: bool = False,
+        result: Any = None,  # Any: the handler's return value
     ) -> None:
         job_id, attempt, shard = key
         self._tell(
@@ -454,6 +460,7 @@ class Tadpole(Actor[Message]):
                 reason=reason,
                 duration=duration,
                 lost=lost,
+                result=result,
             )
         )
 

@@ -40,7 +40,7 @@ def test_no_heartbeat_beyond_dead_after_is_dead_and_reclaimed() -> None:
     assert report.action == "reclaim"
 
 
-def test_an_overrun_with_fresh_heartbeats_is_split_brain_live_and_kept() -> None:
+def test_an_overrun_with_fresh_heartbeats_is_live_and_overrunning_not_split_brain() -> None:
     report = assess(
         CONFIG,
         now=20.1,
@@ -49,18 +49,38 @@ def test_an_overrun_with_fresh_heartbeats_is_split_brain_live_and_kept() -> None
         expected_duration=10.0,
         last_progress_at=20.0,
     )
+    assert report.state is Liveness.LIVE
+    assert report.overrunning
+    assert report.action == "continue"
+    assert "overrunning" in report.reason
+    assert not assess(CONFIG, now=20.0, started_at=0.0, last_heartbeat=20.0).overrunning
+
+
+def test_stalled_progress_with_fresh_heartbeats_is_live_and_overrunning() -> None:
+    assert state(31.5, 31.5, last_progress_at=1.0) is Liveness.LIVE
+    assert assess(
+        CONFIG, now=31.5, started_at=0.0, last_heartbeat=31.5, last_progress_at=1.0
+    ).overrunning
+
+
+def test_the_control_view_disagreeing_with_fresh_heartbeats_is_split_brain_live() -> None:
+    report = assess(
+        CONFIG, now=10.0, started_at=0.0, last_heartbeat=9.8, disagreement="not reported"
+    )
     assert report.state is Liveness.SPLIT_BRAIN_LIVE
     assert report.action == "keep_supervising"
-    assert state(20.0, 20.0, expected_duration=10.0, last_progress_at=20.0) is Liveness.LIVE
-
-
-def test_stalled_progress_with_fresh_heartbeats_is_split_brain_live() -> None:
-    assert state(31.5, 31.5, last_progress_at=1.0) is Liveness.SPLIT_BRAIN_LIVE
-    assert state(31.0, 31.0, last_progress_at=1.0 + 0.5) is Liveness.LIVE
+    assert report.reason == "not reported"
+    # Stale heartbeats win: a silent worker is at risk, whatever it disagrees about.
+    stale = assess(CONFIG, now=10.0, started_at=0.0, last_heartbeat=8.0, disagreement="x")
+    assert stale.state is Liveness.AT_RISK
 
 
 def test_a_stale_heartbeat_wins_over_the_control_view() -> None:
     assert state(40.0, 30.0, expected_duration=1.0) is Liveness.DEAD
+    assert (
+        assess(CONFIG, now=40.0, started_at=0.0, last_heartbeat=30.0, disagreement="x").state
+        is Liveness.DEAD
+    )
 
 
 @pytest.mark.parametrize(
