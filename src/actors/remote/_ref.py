@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._ref import ActorRef
+from .. import ActorRef
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
