@@ -11,6 +11,10 @@ Nothing outside ``actors`` imports a private module (``actors._cell`` and the
 like); import-linter contracts in ``pyproject.toml`` hold every wing to
 ``actors`` and ``actors.lowlevel``.
 
+The clock types (:class:`~actors.Clock`, :class:`~actors.Cancellable`,
+:class:`~actors.LoopClock`), :class:`~actors.Overflow` and the errors are
+public names of :mod:`actors`; the wings import them from there.
+
 **Delivery filters** (:func:`add_delivery_filter`) see each message before it
 is enqueued for one actor and may refuse it: the sender gets the refusal (a
 ``tell`` or ``send`` raises it, an ``ask`` fails with it, a remote asker gets
@@ -24,16 +28,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._cell import ActorCell as ActorCell
-from ._clock import Cancellable as Cancellable
-from ._clock import Clock as Clock
-from ._clock import LoopClock as LoopClock
 from ._filters import DeliveryFilter as DeliveryFilter
 from ._filters import FilterStatistics as FilterStatistics
 from ._filters import add_delivery_filter as add_delivery_filter
 from ._filters import cell_of as cell_of
 from ._filters import delivery_filters as delivery_filters
 from ._filters import filter_statistics as filter_statistics
-from ._mailbox import Overflow as Overflow
 from ._ref import PendingAsk as PendingAsk
 from ._system import DeliveryHook as DeliveryHook
 from ._system import RemoteResolver as RemoteResolver
@@ -45,13 +45,9 @@ if TYPE_CHECKING:
 
 __all__ = (
     "ActorCell",
-    "Cancellable",
-    "Clock",
     "DeliveryFilter",
     "DeliveryHook",
     "FilterStatistics",
-    "LoopClock",
-    "Overflow",
     "PendingAsk",
     "RemoteResolver",
     "add_delivery_filter",
