@@ -86,26 +86,6 @@ class FilteredCell(ActorCell):
 
     __slots__ = ()
 
-    def _screen(self, item: object) -> Exception | None:
-        """The refusal of ``item`` by the first filter that refuses it, or ``None``."""
-        message = item.message if type(item) is PendingAsk else item
-        for function in self._filters.functions:
-            try:
-                verdict = _verdict(function, function(message))
-            except Exception as exc:  # a filter that raises refuses (fails closed)
-                verdict = exc
-            if verdict is None:
-                continue
-            self._filters.refused += 1
-            logger.debug(
-                "message_refused",
-                actor=self.path,
-                msg_type=type(message).__qualname__,
-                error=repr(verdict),
-            )
-            return verdict
-        return None
-
     def put_nowait(self, item: object) -> object | None:
         """Screen, then enqueue by the overflow policy (see :meth:`Mailbox.put_nowait`).
 
@@ -113,15 +93,38 @@ class FilteredCell(ActorCell):
         refused message raises the refusal to the caller.
         """
         if not self._closed:  # a stopped actor's messages go to dead letters as before
-            error = self._screen(item)
-            if error is not None:
-                if type(item) is PendingAsk:
-                    future = item.future
-                    if not future.done():
-                        future.set_exception(error)
+            message = item.message if type(item) is PendingAsk else item
+            for function in self._filters.functions:
+                try:
+                    verdict = function(message)
+                except Exception as exc:  # a filter that raises refuses (fails closed)
+                    verdict = exc
+                if verdict is not None:
+                    self._refuse(item, message, _refusal(function, verdict))
                     return None
-                raise error
         return Mailbox.put_nowait(self, item)
+
+    def _refuse(self, item: object, message: object, error: Exception) -> None:
+        """Count the refusal; fail a refused ask's future, raise for a refused message."""
+        self._filters.refused += 1
+        if self._putters:
+            # A sender woken for the room this message would have taken: pass the
+            # room on to the next waiting sender, or it would wait for nothing.
+            items = self._items
+            if items is None or len(items) < self.capacity:
+                self._wake_putter()
+        logger.debug(
+            "message_refused",
+            actor=self.path,
+            msg_type=type(message).__qualname__,
+            error=repr(error),
+        )
+        if type(item) is PendingAsk:
+            future = item.future
+            if not future.done():
+                future.set_exception(error)
+            return
+        raise error
 
     def offer(self, item: object) -> bool:
         """Enqueue if there is room; a refused message is consumed: dead-lettered with
@@ -195,12 +198,12 @@ def add_delivery_filter(
     return remove
 
 
-def _verdict(function: DeliveryFilter, result: object) -> Exception | None:
-    """What a filter's return value means; anything but ``None`` or an exception is a bug."""
-    if result is None or isinstance(result, Exception):
-        return result
+def _refusal(function: DeliveryFilter, verdict: object) -> Exception:
+    """The refusal a filter's verdict (not ``None``) means; anything but an exception is a bug."""
+    if isinstance(verdict, Exception):
+        return verdict
     return TypeError(
-        f"delivery filter {function!r} returned {result!r}: "
+        f"delivery filter {function!r} returned {verdict!r}: "
         "a filter returns None to accept or an exception to refuse"
     )
 
