@@ -30,7 +30,6 @@ MAX_NOT_RUN = 0.25
 TIMEOUT = 90.0
 
 PENDING: dict[str, str] = {
-    "docs/ledger.md": "being made runnable by the ledger page's owner",
 }
 """Pages whose blocks did not run yet when this harness landed, owned by other
 engineers who are rewriting them: expected to fail (not strictly). Delete an
