@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import struct
 from collections import deque
 from contextlib import suppress
@@ -46,6 +47,7 @@ from protocol import (
     FrameReader,
     Handshake,
     HandshakeError,
+    Message,
     MessageKind,
     MessageTooLarge,
     RemoteFailure,
@@ -55,13 +57,14 @@ from protocol import (
 
 from .._errors import AskTimeout, SystemNotRunning
 from .._mailbox import Overflow
+from .._ref import check_timeout
 from ._address import Address, parse_address
 from ._backoff import ReconnectBackoff
 from ._connection import _STREAM_GONE, Connection
 from ._deadlines import Deadlines, clock_reader
 from ._errors import HandshakeTimeout, InvalidAddress, NodeUnreachable, SendBufferFull
 from ._incoming import IncomingDecoder
-from ._ref import RemoteRef
+from ._ref import RemoteRef, not_a_message
 from ._transport import TcpTransport
 
 if TYPE_CHECKING:
@@ -69,8 +72,6 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from anyio.abc import ByteStream, TaskGroup
-
-    from protocol import Message
 
     from .._ref import ActorRef
     from .._system import ActorSystem
@@ -85,6 +86,7 @@ _SIMULTANEOUS: Final = "simultaneous_connect"
 _TELL: Final = int(MessageKind.TELL)
 _HEADER_SIZE: Final = 4
 _pack_header: Final = struct.Struct(">I").pack_into
+_INF: Final = math.inf
 
 
 class RemoteConfig(msgspec.Struct, frozen=True):
@@ -583,6 +585,13 @@ class RemoteNode:
     async def _ask(
         self, peer: _Peer, target: str, message: object, timeout: float | None, label: str
     ) -> Any:
+        # Checked before anything is built or sent: a bad value fails this call alone.
+        if not isinstance(message, Message):
+            raise not_a_message(message, label)
+        if timeout is not None and (type(timeout) is not float or not 0.0 < timeout < _INF):
+            timeout = check_timeout(timeout)  # or a ValueError/TypeError naming it
+            if not timeout:  # already expired: never sent
+                raise AskTimeout(label, type(message).__qualname__, 0.0)
         if not self._open:
             self._check_open()  # raises
         future: asyncio.Future[Any] = asyncio.Future(loop=self._loop)
