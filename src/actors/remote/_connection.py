@@ -344,6 +344,8 @@ class Connection:
         self._burst = False
         # Writing (push streams): senders waiting for a full transport to drain.
         self._drain_waiters: list[asyncio.Future[None]] = []
+        # Writing (writer task): the batch being handed to the stream, until it took it.
+        self._writing: bytearray | None = None
 
     def __repr__(self) -> str:
         return f"<Connection to {self.peer.name} {'out' if self.initiator else 'in'}>"
@@ -394,7 +396,16 @@ class Connection:
         # with ConnectionLost: withdraw the ones not delivered yet.
         for answer in list(self.answering.values()):
             answer.cancel()
-        self._out.clear()  # never sent
+        # Tells taken for a write that never completed, then those still in the write
+        # buffer: never handed to the transport, so never delivered; dead-lettered.
+        writing, self._writing = self._writing, None
+        if writing:
+            self.node._dead_letter_unsent(self.peer, writing, reason)
+        out = self._out
+        out.close_run()
+        if out.data:
+            self.node._dead_letter_unsent(self.peer, out.data, reason)
+        out.clear()
         self._wake_drain_waiters()  # they queue in the send buffer instead
         self._batch = self._frames = []  # received, never delivered
         self._after = None
@@ -530,7 +541,11 @@ class Connection:
                     await self._waiter
                     continue
                 # anyio streams accept any bytes-like object; no copy of the batch.
-                await send(self._take(count))  # type: ignore[arg-type]
+                # Kept until the stream took it: if the send fails or the connection
+                # ends meanwhile, _finish dead-letters its tells.
+                data = self._writing = self._take(count)
+                await send(data)  # type: ignore[arg-type]
+                self._writing = None
         except _STREAM_GONE as exc:
             self._end("connection_lost", repr(exc))
 

@@ -86,6 +86,7 @@ _SIMULTANEOUS: Final = "simultaneous_connect"
 _TELL: Final = int(MessageKind.TELL)
 _HEADER_SIZE: Final = 4
 _pack_header: Final = struct.Struct(">I").pack_into
+_unpack_header: Final = struct.Struct(">I").unpack_from
 _INF: Final = math.inf
 
 
@@ -145,6 +146,10 @@ class RemoteStatistics(msgspec.Struct, frozen=True):
     asks_cancelled: int = 0
     """Asks from peers withdrawn before they were answered: the asker sent ``CANCEL``
     (it timed out or was cancelled) or the connection ended."""
+    tells_unsent: int = 0
+    """Tells accepted for a peer and dead-lettered because their connection ended
+    before they were handed to the transport (see "What is lost on a cut" in the
+    remote docs)."""
 
 
 class _Counters:
@@ -161,6 +166,7 @@ class _Counters:
         "late_answers",
         "messages_received",
         "messages_sent",
+        "tells_unsent",
         "writes",
     )
 
@@ -180,6 +186,7 @@ class _Counters:
     late_answers: int
     messages_received: int
     messages_sent: int
+    tells_unsent: int
     writes: int
 
 
@@ -626,6 +633,47 @@ class RemoteNode:
         logger.warning("message_dropped", peer=label, reason=reason)
         self.system.dead_letters.publish(label, message, reason)
 
+    def _dead_letter_unsent(self, peer: _Peer, data: bytes | bytearray, reason: str) -> None:
+        """The connection to ``peer`` ended with ``data`` (whole frames this node
+        encoded) never handed to the transport: dead-letter each tell in it.
+
+        Decoded back from the frames (a cold path: nothing is kept per message
+        on the hot one), so a dead letter holds an equal copy of the message.
+        Asks in it already failed with ConnectionLost; answers and cancels have
+        nobody to go to.
+        """
+        publish = self.system.dead_letters.publish
+        why = f"connection to {peer.name} lost before it was sent ({reason})"
+        node = Address(peer.name, peer.host, peer.port).node_address
+        envelopes = self._envelopes
+        view = memoryview(data)
+        end = len(data)
+        at = 0
+        count = 0
+        while at + _HEADER_SIZE <= end:
+            size = _unpack_header(view, at)[0]
+            frame = bytes(view[at + _HEADER_SIZE : at + _HEADER_SIZE + size])
+            at += _HEADER_SIZE + size
+            try:
+                envelope = envelopes.decode(frame)
+                if envelope.kind is MessageKind.TELL:
+                    messages = [envelopes.decode_payload(envelope)]
+                elif envelope.kind is MessageKind.TELLS:
+                    messages = envelopes.decode_payloads(envelope)
+                else:
+                    continue
+            except RemoteProtocolError:  # cannot happen to our own frames; keep the bytes
+                publish(f"{node}/?", frame, why)
+                count += 1
+                continue
+            for message in messages:
+                publish(node + envelope.target, message, why)
+            count += len(messages)
+        view.release()
+        if count:
+            self._counters.tells_unsent += count
+            logger.warning("tells_unsent", node=self.name, peer=peer.name, count=count)
+
     def _reject_item(self, item: _Out, error: Exception) -> None:
         if item.conn is not None:
             item.conn.sent.pop(item.cid, None)
@@ -929,6 +977,7 @@ class RemoteNode:
             dropped=c.dropped,
             close_reasons=dict(self._close_reasons),
             asks_cancelled=c.asks_cancelled,
+            tells_unsent=c.tells_unsent,
         )
 
     def __repr__(self) -> str:
