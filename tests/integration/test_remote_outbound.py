@@ -8,16 +8,18 @@ in flight on it carry on.
 from __future__ import annotations
 
 import asyncio
+import socket
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
 
-from actors import Actor, ActorSystem
+from actors import Actor, ActorSystem, DeadLetter
 from actors.remote import MemoryNetwork, RemoteConfig, RemoteNode, TcpTransport
-from protocol import Message, MessageTooLarge
-from tests.helpers import WAIT, Echo, Ping
+from actors.remote._tcp import _Protocol
+from protocol import EnvelopeCodec, FrameReader, Message, MessageKind, MessageTooLarge
+from tests.helpers import WAIT, Echo, Ping, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -170,3 +172,55 @@ async def test_an_unencodable_message_fails_alone_from_the_send_buffer_too() -> 
         ref.tell(Ping(3))
         assert await ref.ask(Ping(4), timeout=WAIT) == Ping(4)
         assert n.a.statistics().messages_sent == 3
+
+
+async def test_a_cut_dead_letters_every_tell_the_kernel_had_not_taken() -> None:
+    """Exact accounting over a local stream pair (AF_UNIX: bytes the kernel took stay
+    readable after the cut): every tell is either read by the other end or in the
+    sender's dead letters; none in both, none in neither."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.connect_accepted_socket(_Protocol, ours)
+    assert protocol.stream is not None
+    count = 3000
+    async with ActorSystem("a") as sa, RemoteNode(sa, secret="s") as a:
+        letters: list[DeadLetter] = []
+        sa.dead_letters.subscribe(letters.append)
+        ref = a.ref("tadpole://b@127.0.0.1:1/user/rec")  # nothing listens there
+        conn = a._adopt(a._peers["b"], protocol.stream, FrameReader(), initiator=True)
+        a._start(conn.run)
+        with anyio.fail_after(WAIT):
+            for seq in range(count):
+                ref.tell(Loose([seq, b"x" * 200]))
+                if seq % 500 == 0:
+                    await asyncio.sleep(0)  # a write now and then, as a busy sender's
+            await asyncio.sleep(0)
+            assert protocol.stream.buffered() > 0  # the transport holds some of it
+            conn.close("cut")
+            await wait_until(lambda: not a.statistics().connections)
+            await wait_until(lambda: not a.statistics().send_buffered)
+            unsent = a.statistics().tells_unsent
+        theirs.settimeout(WAIT)
+        received = bytearray()
+        while chunk := theirs.recv(1 << 20):
+            received += chunk
+        theirs.close()
+    reader = FrameReader()
+    reader.feed(bytes(received))
+    envelopes = EnvelopeCodec()
+    delivered: list[int] = []
+    while (frame := reader.next_frame()) is not None:
+        envelope = envelopes.decode(frame)
+        if envelope.kind is MessageKind.TELLS:
+            messages = envelopes.decode_payloads(envelope)
+        else:
+            messages = [envelopes.decode_payload(envelope)]
+        delivered += [m.value[0] for m in messages if isinstance(m, Loose)]
+    dead = [letter.message.value[0] for letter in letters if isinstance(letter.message, Loose)]
+    assert delivered == list(range(len(delivered)))  # in order, the first ones
+    assert sorted(dead) == list(range(len(delivered), count))  # all the others
+    cut = [x for x in letters if "connection to b lost before it was sent" in x.reason]
+    assert len(cut) == unsent > 0
+    assert all(letter.recipient == "tadpole://b@127.0.0.1:1/user/rec" for letter in letters)

@@ -43,6 +43,7 @@ import asyncio
 import operator
 import ssl
 import struct
+from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -346,6 +347,10 @@ class Connection:
         self._drain_waiters: list[asyncio.Future[None]] = []
         # Writing (writer task): the batch being handed to the stream, until it took it.
         self._writing: bytearray | None = None
+        # Writing (push streams): the last writes, while the transport has not handed
+        # them all to the kernel (see _wrote), and their size in bytes.
+        self._written: deque[bytearray] = deque()
+        self._written_size = 0
 
     def __repr__(self) -> str:
         return f"<Connection to {self.peer.name} {'out' if self.initiator else 'in'}>"
@@ -396,8 +401,10 @@ class Connection:
         # with ConnectionLost: withdraw the ones not delivered yet.
         for answer in list(self.answering.values()):
             answer.cancel()
-        # Tells taken for a write that never completed, then those still in the write
-        # buffer: never handed to the transport, so never delivered; dead-lettered.
+        # Tells written and still in the transport's buffer (push streams), taken for
+        # a write that never completed (writer task), then those still in the write
+        # buffer: never handed to the kernel, so never delivered; dead-lettered.
+        self._dead_letter_buffered(reason)
         writing, self._writing = self._writing, None
         if writing:
             self.node._dead_letter_unsent(self.peer, writing, reason)
@@ -512,11 +519,50 @@ class Connection:
             count = self._fill() if outbox else 0
             if not self._out.data:
                 break
-            push.write(self._take(count))
+            data = self._take(count)
+            push.write(data)
+            self._wrote(push, data)
             wrote = True
             if not outbox:
                 break
         return wrote
+
+    def _wrote(self, push: TcpStream, data: bytearray) -> None:
+        """``data`` was written: keep the writes the kernel has not taken all of yet,
+        so that a cut can dead-letter their tells (one buffer-size read per write)."""
+        left = push.buffered()
+        written = self._written
+        if not left:  # the kernel took everything written so far
+            if written:
+                written.clear()
+                self._written_size = 0
+            return
+        written.append(data)
+        self._written_size += len(data)
+        while self._written_size - len(written[0]) >= left:
+            self._written_size -= len(written.popleft())
+
+    def _dead_letter_buffered(self, reason: str) -> None:
+        """Dead-letter the tells of every frame the transport still holds, whole or
+        in part: the rest of such a frame never leaves, so it is never delivered."""
+        written = self._written
+        push = self._push
+        if not written or push is None:
+            return
+        left = push.buffered()
+        data = b"".join(written)
+        written.clear()
+        self._written_size = 0
+        if not left:
+            return
+        sent = len(data) - left  # every byte before this reached the kernel
+        at = 0
+        while at < sent:
+            end = at + FRAME_HEADER_SIZE + _HEADER.unpack_from(data, at)[0]
+            if end > sent:
+                break
+            at = end
+        self.node._dead_letter_unsent(self.peer, data[at:], reason)
 
     def _turn_end(self) -> None:
         self._turn_pending = False
@@ -608,7 +654,9 @@ class Connection:
         push = self._push
         if push is None or not push.writable:
             return False
-        push.write(self._take(0))
+        data = self._take(0)
+        push.write(data)
+        self._wrote(push, data)
         return True
 
     def ask(self, item: _Out) -> bool:
