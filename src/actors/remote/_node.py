@@ -19,7 +19,9 @@ actor leave, and arrive, in order.
 When two nodes dial each other at once, the acceptor keeps its own dial if
 its name sorts first and refuses the other; so both sides end up using the
 same single connection. A lost connection fails the asks it carried with
-:class:`~actors.remote.ConnectionLost`; messages still in the buffer wait for
+:class:`~actors.remote.ConnectionLost`, and dead-letters the tells it had
+not handed to the kernel yet (see :meth:`RemoteNode._dead_letter_unsent`);
+messages still in the buffer wait for
 the next connection, which is dialled with exponential backoff (jitter drawn
 from the system's seeded rng, delays slept on the system's clock). A dial
 that fails fails the asks waiting in the buffer with
