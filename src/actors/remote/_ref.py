@@ -40,7 +40,7 @@ class RemoteRef(ActorRef[M]):
     and the other messages on it are unaffected.
     """
 
-    __slots__ = ("_address", "_node", "_path", "_peer", "_str")
+    __slots__ = ("_address", "_node", "_path", "_peer", "_str", "_type")
 
     def __init__(self, node: RemoteNode, peer: _Peer, address: Address) -> None:
         self._node = node
@@ -48,6 +48,9 @@ class RemoteRef(ActorRef[M]):
         self._address = address
         self._path = address.path
         self._str = str(address)
+        # The type of the last message checked to be a Message: the check of every
+        # tell is then one identity test (isinstance on a Struct type costs more).
+        self._type: type = _Unchecked
 
     @property
     def path(self) -> str:
@@ -66,15 +69,15 @@ class RemoteRef(ActorRef[M]):
     # every remote tell); the node's own methods do everything else.
 
     def tell(self, message: M) -> None:
-        if not isinstance(message, Message):
-            raise not_a_message(message, self._str)
+        if type(message) is not self._type:
+            self._type = self._checked(message)
         conn = self._peer.conn
         if conn is None or not conn.tell_now(self._path, message):
             self._node._tell(self._peer, self._path, message, self._str)
 
     async def send(self, message: M) -> None:
-        if not isinstance(message, Message):
-            raise not_a_message(message, self._str)
+        if type(message) is not self._type:
+            self._type = self._checked(message)
         conn = self._peer.conn
         if conn is None or not conn.tell_now(self._path, message):
             await self._node._send(self._peer, self._path, message, self._str)
@@ -83,6 +86,12 @@ class RemoteRef(ActorRef[M]):
         # The node's coroutine itself: one coroutine per ask, not two.
         return self._node._ask(self._peer, self._path, message, timeout, self._str)
 
+    def _checked(self, message: object) -> type:
+        """``message``'s type if it is a Message; else the TypeError for it."""
+        if not isinstance(message, Message):
+            raise not_a_message(message, self._str)
+        return type(message)
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, RemoteRef):
             return self._str == other._str
@@ -90,6 +99,10 @@ class RemoteRef(ActorRef[M]):
 
     def __hash__(self) -> int:
         return hash(self._str)
+
+
+class _Unchecked:
+    """No message has been checked yet (never instantiated)."""
 
 
 def not_a_message(message: object, target: str) -> TypeError:
