@@ -404,15 +404,11 @@ class Connection:
         # Tells written and still in the transport's buffer (push streams), taken for
         # a write that never completed (writer task), then those still in the write
         # buffer: never handed to the kernel, so never delivered; dead-lettered.
-        self._dead_letter_buffered(reason)
-        writing, self._writing = self._writing, None
-        if writing:
-            self.node._dead_letter_unsent(self.peer, writing, reason)
-        out = self._out
-        out.close_run()
-        if out.data:
-            self.node._dead_letter_unsent(self.peer, out.data, reason)
-        out.clear()
+        try:
+            self._dead_letter_unsent(reason)
+        except Exception as exc:  # a dead-letter subscriber's error must not stop the close
+            logger.error("dead_letters_failed", peer=self.peer.name, error=repr(exc))
+        self._out.clear()
         self._wake_drain_waiters()  # they queue in the send buffer instead
         self._batch = self._frames = []  # received, never delivered
         self._after = None
@@ -421,6 +417,16 @@ class Connection:
             blocked.close()
         await anyio.aclose_forcefully(self.stream)
         self.node._detach(self)
+
+    def _dead_letter_unsent(self, reason: str) -> None:
+        self._dead_letter_buffered(reason)
+        writing, self._writing = self._writing, None
+        if writing:
+            self.node._dead_letter_unsent(self.peer, writing, reason)
+        out = self._out
+        out.close_run()
+        if out.data:
+            self.node._dead_letter_unsent(self.peer, out.data, reason)
 
     def notify(self) -> None:
         """Something is waiting to be sent: write it now or at the end of this turn.
