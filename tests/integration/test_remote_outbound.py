@@ -19,7 +19,7 @@ from actors import Actor, ActorSystem, DeadLetter
 from actors.remote import MemoryNetwork, RemoteConfig, RemoteNode, TcpTransport
 from actors.remote._tcp import _Protocol
 from protocol import EnvelopeCodec, FrameReader, Message, MessageKind, MessageTooLarge
-from tests.helpers import WAIT, Echo, Ping, wait_until
+from tests.helpers import SECRET, WAIT, Echo, Ping, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -64,10 +64,10 @@ async def nodes(transport: str, config: RemoteConfig | None = None) -> AsyncIter
         sa = await stack.enter_async_context(ActorSystem("a"))
         sb = await stack.enter_async_context(ActorSystem("b"))
         a = await stack.enter_async_context(
-            RemoteNode(sa, secret="s", transport=client, host=host, config=config)
+            RemoteNode(sa, secret=SECRET, transport=client, host=host, config=config)
         )
         b = await stack.enter_async_context(
-            RemoteNode(sb, secret="s", transport=server, host=host, config=config)
+            RemoteNode(sb, secret=SECRET, transport=server, host=host, config=config)
         )
         gate = asyncio.Event()
         await sb.spawn(Gate, gate, name="gate")
@@ -185,7 +185,7 @@ async def test_a_cut_dead_letters_every_tell_the_kernel_had_not_taken() -> None:
     _, protocol = await loop.connect_accepted_socket(_Protocol, ours)
     assert protocol.stream is not None
     count = 3000
-    async with ActorSystem("a") as sa, RemoteNode(sa, secret="s") as a:
+    async with ActorSystem("a") as sa, RemoteNode(sa, secret=SECRET) as a:
         letters: list[DeadLetter] = []
         sa.dead_letters.subscribe(letters.append)
         ref = a.ref("tadpole://b@127.0.0.1:1/user/rec")  # nothing listens there

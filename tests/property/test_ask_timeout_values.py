@@ -20,7 +20,7 @@ import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.helpers import WAIT, Echo, Ping
+from tests.helpers import SECRET, WAIT, Echo, Ping
 
 from actors import Actor, ActorRef, ActorSystem, AskTimeout
 from actors.remote import MemoryNetwork, RemoteNode, TcpTransport
@@ -116,8 +116,12 @@ async def remote_values(client: Any, server: Any, host: str, values: list[Any]) 
     async with AsyncExitStack() as stack:
         sa = await stack.enter_async_context(ActorSystem("a"))
         sb = await stack.enter_async_context(ActorSystem("b"))
-        a = await stack.enter_async_context(RemoteNode(sa, secret="s", transport=client, host=host))
-        b = await stack.enter_async_context(RemoteNode(sb, secret="s", transport=server, host=host))
+        a = await stack.enter_async_context(
+            RemoteNode(sa, secret=SECRET, transport=client, host=host)
+        )
+        b = await stack.enter_async_context(
+            RemoteNode(sb, secret=SECRET, transport=server, host=host)
+        )
         gate = asyncio.Event()
         await sb.spawn(Gate, gate, name="gate")
         await sb.spawn(Echo, name="echo")

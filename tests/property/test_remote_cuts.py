@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import pytest
-from tests.helpers import WAIT, wait_until
+from tests.helpers import SECRET, WAIT, wait_until
 
 from actors import Actor, ActorSystem, DeadLetter, MailboxConfig
 from actors.remote import MemoryNetwork, RemoteConfig, RemoteNode, SendBufferFull
@@ -121,11 +121,11 @@ async def run(seed: int) -> tuple[list[int], set[int], list[DeadLetter], set[int
         sb = await stack.enter_async_context(ActorSystem("b"))
         a = await stack.enter_async_context(
             RemoteNode(
-                sa, secret="s", transport=RecordingTransport(network, "a", taken), config=config
+                sa, secret=SECRET, transport=RecordingTransport(network, "a", taken), config=config
             )
         )
         b = await stack.enter_async_context(
-            RemoteNode(sb, secret="s", transport=network.transport("b"), host="b", config=config)
+            RemoteNode(sb, secret=SECRET, transport=network.transport("b"), host="b", config=config)
         )
         letters: list[DeadLetter] = []
         sa.dead_letters.subscribe(letters.append)

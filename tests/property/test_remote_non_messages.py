@@ -14,7 +14,7 @@ import anyio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.helpers import WAIT, Echo, Ping
+from tests.helpers import SECRET, WAIT, Echo, Ping
 
 from actors import Actor, ActorSystem
 from actors.remote import MemoryNetwork, RemoteNode
@@ -57,10 +57,10 @@ def test_a_remote_ref_refuses_every_non_message_at_the_call(sample: list[Any]) -
             sa = await stack.enter_async_context(ActorSystem("a"))
             sb = await stack.enter_async_context(ActorSystem("b"))
             a = await stack.enter_async_context(
-                RemoteNode(sa, secret="s", transport=network.transport("a"))
+                RemoteNode(sa, secret=SECRET, transport=network.transport("a"))
             )
             b = await stack.enter_async_context(
-                RemoteNode(sb, secret="s", transport=network.transport("b"), host="b")
+                RemoteNode(sb, secret=SECRET, transport=network.transport("b"), host="b")
             )
             gate = asyncio.Event()
             await sb.spawn(Gate, gate, name="gate")
