@@ -63,8 +63,8 @@ from protocol import (
     RemoteProtocolError,
 )
 
-from .._errors import ActorNotFound, ActorStopped, AskTimeout, RemoteActorError
-from .._ref import PendingAsk
+from .. import ActorNotFound, ActorStopped, AskTimeout, RemoteActorError
+from ..lowlevel import PendingAsk, cell_at, next_correlation_id
 from ._errors import ConnectionLost
 from ._incoming import DECODE_FAILURES, FrameSplitter, IncomingDecoder
 from ._tcp import TcpStream
@@ -77,8 +77,8 @@ if TYPE_CHECKING:
 
     from protocol import Envelope, FrameReader
 
-    from .._cell import ActorCell
-    from .._clock import Cancellable
+    from .. import Cancellable
+    from ..lowlevel import ActorCell
     from ._node import RemoteNode, _Out, _Peer
 
 __all__ = ["Connection", "NoReply"]
@@ -1180,7 +1180,7 @@ class Connection:
             future.set_result(None if type(reply) is NoReply else reply)
 
     def _target(self, target: str) -> ActorCell | None:
-        cell = self.node.system.cell_at(target)
+        cell = cell_at(self.node.system, target)
         if cell is not None:
             cells = self._cells
             if len(cells) >= _CACHE_LIMIT:
@@ -1204,7 +1204,8 @@ class Connection:
             return None
         if cell.offer(message):
             return None
-        return cell.deliver_wait(message)  # full (waits for room) or stopped (dead letters)
+        # Full (waits for room), stopped or refused by a delivery filter (dead letters).
+        return cell.deliver_wait_quietly(message)
 
     def _ask(
         self,
@@ -1256,7 +1257,7 @@ class Connection:
         if self.inflight > node.config.max_inflight_asks:
             return self._ask_when_room(cell, message, answer)
         # _deliver_ask, inlined: every incoming ask.
-        pending = PendingAsk(message, answer, next(node.system.correlation_ids), target, timeout)
+        pending = PendingAsk(message, answer, next_correlation_id(node.system), target, timeout)
         if cell.offer(pending):
             return None
         return self._deliver_ask_again(cell, pending)
@@ -1268,7 +1269,7 @@ class Connection:
         # withdraws it here; while reading is paused (no CANCEL can be read) the
         # deadlines are armed instead (_arm_deadlines).
         system = self.node.system
-        pending = PendingAsk(message, answer, next(system.correlation_ids), cell.path, timeout)
+        pending = PendingAsk(message, answer, next_correlation_id(system), cell.path, timeout)
         if cell.offer(pending):
             return None
         return self._deliver_ask_again(cell, pending)

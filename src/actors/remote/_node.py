@@ -60,9 +60,9 @@ from protocol import (
     encode_frame,
 )
 
-from .._errors import AskTimeout, SystemNotRunning
-from .._mailbox import Overflow
+from .. import AskTimeout, Overflow, SystemNotRunning
 from .._ref import check_timeout
+from ..lowlevel import attach_remote, check_running, detach_remote
 from ._address import Address, parse_address
 from ._backoff import ReconnectBackoff
 from ._connection import _STREAM_GONE, Connection
@@ -78,8 +78,7 @@ if TYPE_CHECKING:
 
     from anyio.abc import ByteStream, TaskGroup
 
-    from .._ref import ActorRef
-    from .._system import ActorSystem
+    from .. import ActorRef, ActorSystem
     from ._transport import Transport, TransportListener
 
 __all__ = ["RemoteConfig", "RemoteNode", "RemoteStatistics"]
@@ -462,7 +461,7 @@ class RemoteNode:
     # -- lifetime --------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self.system.check_running()
+        check_running(self.system)
         tg = anyio.create_task_group()
         await tg.__aenter__()
         try:
@@ -478,7 +477,7 @@ class RemoteNode:
         self._now = clock_reader(self.system.clock, loop)
         self._deadlines = Deadlines(self.system.clock, self._now)
         tg.start_soon(listener.serve, self._accept)
-        self.system.attach_remote(self)
+        attach_remote(self.system, self)
         logger.info("node_listening", node=self.name, address=self.address, cluster=self.cluster)
         return self
 
@@ -498,7 +497,7 @@ class RemoteNode:
                     await self.flush()
         finally:
             self._open = False
-            self.system.detach_remote(self)
+            detach_remote(self.system, self)
             for peer in self._peers.values():
                 peer.fail_queued(NodeUnreachable(peer.name, f"node {self.name} stopped"))
             for conn in list(self._conns):

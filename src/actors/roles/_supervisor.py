@@ -50,9 +50,7 @@ import msgspec
 
 from protocol import Message
 
-from .._actor import Actor
-from .._mailbox import MailboxConfig
-from .._watch import Terminated
+from .. import Actor, MailboxConfig, Terminated
 from ..supervision._spec import Backoff, ChildSpec, SupervisorFlags
 from ._balancer import Balancer, BalancerRestarted, CycleHook, SubmitTask
 from ._classify import classify
@@ -113,7 +111,7 @@ from ._window import AdmissionGate, ConcurrencyWindow, WindowConfig
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from .._ref import ActorRef
+    from .. import ActorRef
     from ._scoring import Channel
 
 __all__ = ["JobSupervisor", "SupervisorConfig", "acknowledge", "await_job", "submit_job"]

@@ -36,8 +36,7 @@ import msgspec
 
 from protocol import Message
 
-from .._actor import Actor
-from .._errors import ActorError
+from .. import Actor, ActorError
 from ._errors import HandlerNotFound, TadpoleCrashed
 from ._jobs import JobSpec
 from ._resources import Resources
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
     import random
     from collections.abc import Mapping
 
-    from .._ref import ActorRef
+    from .. import ActorRef
 
 __all__ = [
     "DEFAULT_THREAD_BUDGET",
