@@ -70,7 +70,7 @@ from ._incoming import DECODE_FAILURES, FrameSplitter, IncomingDecoder
 from ._tcp import TcpStream
 
 if TYPE_CHECKING:
-    from collections.abc import Coroutine
+    from collections.abc import Coroutine, Iterator
 
     import msgspec
     from anyio.abc import ByteStream, TaskGroup
@@ -337,6 +337,9 @@ class Connection:
         self._tg: TaskGroup | None = None
         # Reading: a coroutine that waits for room for the frame being delivered.
         self._blocked: Coroutine[Any, Any, None] | None = None
+        # Reading: the tell that coroutine (or the one the reader task awaits) delivers,
+        # until it is in the mailbox: dead-lettered if the connection ends first.
+        self._held: tuple[str, object] | None = None
         self._eof_pending = False
         self._room: asyncio.Future[None] | None = None
         # Writing: the writer task's (or the push loop's) wake-up.
@@ -416,13 +419,92 @@ class Connection:
             logger.error("dead_letters_failed", peer=self.peer.name, error=repr(exc))
         self._out.clear()
         self._wake_drain_waiters()  # they queue in the send buffer instead
-        self._batch = self._frames = []  # received, never delivered
-        self._after = None
         blocked, self._blocked = self._blocked, None
         if blocked is not None:
-            blocked.close()
+            blocked.close()  # its tell was not delivered: _held still names it
+        # Received whole, never delivered (an abrupt end: a clean close delivers all
+        # first): each tell dead-lettered; asks and answers were failed above.
+        try:
+            self._dead_letter_undelivered(reason)
+        except Exception as exc:  # a dead-letter subscriber's error must not stop the close
+            logger.error("dead_letters_failed", peer=self.peer.name, error=repr(exc))
+        self._batch = self._frames = []
+        self._after = None
         await anyio.aclose_forcefully(self.stream)
         self.node._detach(self)
+
+    def _dead_letter_undelivered(self, reason: str) -> None:
+        """Dead-letter every tell received whole and not delivered: the one waiting
+        for room, the rest of the decoded batch (and of the batch around a run), the
+        complete frames still in the splitter."""
+        publish = self.node.system.dead_letters.publish
+        why = f"connection from {self.peer.name} ended before delivery ({reason})"
+        count = 0
+        for target, message in self._undelivered():
+            publish(target, message, why)
+            count += 1
+        if count:
+            self.node._counters.tells_undelivered += count
+            logger.warning("tells_undelivered", peer=self.peer.name, count=count, reason=reason)
+
+    def _undelivered(self) -> Iterator[tuple[str, object]]:
+        held, self._held = self._held, None
+        if held is not None:
+            yield held
+        batches = [(self._batch, self._at, self._frames, self._run)]
+        if self._after is not None:
+            batch, at, frames = self._after
+            batches.append((batch, at, frames, None))
+        for batch, at, frames, run in batches:
+            for index in range(at, len(batch)):
+                item = batch[index]
+                if run is not None:
+                    yield run, item
+                elif type(item) is bytes:
+                    yield from self._tells_in(item)
+                elif item.kind is _TELL:
+                    yield item.target, item.payload
+                elif item.kind is _TELLS:
+                    if type(item.payload) is list:
+                        for message in item.payload:
+                            yield item.target, message
+                    else:
+                        yield from self._tells_in(frames[index])
+        while True:
+            try:
+                frames = self._splitter.take(_BATCH)
+            except RemoteProtocolError:
+                return  # a bad header: nothing after it was received whole
+            if not frames:
+                return
+            for frame in frames:
+                yield from self._tells_in(frame)
+
+    def _tells_in(self, frame: bytes) -> list[tuple[str, object]]:
+        """The tells of one received frame (two-step decode); a message that does
+        not decode as its bytes; nothing for a frame that is no envelope."""
+        envelopes = self.node._envelopes
+        try:
+            envelope = envelopes.decode(frame)
+        except RemoteProtocolError:
+            return []
+        if envelope.kind is _TELL:
+            elements = [envelope.payload]
+        elif envelope.kind is _TELLS:
+            try:
+                elements = envelopes.split_payloads(envelope)
+            except RemoteProtocolError:
+                return [(envelope.target, bytes(envelope.payload))]
+        else:
+            return []
+        decode = envelopes.codec.decode
+        tells: list[tuple[str, object]] = []
+        for element in elements:
+            try:
+                tells.append((envelope.target, decode(memoryview(element))))
+            except RemoteProtocolError:
+                tells.append((envelope.target, bytes(element)))
+        return tells
 
     def _dead_letter_unsent(self, reason: str) -> None:
         self._dead_letter_buffered(reason)
@@ -1204,8 +1286,13 @@ class Connection:
             return None
         if cell.offer(message):
             return None
+        self._held = (target, message)
+        return self._deliver_held(cell, message)
+
+    async def _deliver_held(self, cell: ActorCell, message: Message) -> None:
         # Full (waits for room), stopped or refused by a delivery filter (dead letters).
-        return cell.deliver_wait_quietly(message)
+        await cell.deliver_wait_quietly(message)
+        self._held = None
 
     def _ask(
         self,

@@ -202,6 +202,10 @@ class RemoteStatistics(msgspec.Struct, frozen=True):
     """Tells accepted for a peer and dead-lettered because their connection ended
     before they were handed to the transport (see "What is lost on a cut" in the
     remote docs)."""
+    tells_undelivered: int = 0
+    """Tells a peer sent that this node received whole and dead-lettered because
+    their connection ended abruptly (lost, closed by this node, bad input later in
+    the stream) before they were delivered; a clean close delivers them all first."""
 
 
 class _Counters:
@@ -218,6 +222,7 @@ class _Counters:
         "late_answers",
         "messages_received",
         "messages_sent",
+        "tells_undelivered",
         "tells_unsent",
         "writes",
     )
@@ -238,6 +243,7 @@ class _Counters:
     late_answers: int
     messages_received: int
     messages_sent: int
+    tells_undelivered: int
     tells_unsent: int
     writes: int
 
@@ -1070,6 +1076,7 @@ class RemoteNode:
             messages_refused=dict(self._refused),
             handshakes=self._handshakes,
             tells_unsent=c.tells_unsent,
+            tells_undelivered=c.tells_undelivered,
         )
 
     def __repr__(self) -> str:
