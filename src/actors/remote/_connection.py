@@ -47,7 +47,6 @@ from __future__ import annotations
 import asyncio
 import operator
 import ssl
-import struct
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
@@ -55,18 +54,25 @@ import anyio
 import structlog
 
 from protocol import (
-    FRAME_HEADER_SIZE,
     Message,
     MessageKind,
     MessageTooLarge,
     RemoteFailure,
     RemoteProtocolError,
 )
+from protocol.wire import (
+    DECODE_FAILURES,
+    BatchWriter,
+    FrameSplitter,
+    IncomingDecoder,
+    is_run_frame,
+    lone_frame,
+    whole_frames_end,
+)
 
 from .. import ActorNotFound, ActorStopped, AskTimeout, RemoteActorError
 from ..lowlevel import PendingAsk, cell_at, next_correlation_id
 from ._errors import ConnectionLost
-from ._incoming import DECODE_FAILURES, FrameSplitter, IncomingDecoder
 from ._tcp import TcpStream
 
 if TYPE_CHECKING:
@@ -104,15 +110,6 @@ _TELL, _ASK, _REPLY, _ERROR, _CANCEL, _TELLS = (
 )
 _STREAM_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, ssl.SSLError)
 
-_HEADER: Final = struct.Struct(">I")
-_BLANK_HEADER: Final = bytes(FRAME_HEADER_SIZE)
-_RUN_PREFIX: Final = b"\x93\x05"
-"""How a ``TELLS`` envelope of this node's starts: a 3-element array, kind 5."""
-_RUN_HEAD: Final = _BLANK_HEADER + _RUN_PREFIX
-_KIND_AT: Final = FRAME_HEADER_SIZE + 1
-_BLANK_COUNT: Final = b"\xdd" + bytes(4)
-"""An array32 header: the run's message count is filled in when it closes."""
-
 STOPPED_TYPE: Final = "tadpole.ActorStopped"
 """``RemoteFailure.type_name`` for "the target is gone": the asker raises ActorStopped."""
 
@@ -122,130 +119,6 @@ class NoReply(Message, tag="tadpole.none"):
 
 
 _NO_REPLY: Final = NoReply()
-
-
-class _Frames:
-    """The connection's write buffer: whole frames, sent with one write per batch.
-
-    ``data`` is public so the writer can append frames that are already framed
-    (tells from the send buffer) without a call per message, and take it whole
-    to write it; :meth:`add` encodes an envelope tuple straight into it, as
-    :meth:`protocol.FrameWriter.add_encoded` does.
-
-    **Runs.** Consecutive tells to one target go into one ``TELLS`` frame
-    (:meth:`tell`): its header, ``[5, target, <array32 of messages>]``, is
-    written once and each message is encoded after the last, so a tell costs
-    one encoding and the receiver decodes the run in one call. The open run's
-    length and count are filled in when it closes: when any other frame is
-    added, before the buffer is taken, or when the next message would take it
-    past the frame limit. A run that holds a single message is rewritten as a
-    plain ``TELL`` frame. Call :meth:`close_run` before reading ``data``.
-    """
-
-    __slots__ = (
-        "_count",
-        "_count_at",
-        "_encode_into",
-        "_max",
-        "_run_end",
-        "_run_start",
-        "_run_target",
-        "data",
-    )
-
-    def __init__(self, encode_into: Any, max_frame_size: int) -> None:
-        self.data = bytearray()
-        self._encode_into = encode_into
-        self._max = max_frame_size
-        self._run_target: str | None = None  # the open run's target, if one is open
-        self._run_start = 0  # offset of the open run's frame header
-        self._run_end = 0  # offset the open run must not extend past
-        self._count_at = 0  # offset of its message count
-        self._count = 0
-
-    def add(self, envelope: object) -> None:
-        """Append one frame holding ``envelope``; on any error, append nothing
-        (:class:`~protocol.MessageTooLarge` if over the frame limit)."""
-        if self._run_target is not None:
-            self.close_run()
-        data = self.data
-        start = len(data)
-        data += _BLANK_HEADER
-        try:
-            self._encode_into(envelope, data, -1)
-        except BaseException:
-            del data[start:]
-            raise
-        size = len(data) - start - FRAME_HEADER_SIZE
-        if size > self._max:
-            del data[start:]
-            raise MessageTooLarge(size, self._max)
-        _HEADER.pack_into(data, start, size)
-
-    def tell(self, target: str, message: object) -> None:
-        """Append a tell of ``message`` to ``target``, to the open run if it is
-        ``target``'s; on any error, append nothing (as :meth:`add`)."""
-        data = self.data
-        if target != self._run_target:
-            self._open_run(target)
-        mark = len(data)
-        try:
-            self._encode_into(message, data, -1)
-        except BaseException:
-            del data[mark:]
-            self._drop_if_empty()
-            raise
-        if len(data) > self._run_end:
-            # Its TELL frame alone: the run's head without the count, and the message.
-            alone = self._count_at - 1 - self._run_start - FRAME_HEADER_SIZE + len(data) - mark
-            if alone > self._max:
-                del data[mark:]
-                self._drop_if_empty()
-                raise MessageTooLarge(alone, self._max)
-            if self._count:  # the run is full: this message opens the next one
-                del data[mark:]
-                self.close_run()
-                self.tell(target, message)
-                return
-        self._count += 1
-
-    def _open_run(self, target: str) -> None:
-        if self._run_target is not None:
-            self.close_run()
-        data = self.data
-        self._run_start = start = len(data)
-        self._run_end = start + FRAME_HEADER_SIZE + self._max  # where the frame limit is
-        data += _RUN_HEAD
-        self._encode_into(target, data, -1)
-        self._count_at = len(data) + 1
-        data += _BLANK_COUNT
-        self._run_target = target
-        self._count = 0
-
-    def clear(self) -> None:
-        """Forget every frame (never to be sent)."""
-        self.data = bytearray()
-        self._run_target = None
-
-    def _drop_if_empty(self) -> None:
-        if self._run_target is not None and not self._count:
-            del self.data[self._run_start :]
-            self._run_target = None
-
-    def close_run(self) -> None:
-        """Fill in the open run's length and count (or make a lone tell a ``TELL``)."""
-        if self._run_target is None:
-            return
-        self._run_target = None
-        data = self.data
-        start = self._run_start
-        if self._count == 1:
-            # [5, target, [m]] -> [0, target, m]: the frame a single tell always had.
-            data[start + _KIND_AT] = _TELL
-            del data[self._count_at - 1 : self._count_at + 4]
-        else:
-            _HEADER.pack_into(data, self._count_at, self._count)
-        _HEADER.pack_into(data, start, len(data) - start - FRAME_HEADER_SIZE)
 
 
 class _Answer(asyncio.Future[Any]):
@@ -330,7 +203,7 @@ class Connection:
         # Reading: the batch (with its position and frames) to go back to after the
         # run of tells it held, being delivered now (see _enter_run).
         self._after: tuple[list[Any], int, list[bytes]] | None = None
-        self._out = _Frames(node._wire.encode_into, node.config.max_frame_size)
+        self._out = BatchWriter(max_frame_size=node.config.max_frame_size)
         self._batch_bytes = node.config.batch_bytes
         self._max_frame = node.config.max_frame_size
         self._cells: dict[str, ActorCell] = {}
@@ -580,9 +453,9 @@ class Connection:
                 timeout = item.deadline - t
                 if timeout <= 0.0:
                     continue  # expired: never sent; the asker's timer fires
-            envelope = (_ASK, item.target, item.payload, None, item.cid, None, timeout)
+            assert item.payload is not None  # encoded when it was queued
             try:
-                out.add(envelope)
+                out.ask(item.target, item.payload, item.cid, timeout)
             except MessageTooLarge as exc:
                 node._reject_item(item, exc)
                 continue
@@ -595,10 +468,7 @@ class Connection:
     def _take(self, count: int) -> bytearray:
         """The write buffer's frames, to be written (a new buffer takes their place:
         the transport may keep the old one), and ``count`` messages among them."""
-        out = self._out
-        out.close_run()
-        data = out.data
-        out.data = bytearray()
+        data = self._out.take()
         stats = self.node._counters
         stats.messages_sent += count
         stats.bytes_sent += len(data)
@@ -650,12 +520,7 @@ class Connection:
         if not left:
             return
         sent = len(data) - left  # every byte before this reached the kernel
-        at = 0
-        while at < sent:
-            end = at + FRAME_HEADER_SIZE + _HEADER.unpack_from(data, at)[0]
-            if end > sent:
-                break
-            at = end
+        at = whole_frames_end(data, sent)
         self.node._dead_letter_unsent(self.peer, data[at:], reason)
 
     def _turn_end(self) -> None:
@@ -763,7 +628,7 @@ class Connection:
             return False  # expired already: the send buffer drops it unsent
         if not self._admit():
             return False
-        self._out.add((_ASK, item.target, item.message, None, item.cid, None, timeout))
+        self._out.ask(item.target, item.message, item.cid, timeout)  # type: ignore[arg-type]
         self.node._counters.messages_sent += 1
         self.sent[item.cid] = item
         item.conn = self
@@ -775,8 +640,7 @@ class Connection:
         tell the peer (after the ask, as frames keep their order)."""
         if self.closed:
             return
-        envelope = (_CANCEL, item.target, None, None, item.cid, None, None)
-        self._out.add(envelope)
+        self._out.cancel(item.target, item.cid)
         self.notify()
 
     # -- answering asks that came in -------------------------------------------
@@ -833,14 +697,14 @@ class Connection:
                 if result is None:
                     result = _NO_REPLY
                 if not isinstance(result, Message):
-                    self._write_answer(_ERROR, answer, _unencodable(result))
+                    self._write_error(answer, _unencodable(result))
                     return
                 target, cid, trace_id = answer.target, answer.cid, answer.trace_id
-                self._out.add((_REPLY, answer.reply_to, result, target, cid, trace_id))
+                self._out.reply(answer.reply_to, result, target, cid, trace_id)
                 self.notify()
             except MessageTooLarge as exc:
                 failure = RemoteFailure.from_exception(exc, include_traceback=False)
-                self._write_answer(_ERROR, answer, failure)
+                self._write_error(answer, failure)
             except Exception as exc:  # an answer that cannot be encoded must not hurt the actor
                 self._fail(answer, exc)
         finally:
@@ -858,12 +722,10 @@ class Connection:
             failure = RemoteFailure(STOPPED_TYPE, str(error))
         else:
             failure = node._describe(error)
-        self._write_answer(_ERROR, answer, failure)
+        self._write_error(answer, failure)
 
-    def _write_answer(self, kind: MessageKind, answer: _Answer, payload: object) -> None:
-        reply_to, target, trace_id = answer.reply_to, answer.target, answer.trace_id
-        envelope = (kind, reply_to, payload, target, answer.cid, trace_id, None)
-        self._out.add(envelope)
+    def _write_error(self, answer: _Answer, failure: RemoteFailure) -> None:
+        self._out.error(answer.reply_to, failure, answer.target, answer.cid, answer.trace_id)
         self.notify()
 
     def _refuse(
@@ -871,8 +733,7 @@ class Connection:
     ) -> None:
         """Answer an ask that cannot be delivered: the asker raises ActorStopped."""
         failure = RemoteFailure(STOPPED_TYPE, detail)
-        envelope = (_ERROR, reply_to, failure, target, cid, trace_id, None)
-        self._out.add(envelope)
+        self._out.error(reply_to, failure, target, cid, trace_id)
         self.notify()
 
     # -- reading ---------------------------------------------------------------
@@ -922,11 +783,11 @@ class Connection:
         the usual way, which also gives any bad bytes their precise error)."""
         if self._at < len(self._batch) or not self._splitter.empty:
             return None
-        size = len(chunk) - FRAME_HEADER_SIZE
-        if size < 0 or _HEADER.unpack_from(chunk)[0] != size or size > self._max_frame:
+        payload = lone_frame(chunk, self._max_frame)
+        if payload is None:
             return None
         try:
-            envelope = self.node._incoming.decode(memoryview(chunk)[FRAME_HEADER_SIZE:])
+            envelope = self.node._incoming.decode(payload)
         except DECODE_FAILURES:
             return None
         kind = envelope.kind
@@ -1111,7 +972,7 @@ class Connection:
         self._run = None
         batch: list[Any]
         first = frames[0]
-        if len(frames) == 1 and first.startswith(_RUN_PREFIX):
+        if len(frames) == 1 and is_run_frame(first):
             try:
                 run = incoming.decode_run(first)
             except DECODE_FAILURES:
@@ -1235,16 +1096,9 @@ class Connection:
         if envelope.kind is _ASK:
             failure = RemoteFailure.from_exception(error, include_traceback=False)
             reply_to = envelope.sender if envelope.sender is not None else ""
-            answer = (
-                _ERROR,
-                reply_to,
-                failure,
-                envelope.target,
-                envelope.correlation_id,
-                envelope.trace_id,
-                None,
+            self._out.error(
+                reply_to, failure, envelope.target, envelope.correlation_id, envelope.trace_id
             )
-            self._out.add(answer)
             self.notify()
             return
         reason = f"refused from node {self.peer.name}: {error}"
@@ -1399,7 +1253,7 @@ class Connection:
 
 
 def _decode_or_keep(incoming: IncomingDecoder, frame: bytes) -> Any:
-    decode = incoming.decode_run if frame.startswith(_RUN_PREFIX) else incoming.decode
+    decode = incoming.decode_run if is_run_frame(frame) else incoming.decode
     try:
         return decode(frame)
     except DECODE_FAILURES:

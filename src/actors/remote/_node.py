@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import struct
 from collections import deque
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -59,6 +58,7 @@ from protocol import (
     cluster_key,
     encode_frame,
 )
+from protocol.wire import IncomingDecoder, TellFramer, encode_frames, split_frames
 
 from .. import AskTimeout, Overflow, SystemNotRunning
 from .._ref import check_timeout
@@ -68,7 +68,6 @@ from ._backoff import ReconnectBackoff
 from ._connection import _STREAM_GONE, Connection
 from ._deadlines import Deadlines, clock_reader
 from ._errors import HandshakeTimeout, InvalidAddress, NodeUnreachable, SendBufferFull
-from ._incoming import IncomingDecoder
 from ._ref import RemoteRef, not_a_message
 from ._transport import TcpTransport
 
@@ -87,10 +86,6 @@ logger = structlog.get_logger(__name__)
 
 _ENVELOPE_OVERHEAD: Final = 64
 _SIMULTANEOUS: Final = "simultaneous_connect"
-_TELL: Final = int(MessageKind.TELL)
-_HEADER_SIZE: Final = 4
-_pack_header: Final = struct.Struct(">I").pack_into
-_unpack_header: Final = struct.Struct(">I").unpack_from
 _INF: Final = math.inf
 
 
@@ -439,10 +434,7 @@ class RemoteNode:
         self._advertise = advertise_host
         self._codec = Codec()
         self._envelopes = EnvelopeCodec(self._codec)
-        # Encodes outgoing envelopes as plain tuples (same msgpack array as an
-        # Envelope) with the message inline: one encoder call, no Raw, no Envelope.
-        self._wire = msgspec.msgpack.Encoder()
-        self._scratch = bytearray(_HEADER_SIZE)  # reused to frame each tell
+        self._framer = TellFramer(max_frame_size=self.config.max_frame_size)
         self._incoming = IncomingDecoder()
         self._counters = _Counters()
         self._close_reasons: dict[str, int] = {}
@@ -622,13 +614,7 @@ class RemoteNode:
         """
         if not self._open:
             raise SystemNotRunning(f"node {self.name} is not running")
-        scratch = self._scratch
-        self._wire.encode_into((_TELL, target, message), scratch, 4)
-        size = len(scratch) - _HEADER_SIZE
-        if size > self.config.max_frame_size:
-            raise MessageTooLarge(size, self.config.max_frame_size)
-        _pack_header(scratch, 0, size)
-        return bytes(scratch)
+        return self._framer.frame(target, message)
 
     # A message goes straight into the connection's write buffer when it can be
     # sent now (Connection.tell_now/ask say whether it can: RemoteRef
@@ -712,14 +698,8 @@ class RemoteNode:
         why = f"connection to {peer.name} lost before it was sent ({reason})"
         node = Address(peer.name, peer.host, peer.port).node_address
         envelopes = self._envelopes
-        view = memoryview(data)
-        end = len(data)
-        at = 0
         count = 0
-        while at + _HEADER_SIZE <= end:
-            size = _unpack_header(view, at)[0]
-            frame = bytes(view[at + _HEADER_SIZE : at + _HEADER_SIZE + size])
-            at += _HEADER_SIZE + size
+        for frame in split_frames(data):
             try:
                 envelope = envelopes.decode(frame)
                 if envelope.kind is MessageKind.TELL:
@@ -735,7 +715,6 @@ class RemoteNode:
             for message in messages:
                 publish(node + envelope.target, message, why)
             count += len(messages)
-        view.release()
         if count:
             self._counters.tells_unsent += count
             logger.warning("tells_unsent", node=self.name, peer=peer.name, count=count)
@@ -832,7 +811,7 @@ class RemoteNode:
         except _Refused as exc:
             logger.info("connection_refused", node=self.name, reason=str(exc))
             # Tell the dialler why, so it waits for our connection instead of failing.
-            reject = msgspec.msgpack.encode(["tadpole.reject", _SIMULTANEOUS, str(exc)[:1024]])
+            reject = Handshake.reject(_SIMULTANEOUS, str(exc))
             with suppress(*_STREAM_GONE), anyio.move_on_after(1.0):
                 await stream.send(encode_frame(reject))
             await anyio.aclose_forcefully(stream)
@@ -884,7 +863,7 @@ class RemoteNode:
         async def flush() -> None:
             out = handshake.data_to_send()
             if out:
-                await stream.send(b"".join(encode_frame(p) for p in out))
+                await stream.send(encode_frames(out))
 
         await flush()
         first = True
@@ -906,7 +885,9 @@ class RemoteNode:
                 raise
             if first and not initiator:
                 first = False
-                peer = self._check_hello(_hello_name(frame))
+                claimed = handshake.claimed_node
+                assert claimed is not None  # the Hello it has just accepted
+                peer = self._check_hello(claimed)
                 if seen is not None and peer is not None:
                     seen.append(peer)
             await flush()
@@ -1082,11 +1063,3 @@ class RemoteNode:
     def __repr__(self) -> str:
         where = self.address if self._bound is not None else "not listening"
         return f"RemoteNode({self.name!r}, {where})"
-
-
-def _hello_name(frame: bytes) -> str:
-    """The node name in a Hello the handshake has just accepted as valid."""
-    # Any: a msgpack array already validated by Handshake.receive.
-    hello: Any = msgspec.msgpack.decode(frame)
-    name: str = hello[3]
-    return name
