@@ -85,7 +85,8 @@ if TYPE_CHECKING:
 
     from .. import Cancellable
     from ..lowlevel import ActorCell
-    from ._node import RemoteNode, _Out, _Peer
+    from ._link import NodeLink
+    from ._peer import _Out, _Peer
 
 __all__ = ["Connection", "NoReply"]
 
@@ -160,7 +161,7 @@ class _Answer(asyncio.Future[Any]):
         if not super().cancel(msg):
             return False
         self.conn._release(self)
-        self.conn.node._counters.asks_cancelled += 1
+        self.conn.node.counters.asks_cancelled += 1
         return True
 
     def expire(self) -> None:
@@ -168,7 +169,7 @@ class _Answer(asyncio.Future[Any]):
         if not self.done():
             super().cancel()
             self.conn._release(self)
-            self.conn.node._counters.asks_expired += 1
+            self.conn.node.counters.asks_expired += 1
 
 
 class Connection:
@@ -176,7 +177,7 @@ class Connection:
 
     def __init__(
         self,
-        node: RemoteNode,
+        node: NodeLink,
         peer: _Peer,
         stream: ByteStream,
         reader: FrameReader,
@@ -265,7 +266,7 @@ class Connection:
         if self.reason is None:
             self.reason = reason
             if bad_input:
-                self.node._count_close(reason)
+                self.node.count_close(reason)
                 logger.warning("connection_closed", peer=self.peer.name, reason=reason, error=error)
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
@@ -304,7 +305,7 @@ class Connection:
         self._batch = self._frames = []
         self._after = None
         await anyio.aclose_forcefully(self.stream)
-        self.node._detach(self)
+        self.node.detach(self)
 
     def _dead_letter_undelivered(self, reason: str) -> None:
         """Dead-letter every tell received whole and not delivered: the one waiting
@@ -317,7 +318,7 @@ class Connection:
             publish(target, message, why)
             count += 1
         if count:
-            self.node._counters.tells_undelivered += count
+            self.node.counters.tells_undelivered += count
             logger.warning("tells_undelivered", peer=self.peer.name, count=count, reason=reason)
 
     def _undelivered(self) -> Iterator[tuple[str, object]]:
@@ -356,7 +357,7 @@ class Connection:
     def _tells_in(self, frame: bytes) -> list[tuple[str, object]]:
         """The tells of one received frame (two-step decode); a message that does
         not decode as its bytes; nothing for a frame that is no envelope."""
-        envelopes = self.node._envelopes
+        envelopes = self.node.envelopes
         try:
             envelope = envelopes.decode(frame)
         except RemoteProtocolError:
@@ -383,11 +384,11 @@ class Connection:
         self._dead_letter_buffered(reason)
         writing, self._writing = self._writing, None
         if writing:
-            self.node._dead_letter_unsent(self.peer, writing, reason)
+            self.node.dead_letter_unsent(self.peer, writing, reason)
         out = self._out
         out.close_run()
         if out.data:
-            self.node._dead_letter_unsent(self.peer, out.data, reason)
+            self.node.dead_letter_unsent(self.peer, out.data, reason)
 
     def notify(self) -> None:
         """Something is waiting to be sent: write it now or at the end of this turn.
@@ -449,7 +450,7 @@ class Connection:
             timeout = None
             if item.deadline is not None:
                 if t is None:
-                    t = node._now()
+                    t = node.now()
                 timeout = item.deadline - t
                 if timeout <= 0.0:
                     continue  # expired: never sent; the asker's timer fires
@@ -457,7 +458,7 @@ class Connection:
             try:
                 out.ask(item.target, item.payload, item.cid, timeout)
             except MessageTooLarge as exc:
-                node._reject_item(item, exc)
+                node.reject_item(item, exc)
                 continue
             sent[item.cid] = item
             item.conn = self
@@ -469,7 +470,7 @@ class Connection:
         """The write buffer's frames, to be written (a new buffer takes their place:
         the transport may keep the old one), and ``count`` messages among them."""
         data = self._out.take()
-        stats = self.node._counters
+        stats = self.node.counters
         stats.messages_sent += count
         stats.bytes_sent += len(data)
         stats.writes += 1
@@ -521,7 +522,7 @@ class Connection:
             return
         sent = len(data) - left  # every byte before this reached the kernel
         at = whole_frames_end(data, sent)
-        self.node._dead_letter_unsent(self.peer, data[at:], reason)
+        self.node.dead_letter_unsent(self.peer, data[at:], reason)
 
     def _turn_end(self) -> None:
         self._turn_pending = False
@@ -590,7 +591,7 @@ class Connection:
         if len(out.data) >= self._batch_bytes and not self._write_batch():
             return False
         out.tell(target, message)
-        self.node._counters.messages_sent += 1
+        self.node.counters.messages_sent += 1
         if self._turn_pending:
             self._burst = True  # as notify() would: another message this turn
         else:
@@ -629,7 +630,7 @@ class Connection:
         if not self._admit():
             return False
         self._out.ask(item.target, item.message, item.cid, timeout)  # type: ignore[arg-type]
-        self.node._counters.messages_sent += 1
+        self.node.counters.messages_sent += 1
         self.sent[item.cid] = item
         item.conn = self
         self.notify()
@@ -654,7 +655,7 @@ class Connection:
         if answering.get(answer.cid) is answer:
             del answering[answer.cid]
         self.inflight -= 1
-        self.node._inflight_finished()
+        self.node.ask_finished()
         room = self._room
         if room is not None:
             self._room = None
@@ -715,13 +716,13 @@ class Connection:
         if isinstance(error, AskTimeout):
             deadline = answer.deadline
             if deadline is not None and node.system.clock.now() >= deadline:
-                node._counters.asks_expired += 1
+                node.counters.asks_expired += 1
                 return  # the asker times out on its own clock
-            failure = node._describe(error)
+            failure = node.describe(error)
         elif isinstance(error, ActorStopped):
             failure = RemoteFailure(STOPPED_TYPE, str(error))
         else:
-            failure = node._describe(error)
+            failure = node.describe(error)
         self._write_error(answer, failure)
 
     def _write_error(self, answer: _Answer, failure: RemoteFailure) -> None:
@@ -766,7 +767,7 @@ class Connection:
         if self.reason is not None:
             return
         self._direct = False  # a read callback: a new loop turn since the last direct write
-        self.node._counters.bytes_received += len(chunk)
+        self.node.counters.bytes_received += len(chunk)
         if self._blocked is None:
             alone = self._alone(chunk)
             if alone is not None:
@@ -787,7 +788,7 @@ class Connection:
         if payload is None:
             return None
         try:
-            envelope = self.node._incoming.decode(payload)
+            envelope = self.node.incoming.decode(payload)
         except DECODE_FAILURES:
             return None
         kind = envelope.kind
@@ -817,7 +818,7 @@ class Connection:
                 self._on_reply(alone.correlation_id, alone.payload)
                 return
             else:
-                self.node._counters.messages_received += 1
+                self.node.counters.messages_received += 1
                 blocked = self._ask(
                     alone.target,
                     alone.payload,
@@ -840,7 +841,7 @@ class Connection:
             self._wake()
 
     async def _read_loop(self) -> None:
-        stats = self.node._counters
+        stats = self.node.counters
         splitter = self._splitter
         receive = self.stream.receive
         try:
@@ -880,12 +881,12 @@ class Connection:
         in ``_batch``, and the frames after it in the splitter, until it has.
         """
         node = self.node
-        incoming = node._incoming
+        incoming = node.incoming
         incoming.refresh()
         splitter = self._splitter
         drained = False  # the splitter has no complete frame left
         cells = self._cells
-        stats = node._counters
+        stats = node.counters
         while True:
             batch = self._batch
             at = self._at
@@ -1010,7 +1011,7 @@ class Connection:
 
     def _process_slowly(self, frame: bytes) -> Coroutine[Any, Any, None] | None:
         """The two-step decode: precise errors for bad bytes, and ``ERROR`` answers."""
-        envelopes = self.node._envelopes
+        envelopes = self.node.envelopes
         envelope = envelopes.decode(frame)  # not an envelope: the connection closes
         kind = envelope.kind
         if kind is _TELLS:
@@ -1022,7 +1023,7 @@ class Connection:
             except RemoteProtocolError as exc:
                 self._refuse_message(envelope, exc)
                 return None
-            self.node._counters.messages_received += 1
+            self.node.counters.messages_received += 1
             if kind is _TELL:
                 return self._tell(envelope.target, message)
             return self._ask(
@@ -1038,7 +1039,7 @@ class Connection:
             return None
         item = self.sent.pop(envelope.correlation_id, None)
         if item is None:
-            self.node._counters.late_answers += 1
+            self.node.counters.late_answers += 1
             return None  # the ask timed out meanwhile; its answer has nobody to go to
         future = item.future
         assert future is not None
@@ -1053,7 +1054,7 @@ class Connection:
                     future.set_exception(_failure_error(item.label, failure))
         except RemoteProtocolError as exc:
             # An answer that does not decode fails its ask alone.
-            self.node._count_refused(exc)
+            self.node.count_refused(exc)
             if not future.done():
                 future.set_exception(exc)
         return None
@@ -1061,7 +1062,7 @@ class Connection:
     def _decode_run(self, envelope: Envelope) -> list[Message]:
         """The messages of a ``TELLS`` envelope the fast decoder refused: each one
         that decodes, in order; each one that does not is refused alone."""
-        envelopes = self.node._envelopes
+        envelopes = self.node.envelopes
         try:
             elements = envelopes.split_payloads(envelope)
         except RemoteProtocolError as exc:  # the payload is not an array: one bad message
@@ -1085,7 +1086,7 @@ class Connection:
         letter (its bytes) with the error as its reason; both are counted by
         error class."""
         node = self.node
-        node._count_refused(error)
+        node.count_refused(error)
         logger.warning(
             "message_refused",
             peer=self.peer.name,
@@ -1109,7 +1110,7 @@ class Connection:
     def _on_reply(self, cid: int, reply: Message) -> None:
         item = self.sent.pop(cid, None)
         if item is None:
-            self.node._counters.late_answers += 1
+            self.node.counters.late_answers += 1
             return  # the ask timed out meanwhile; its answer has nobody to go to
         future = item.future
         if future is not None and not future.done():
@@ -1126,7 +1127,7 @@ class Connection:
 
     def _tell(self, target: str, message: Message) -> Coroutine[Any, Any, None] | None:
         node = self.node
-        service = node._services.get(target)
+        service = node.services.get(target)
         if service is not None:
             service(message, self.peer.name)
             return None
@@ -1159,10 +1160,10 @@ class Connection:
     ) -> Coroutine[Any, Any, None] | None:
         node = self.node
         if timeout is not None and timeout <= 0.0:
-            node._counters.asks_expired += 1
+            node.counters.asks_expired += 1
             return None  # expired in transit: not delivered; the asker's own timer answers
         reply_to = sender if sender is not None else ""
-        service = node._services.get(target)
+        service = node.services.get(target)
         cell = None
         if service is None:
             if not node.accepting:
@@ -1181,10 +1182,10 @@ class Connection:
         answer.reply_to = reply_to
         answer.target = target
         answer.trace_id = trace_id
-        answer.deadline = None if timeout is None else node._now() + timeout
+        answer.deadline = None if timeout is None else node.now() + timeout
         answer.timer = None
         self.inflight += 1
-        node._inflight += 1  # asks being answered, node-wide (_release counts it back)
+        node.ask_started()  # node-wide; _release counts it back
         if cell is None:
             assert service is not None
             try:
