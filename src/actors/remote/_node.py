@@ -368,11 +368,11 @@ class RemoteNode(Dialling):
         finally:
             if not future.done():
                 future.cancel()  # failed or abandoned before an answer: over for its timer too
-            conn = item.conn
-            if conn is not None and conn.sent.pop(item.cid, None) is not None:
+            carrier = item.conn
+            if carrier is not None and carrier.sent.pop(item.cid, None) is not None:
                 # Sent and not answered: it timed out or this task was cancelled.
                 # Withdraw it, so the peer does not deliver it if it has not yet.
-                conn.cancel_ask(item)
+                carrier.cancel_ask(item)
 
     def _drop(self, item: _Out | _Tell, reason: str) -> None:
         self._counters.dropped += 1

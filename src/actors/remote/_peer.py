@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .. import AskTimeout, Overflow
-from ._connection import Connection
 from ._errors import SendBufferFull
+from ._outbound import Outbound
 
 if TYPE_CHECKING:
+    from ._connection import Connection
     from ._node import RemoteNode
 
 __all__ = ["_Out", "_Peer", "_Tell"]
@@ -47,7 +48,7 @@ class _Out(msgspec.Struct):
     timeout: float | None
     deadline: float | None = None
     """Clock time the ask expires at (with a timeout)."""
-    conn: Connection | None = None
+    conn: Outbound | None = None
 
     def expire(self) -> None:
         """Timer callback: the asker's time is up."""
