@@ -26,41 +26,41 @@ the next connection, which is dialled with exponential backoff (jitter drawn
 from the system's seeded rng, delays slept on the system's clock). A dial
 that fails fails the asks waiting in the buffer with
 :class:`~actors.remote.NodeUnreachable` and dead-letters its tells.
+
+This module is the facade: the node's lifetime, refs and statistics. Its parts
+live in their own modules: settings and counts (``_config.py``), the per-peer
+send buffer (``_peer.py``), sending (``_sending.py``), dialling and accepting
+(``_dial.py``), what its connections see of it (``_link.py``), and the
+connection itself (``_connection.py`` and its parts).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import math
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import anyio
-import msgspec
 import structlog
 
 from protocol import (
     Message,
-    MessageKind,
-    MessageTooLarge,
-    RemoteProtocolError,
     check_name,
     cluster_key,
 )
-from protocol.wire import TellFramer, split_frames
+from protocol.wire import TellFramer
 
-from .. import AskTimeout, SystemNotRunning
-from .._ref import check_timeout
+from .. import SystemNotRunning
 from ..lowlevel import attach_remote, check_running, detach_remote
 from ._address import Address, parse_address
 from ._config import RemoteConfig, RemoteStatistics
 from ._deadlines import Deadlines, clock_reader
 from ._dial import Dialling
-from ._errors import InvalidAddress, NodeUnreachable, SendBufferFull
+from ._errors import InvalidAddress, NodeUnreachable
 from ._link import Link
-from ._peer import _Out, _Tell
 from ._peer import _Peer as _Peer  # RemoteRef's type hints name it here
-from ._ref import RemoteRef, not_a_message
+from ._ref import RemoteRef
+from ._sending import Sending
 from ._transport import TcpTransport
 
 if TYPE_CHECKING:
@@ -77,11 +77,8 @@ __all__ = ["RemoteConfig", "RemoteNode", "RemoteStatistics"]
 
 logger = structlog.get_logger(__name__)
 
-_ENVELOPE_OVERHEAD: Final = 64
-_INF: Final = math.inf
 
-
-class RemoteNode(Dialling):
+class RemoteNode(Sending, Dialling):
     """This actor system's endpoint on the network; an async context manager.
 
     ``name`` (default: the system's name) is what the node proves in the
@@ -294,135 +291,6 @@ class RemoteNode(Dialling):
         if not path.startswith("/system/"):
             raise ValueError(f"service paths live under /system/, got {path!r}")
         self._link.services[path] = handler
-
-    # -- sending ---------------------------------------------------------------
-
-    def _encode(self, message: object, target: str) -> msgspec.Raw:
-        data = self._codec.encode(message)  # type: ignore[arg-type]
-        size = len(data) + len(target) + _ENVELOPE_OVERHEAD
-        if size > self.config.max_frame_size:
-            raise MessageTooLarge(size, self.config.max_frame_size)
-        return msgspec.Raw(data)
-
-    def _frame_tell(self, target: str, message: object) -> bytes:
-        """The whole frame of a tell (length prefix and envelope), encoded once.
-
-        The envelope's ``sender`` is left nil: the receiving runtime never uses it
-        (actors are not told who sent a message), and finding the calling actor
-        would cost a task and registry look-up per message.
-        """
-        if not self._open:
-            raise SystemNotRunning(f"node {self.name} is not running")
-        return self._framer.frame(target, message)
-
-    # A message goes straight into the connection's write buffer when it can be
-    # sent now (Connection.tell_now/ask say whether it can: RemoteRef
-    # tries tell_now itself first); else it waits in the peer's send buffer,
-    # which the connection drains in order.
-
-    def _tell(self, peer: _Peer, target: str, message: object, label: str) -> None:
-        """A tell the connection could not take now (or there is none): queue it."""
-        peer.put_nowait((self._frame_tell(target, message), label, message))
-
-    async def _send(self, peer: _Peer, target: str, message: object, label: str) -> None:
-        conn = peer.conn
-        if conn is not None:
-            while not conn.tell_now(target, message):
-                # A full transport: wait for it to drain rather than fill the send
-                # buffer (which would cost a second pass over every message).
-                if peer.outbox or not await conn.drained() or peer.conn is not conn:
-                    break
-            else:
-                return
-        item = (self._frame_tell(target, message), label, message)
-        if len(peer.outbox) < peer.capacity:  # room: no coroutine, no wait
-            peer.append(item)
-            return
-        await peer.put(item)
-
-    async def _ask(
-        self, peer: _Peer, target: str, message: object, timeout: float | None, label: str
-    ) -> Any:
-        # Checked before anything is built or sent: a bad value fails this call alone.
-        if not isinstance(message, Message):
-            raise not_a_message(message, label)
-        if timeout is not None and (type(timeout) is not float or not 0.0 < timeout < _INF):
-            timeout = check_timeout(timeout)  # or a ValueError/TypeError naming it
-            if not timeout:  # already expired: never sent
-                raise AskTimeout(label, type(message).__qualname__, 0.0)
-        if not self._open:
-            self._check_open()  # raises
-        future: asyncio.Future[Any] = asyncio.Future(loop=self._loop)
-        item = _Out(target, None, next(self._cids), future, label, message, timeout)
-        if timeout is not None:
-            item.deadline = self._deadlines.add(item, timeout)
-        try:
-            conn = peer.conn
-            if conn is None or not conn.ask(item):
-                item.payload = self._encode(message, target)
-                if len(peer.outbox) < peer.capacity:  # room: no coroutine, no wait
-                    peer.append(item)
-                else:
-                    await peer.put(item)
-            return await future
-        finally:
-            if not future.done():
-                future.cancel()  # failed or abandoned before an answer: over for its timer too
-            carrier = item.conn
-            if carrier is not None and carrier.sent.pop(item.cid, None) is not None:
-                # Sent and not answered: it timed out or this task was cancelled.
-                # Withdraw it, so the peer does not deliver it if it has not yet.
-                carrier.cancel_ask(item)
-
-    def _drop(self, item: _Out | _Tell, reason: str) -> None:
-        self._counters.dropped += 1
-        if isinstance(item, _Out):
-            if not item.future.done():
-                item.future.set_exception(SendBufferFull(item.label, self.config.send_buffer))
-            return
-        _, label, message = item
-        logger.warning("message_dropped", peer=label, reason=reason)
-        self.system.dead_letters.publish(label, message, reason)
-
-    def _dead_letter_unsent(self, peer: _Peer, data: bytes | bytearray, reason: str) -> None:
-        """The connection to ``peer`` ended with ``data`` (whole frames this node
-        encoded) never handed to the transport: dead-letter each tell in it.
-
-        Decoded back from the frames (a cold path: nothing is kept per message
-        on the hot one), so a dead letter holds an equal copy of the message.
-        Asks in it already failed with ConnectionLost; answers and cancels have
-        nobody to go to.
-        """
-        publish = self.system.dead_letters.publish
-        why = f"connection to {peer.name} lost before it was sent ({reason})"
-        node = Address(peer.name, peer.host, peer.port).node_address
-        envelopes = self._envelopes
-        count = 0
-        for frame in split_frames(data):
-            try:
-                envelope = envelopes.decode(frame)
-                if envelope.kind is MessageKind.TELL:
-                    messages = [envelopes.decode_payload(envelope)]
-                elif envelope.kind is MessageKind.TELLS:
-                    messages = envelopes.decode_payloads(envelope)
-                else:
-                    continue
-            except RemoteProtocolError:  # cannot happen to our own frames; keep the bytes
-                publish(f"{node}/?", frame, why)
-                count += 1
-                continue
-            for message in messages:
-                publish(node + envelope.target, message, why)
-            count += len(messages)
-        if count:
-            self._counters.tells_unsent += count
-            logger.warning("tells_unsent", node=self.name, peer=peer.name, count=count)
-
-    def _reject_item(self, item: _Out, error: Exception) -> None:
-        if item.conn is not None:
-            item.conn.sent.pop(item.cid, None)
-        if not item.future.done():
-            item.future.set_exception(error)
 
     async def flush(self) -> None:
         """Wait until every send buffer with a connection is empty."""
