@@ -22,7 +22,7 @@ from protocol import Message, MessageKind, MessageTooLarge, RemoteProtocolError
 from protocol.wire import split_frames
 
 from .. import AskTimeout, SystemNotRunning
-from .._ref import check_timeout
+from ..lowlevel import check_timeout
 from ._address import Address
 from ._errors import SendBufferFull
 from ._peer import _Out, _Peer, _Tell
