@@ -17,14 +17,13 @@ them to it.
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING, Final
 
 import msgspec
 
 from ._envelope import MessageKind
 from ._errors import MessageTooLarge
-from ._framing import DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_SIZE
+from ._framing import DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_SIZE, _pack_into
 
 if TYPE_CHECKING:
     from ._envelope import RemoteFailure
@@ -32,8 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["BatchWriter", "TellFramer"]
 
-_HEADER: Final = struct.Struct(">I")
-_pack_into: Final = _HEADER.pack_into
 _BLANK_HEADER: Final = bytes(FRAME_HEADER_SIZE)
 _TELL, _TELLS, _ASK, _REPLY, _ERROR, _CANCEL = (
     MessageKind.TELL,

@@ -23,14 +23,13 @@ but the registered types; no pickle.
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING, Annotated, Any, Final, Union
 
 import msgspec
 
 from ._envelope import MessageKind
 from ._errors import FrameTooLarge, TruncatedFrame
-from ._framing import FRAME_HEADER_SIZE
+from ._framing import FRAME_HEADER_SIZE, _unpack_from
 from ._message import registry
 
 if TYPE_CHECKING:
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FrameSplitter", "IncomingDecoder", "is_run_frame", "lone_frame"]
 
-_unpack_from = struct.Struct(">I").unpack_from
 _RUN_PREFIX: Final = bytes((0x93, MessageKind.TELLS))
 """How a ``TELLS`` envelope written by :class:`BatchWriter` starts: a 3-element array, kind 5."""
 
