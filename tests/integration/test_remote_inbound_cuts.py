@@ -208,3 +208,44 @@ async def test_tells_received_whole_are_delivered_or_dead_lettered_when_a_connec
     assert not vanished, f"{len(vanished)} received tells vanished: {sorted(vanished)[:10]}"
     assert undelivered == len(dead) > 0
     assert all(letter.recipient == "/user/held" for letter in letters)
+
+
+async def test_a_tcp_connection_lost_while_delivery_waits_dead_letters_the_rest_in_order() -> None:
+    """Push mode (plain TCP): the transport reports the loss at once, while the reader
+    waits for room. Whatever the connection received is delivered, in order, up to
+    the cut, and the rest of it is dead-lettered on the receiver, in order after
+    that: the two together are the sent tells from the first on, with no gap."""
+    async with AsyncExitStack() as stack:
+        sa = await stack.enter_async_context(ActorSystem("a"))
+        sb = await stack.enter_async_context(ActorSystem("b"))
+        a = await stack.enter_async_context(RemoteNode(sa, secret=SECRET))
+        b = await stack.enter_async_context(RemoteNode(sb, secret=SECRET))
+        letters: list[DeadLetter] = []
+        sb.dead_letters.subscribe(letters.append)
+        gate, entered = asyncio.Event(), asyncio.Event()
+        local = await sb.spawn(Held, gate, entered, name="held")
+        ref = a.ref(f"{b.address}/user/held")
+        with anyio.fail_after(WAIT * 2):
+            for seq in range(2000):
+                ref.tell(Numbered(seq))
+                if seq % 100 == 99:
+                    await asyncio.sleep(0)
+            await entered.wait()
+            await wait_until(lambda: not a.statistics().send_buffered)  # all written
+            await wait_until(lambda: b.statistics().bytes_received > 4096)
+            conn = b._peers["a"].conn
+            assert conn is not None
+            conn.stream._lost(ConnectionResetError("reset by the test"))  # type: ignore[attr-defined]
+            await wait_until(lambda: b.statistics().connections_closed >= 1)
+            undelivered = b.statistics().tells_undelivered
+            gate.set()
+            report = await local.ask(Report(), timeout=WAIT)
+        assert isinstance(report, Received)
+    dead = [
+        letter.message.seq
+        for letter in letters
+        if isinstance(letter.message, Numbered)
+        and "connection from a ended before delivery (connection_lost)" in letter.reason
+    ]
+    assert undelivered == len(dead) > 0
+    assert report.seqs + dead == list(range(len(report.seqs) + len(dead)))
