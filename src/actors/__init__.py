@@ -33,6 +33,7 @@ from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._mailbox import Overflow as Overflow
 from ._ref import ActorRef as ActorRef
 from ._system import ActorSystem as ActorSystem
+from ._system import RecordSink as RecordSink
 from ._system import SystemStatistics as SystemStatistics
 from ._topics import Topics as Topics
 from ._topics import TopicStatistics as TopicStatistics
@@ -86,6 +87,7 @@ __all__ = (
     "MailboxFull",
     "MailboxStatistics",
     "Overflow",
+    "RecordSink",
     "RemoteActorError",
     "Restart",
     "RestartIntensityExceeded",
