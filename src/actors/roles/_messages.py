@@ -1,4 +1,34 @@
-"""What a :class:`~actors.roles.JobSupervisor` accepts and answers, and what it publishes."""
+"""Every message the roles exchange, by role: a reader finds a message here.
+
+=================================== ==================================================
+section                             messages
+=================================== ==================================================
+**supervisor** (asked by clients)   :class:`SubmitJob` -> :class:`Submitted` |
+                                    :class:`Rejected`; :class:`Acknowledge` ->
+                                    :class:`Acknowledged` | :class:`Refused`;
+                                    :class:`CancelJob`, :class:`AwaitJob`,
+                                    :class:`GetJob`, :class:`ListJobs`,
+                                    :class:`GetLiveness` (-> :class:`ShardLiveness`),
+                                    :class:`GetTadpoles` (-> :class:`TadpoleInfo`),
+                                    :class:`GetStatistics`
+                                    (-> :class:`SupervisorStatistics`), :class:`Reward`
+**supervisor** (published)          :class:`~actors.roles.JobEvent` on
+                                    :data:`JOB_EVENTS`; :class:`ResourceUpdate` on
+                                    :data:`RESOURCE_UPDATES`
+**tadpole** (from its supervisor)   :class:`RunJob`, :class:`CancelRun`,
+                                    :class:`SetThreadBudget`, :class:`Crash`,
+                                    :class:`GetTadpoleStatus` (-> :class:`TadpoleStatus`)
+**tadpole** (to its supervisor)     :class:`JobReport`, :class:`Heartbeat` (of
+                                    :class:`BeatEntry`), :class:`TadpoleRestarted`
+**balancer**                        :class:`SubmitTask` -> :class:`TaskAccepted` |
+                                    :class:`TaskRejected`; :class:`RunCycle`,
+                                    :class:`PlanCycle`, :class:`GetSummary`;
+                                    to its parent: :class:`~actors.roles.Dispatched`,
+                                    :class:`BalancerRestarted`
+=================================== ==================================================
+
+Each actor keeps its own timer messages private (``_Admit``, ``_Cycle``, ...).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +41,7 @@ from protocol import Message
 from ._jobs import Acknowledgement, JobSpec
 from ._liveness import LivenessReport
 from ._resources import Resources
+from ._scoring import Task
 
 __all__ = [
     "JOB_EVENTS",
@@ -18,22 +49,42 @@ __all__ = [
     "Acknowledge",
     "Acknowledged",
     "AwaitJob",
+    "BalancerRestarted",
+    "BeatEntry",
     "CancelJob",
+    "CancelRun",
+    "Crash",
     "GetJob",
     "GetLiveness",
     "GetStatistics",
+    "GetSummary",
+    "GetTadpoleStatus",
     "GetTadpoles",
+    "Heartbeat",
+    "JobReport",
     "ListJobs",
+    "PlanCycle",
     "Refused",
     "Rejected",
     "ResourceUpdate",
     "Reward",
+    "RunCycle",
+    "RunJob",
+    "SetThreadBudget",
     "ShardLiveness",
     "SubmitJob",
+    "SubmitTask",
     "Submitted",
     "SupervisorStatistics",
     "TadpoleInfo",
+    "TadpoleRestarted",
+    "TadpoleStatus",
+    "TaskAccepted",
+    "TaskRejected",
 ]
+
+
+# -- supervisor ------------------------------------------------------------------------
 
 JOB_EVENTS = "control_plane.job_events"
 RESOURCE_UPDATES = "control_plane.resource_updates"
@@ -171,3 +222,121 @@ class SupervisorStatistics(msgspec.Struct, frozen=True):
     needs_review: int = 0
     waiting: int = 0
     """Jobs waiting for another job (a dependency)."""
+
+
+# -- tadpole ---------------------------------------------------------------------------
+
+
+class RunJob(Message, tag="roles.run_job"):
+    """Run shard ``shard`` of ``shards`` of one attempt of a job."""
+
+    job: JobSpec
+    attempt: int
+    shard: int = 0
+    shards: int = 1
+    incarnation: int = 0
+    granted: Resources = Resources()
+
+
+class CancelRun(Message, tag="roles.cancel_run"):
+    job_id: str
+    attempt: int
+
+
+class Crash(Message, tag="roles.crash"):
+    """Make the tadpole fail (chaos testing): its restart goes through its supervisor."""
+
+    reason: str = "told to crash"
+
+
+class SetThreadBudget(Message, tag="roles.set_thread_budget"):
+    threads: int
+
+
+class GetTadpoleStatus(Message, tag="roles.get_tadpole_status"):
+    pass
+
+
+class BeatEntry(msgspec.Struct, frozen=True):
+    job_id: str
+    attempt: int
+    shard: int
+    progress: float
+
+
+class Heartbeat(Message, tag="roles.heartbeat"):
+    tadpole_id: str
+    at: float
+    jobs: tuple[BeatEntry, ...]
+
+
+class JobReport(Message, tag="roles.job_report"):
+    """How one run ended; ``ok`` false carries the reason."""
+
+    tadpole_id: str
+    job_id: str
+    attempt: int
+    shard: int
+    ok: bool
+    reason: str = ""
+    duration: float = 0.0
+    lost: bool = False
+    """The run ended because its tadpole stopped or crashed."""
+    result: Any = None  # Any: whatever the handler returned
+    """The handler's return value (successful runs)."""
+
+
+class TadpoleRestarted(Message, tag="roles.tadpole_restarted"):
+    """Sent by a restarted tadpole to its supervisor: its previous runs are gone."""
+
+    tadpole_id: str
+    incarnation: int
+    reason: str
+
+
+class TadpoleStatus(msgspec.Struct, frozen=True):
+    tadpole_id: str
+    specialization: str
+    thread_budget: int
+    incarnation: int
+    running: tuple[str, ...]
+    completed: int
+    failed: int
+
+
+# -- balancer --------------------------------------------------------------------------
+
+
+class SubmitTask(Message, tag="roles.submit_task"):
+    task: Task
+
+
+class TaskAccepted(Message, tag="roles.task_accepted"):
+    task_id: str
+    score: float
+    deferred: bool = False
+    """Held outside the dispatch queue by the creative backlog cap (it still waits)."""
+
+
+class TaskRejected(Message, tag="roles.task_rejected"):
+    task_id: str
+    field: str
+    error: str
+
+
+class RunCycle(Message, tag="roles.run_cycle"):
+    """Run a dispatch cycle now (in the balancer's mode); the reply is its report."""
+
+
+class PlanCycle(Message, tag="roles.plan_cycle"):
+    """Plan the next cycle without dispatching anything (a dry run, in any mode)."""
+
+
+class GetSummary(Message, tag="roles.get_summary"):
+    pass
+
+
+class BalancerRestarted(Message, tag="roles.balancer_restarted"):
+    """Told to the parent by a restarted balancer: its queue is empty again."""
+
+    reason: str

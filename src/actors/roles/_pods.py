@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..supervision._spec import ChildSpec
-from ._messages import TadpoleInfo
-from ._tadpole import MAX_THREADS_PER_TADPOLE, SetThreadBudget, new_tadpole_id
+from ._messages import SetThreadBudget, TadpoleInfo
+from ._tadpole import MAX_THREADS_PER_TADPOLE, new_tadpole_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

@@ -2,47 +2,29 @@
 
 Its tadpoles (and its balancer) are its children under the runtime's one
 restart engine (``supervisor_flags``): a crashed tadpole is restarted by that
-engine, and tells its supervisor, which reclaims the runs it lost. The
-supervisor itself adds what jobs need on top:
+engine and tells its supervisor, which reclaims the runs it lost.
 
-* **intake**: :class:`SubmitJob` is checked against the contract
-  (:func:`~actors.roles.parse_job`); a bad job is answered with
-  :class:`Rejected` naming the field and is not queued. Nothing else changes.
-* **admission**: accepted jobs are queued at once and handed to the balancer
-  at a bounded rate (a token bucket), never dropped;
-* **balancing**: the balancer child scores each job and dispatches it to a
-  channel, with lineage;
-* **start** (queued -> running) when the concurrency window has room, the
-  pools grant resources and enough tadpoles have room (spawning more up to
-  ``max_tadpoles``): allocate and spawn;
-* **completion** (running -> completed): release, record metrics (latency,
-  window, reward weight), notify; **failure** (running -> failed): release,
-  publish, schedule a recovery attempt with backoff if attempts remain.
-  A retry keeps the job's id, increments its attempt and clears its cancel
-  flag; it starts only once every run of the failed attempt has ended.
-* **liveness**: every heartbeat interval each running shard is assessed
-  (:func:`~actors.roles.assess`): at-risk tadpoles get no new work, dead ones
-  are stopped and their jobs reclaimed and retried, split-brain-live jobs are
-  kept and logged.
-* a terminal job stays **unread** until acknowledged (accept, retry, split),
-  and holds its place in the concurrency window until then: only an
-  acknowledgement lets the window refill (unless ``auto_acknowledge``);
-* **results and evidence**: a handler's return value is kept with its job
-  (bounded, :mod:`actors.roles._outcome`), shown by the job views, recorded
-  with the completion and returned by :func:`await_job`. A job that declared
-  acceptance evidence and lacks it ends ``needs_review``, never "completed";
-* **dependencies**: a job may wait for others (``metadata.depends_on``, or a
-  retry ``after`` another job) and runs once they have completed.
+The jobs themselves live in a :class:`~actors.roles._table.JobTable`, plain
+data with the lifecycle, attempts, unread/acknowledge, window slots,
+dependencies and evidence (see :mod:`actors.roles._table`). This actor only
+turns each message into table operations (one handler per message type, in
+``_HANDLERS``) and carries out what the table asks of the world:
 
-Every transition is published on ``control_plane.job_events``; every
-allocation and release on ``control_plane.resource_updates``; all of them,
-and the mitigation of saturation, are appended to the ledger.
+* **admission**: accepted jobs are handed to the balancer at a bounded rate
+  (a token bucket, with a timer for the rest), never dropped; the balancer
+  scores each job and dispatches it to a channel, with lineage;
+* **start** when the window has room, the pools grant resources and enough
+  tadpoles have room (:mod:`actors.roles._pods`, spawning up to
+  ``max_tadpoles``); a failed attempt's retry waits for its backoff timer;
+* **liveness** (:mod:`actors.roles._sweep`) and **records**: every transition
+  is published on ``control_plane.job_events``, every allocation and release
+  on ``control_plane.resource_updates``, and all of them, with the mitigation
+  of saturation, appended to the ledger (:mod:`actors.roles._publish`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from protocol import Message
@@ -51,54 +33,47 @@ from .._actor import Actor
 from .._mailbox import MailboxConfig
 from .._watch import Terminated
 from ..supervision._spec import Backoff, ChildSpec, SupervisorFlags
-from ._balancer import Balancer, BalancerRestarted, CycleHook, SubmitTask
+from ._balancer import Balancer, CycleHook
 from ._classify import classify
 from ._client import acknowledge, await_job, submit_job
 from ._config import SupervisorConfig
 from ._errors import UnknownJob
-from ._jobs import JobEvent, JobState, JobView
+from ._jobs import JobState, JobView
 from ._messages import (
-    JOB_EVENTS,
-    RESOURCE_UPDATES,
     Acknowledge,
     AwaitJob,
+    BalancerRestarted,
     CancelJob,
+    CancelRun,
     GetJob,
     GetLiveness,
     GetStatistics,
     GetTadpoles,
+    Heartbeat,
+    JobReport,
     ListJobs,
     Refused,
-    ResourceUpdate,
     Reward,
+    RunJob,
     SubmitJob,
-    SupervisorStatistics,
+    SubmitTask,
+    TadpoleRestarted,
 )
 from ._planner import Dispatched
 from ._pods import Pod, Pods
-from ._records import ALLOCATE, JOB, MITIGATE, RELEASE, RecordSink, append_record
+from ._publish import Publishing
 from ._resources import Allocation, ResourcePools
 from ._sweep import LivenessDuty, Sweep
 from ._table import JobRecord, JobTable, ShardRecord
-from ._tadpole import (
-    CancelRun,
-    Handler,
-    Heartbeat,
-    JobReport,
-    RunJob,
-    SetThreadBudget,
-    Tadpole,
-    TadpoleRestarted,
-    ThreadPool,
-)
+from ._tadpole import Handler, Tadpole, ThreadPool
 from ._window import AdmissionGate, ConcurrencyWindow
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
     from .._ref import ActorRef
-    from ._errors import InvalidJob
     from ._outcome import Acceptance
+    from ._records import RecordSink
 
 __all__ = ["JobSupervisor", "SupervisorConfig", "acknowledge", "await_job", "submit_job"]
 
@@ -126,7 +101,7 @@ class _Effects:
         self.schedule = supervisor._schedule
 
 
-class JobSupervisor(LivenessDuty, Actor[Message]):
+class JobSupervisor(LivenessDuty, Publishing, Actor[Message]):
     """Runs jobs on tadpoles to an outcome; see the module docstring.
 
     ``handlers`` maps an objective to its handler (``"*"``: the default).
@@ -231,19 +206,6 @@ class JobSupervisor(LivenessDuty, Actor[Message]):
         self._admit_scheduled = False
         self._admit()
 
-    def _on_get_job(self, request: GetJob) -> JobView | None:
-        found = self.table.jobs.get(request.job_id)
-        return None if found is None else self.table.view(found)
-
-    def _on_list(self, request: ListJobs) -> tuple[JobView, ...]:
-        table = self.table
-        return tuple(
-            table.view(job)
-            for job in table.jobs.values()
-            if (request.state is None or job.state.value == request.state)
-            and (request.unread is None or job.unread == request.unread)
-        )
-
     def _on_await(self, request: AwaitJob) -> JobView | asyncio.Future[JobView] | Refused:
         job = self.table.jobs.get(request.job_id)
         if job is None:
@@ -257,69 +219,6 @@ class JobSupervisor(LivenessDuty, Actor[Message]):
         return future
 
     # -- the table's effects (TableEffects) ----------------------------------------------
-
-    def _changed(
-        self,
-        job: JobRecord,
-        previous: JobState | None,
-        reason: str,
-        final: bool,
-        extra: dict[str, Any] | None,
-    ) -> None:
-        spec = job.spec
-        tadpoles = tuple(shard.tadpole_id for shard in job.shards.values())
-        channel = job.channel.value if job.channel is not None else None
-        append_record(
-            self._ledger,
-            JOB,
-            {
-                "job_id": spec.job_id,
-                "from": None if previous is None else previous.value,
-                "to": job.state.value,
-                "attempt": job.attempt,
-                "reason": reason,
-                "final": final,
-                "channel": channel,
-                "tadpoles": list(tadpoles),
-                **(extra or {}),
-            },
-        )
-        log = self._log
-        if job.state is JobState.FAILED:
-            log.info(
-                "job_failed", job_id=spec.job_id, attempt=job.attempt, reason=reason, final=final
-            )
-        else:
-            log.debug(
-                "job_transition", job_id=spec.job_id, state=job.state.value, attempt=job.attempt
-            )
-        self._topics.publish(
-            JOB_EVENTS,
-            JobEvent(
-                job_id=spec.job_id,
-                state=job.state.value,
-                attempt=job.attempt,
-                at=self._now(),
-                reason=reason,
-                final=final,
-                channel=channel,
-                tadpoles=tadpoles,
-            ),
-        )
-
-    def _rejected(self, job_id: str, error: InvalidJob) -> None:
-        self._log.warning("job_rejected", job_id=job_id, field=error.field, error=str(error))
-        self._topics.publish(
-            JOB_EVENTS,
-            JobEvent(
-                job_id=job_id,
-                state="rejected",
-                attempt=0,
-                at=self._now(),
-                reason=str(error),
-                final=True,
-            ),
-        )
 
     def _settled(self, job: JobRecord, view: JobView) -> None:
         for future in self._waiters.pop(job.spec.job_id, ()):
@@ -482,162 +381,6 @@ class JobSupervisor(LivenessDuty, Actor[Message]):
     def _on_retry_due(self, due: _RetryDue) -> None:
         self.table.retry_due(due.job_id, due.attempt)
 
-    # -- tadpoles ------------------------------------------------------------------------
-
-    def _on_tadpole_restarted(self, message: TadpoleRestarted) -> None:
-        pod = self.pods.get(message.tadpole_id)
-        if pod is None:
-            return
-        pod.incarnation = message.incarnation
-        pod.at_risk = False
-        if pod.budget != self.config.thread_budget:
-            pod.ref.tell(SetThreadBudget(threads=pod.budget))
-        self._runs_lost(message.tadpole_id, pod, f"tadpole crashed: {message.reason}")
-        self._schedule()
-
-    def _on_terminated(self, message: Terminated) -> None:
-        removed = self.pods.remove(message.path)
-        if removed is None:
-            return
-        tadpole_id, pod = removed
-        self._runs_lost(tadpole_id, pod, f"tadpole stopped: {message.reason}")
-        while len(self.pods) < self.config.tadpoles and self.pods.can_spawn():
-            self.pods.spawn(self._ctx)
-        self._schedule()
-
-    def _runs_lost(self, tadpole_id: str, pod: Pod, reason: str) -> None:
-        runs, pod.active = pod.active, set()
-        for job_id, attempt, shard_no in sorted(runs):
-            job = self.table.jobs.get(job_id)
-            if job is None:
-                continue
-            shard = job.shards.get(shard_no)
-            if (
-                job.state is JobState.RUNNING
-                and job.attempt == attempt
-                and shard is not None
-                and shard.tadpole_id == tadpole_id
-            ):
-                del job.shards[shard_no]
-                self.table.reclaimed += 1
-                self._fail_attempt(job, reason)
-            else:
-                self.table.drained(job, (tadpole_id, attempt, shard_no))
-
-    # -- resources -----------------------------------------------------------------------
-
-    def _record_allocation(self, job: JobRecord, allocation: Allocation) -> None:
-        append_record(
-            self._ledger,
-            ALLOCATE,
-            {
-                "job_id": job.spec.job_id,
-                "attempt": job.attempt,
-                "requested": list(allocation.requested.as_tuple()),
-                "granted": list(allocation.granted.as_tuple()),
-                "weight": allocation.weight,
-                "best_effort": allocation.best_effort,
-            },
-        )
-        self._publish_resources("allocate", job.spec.job_id)
-
-    def _release(self, job: JobRecord) -> None:
-        allocation = self.pools.release(job.spec.job_id)
-        if allocation is None:
-            return
-        append_record(
-            self._ledger,
-            RELEASE,
-            {
-                "job_id": job.spec.job_id,
-                "attempt": job.attempt,
-                "granted": list(allocation.granted.as_tuple()),
-            },
-        )
-        self._publish_resources("release", job.spec.job_id)
-        if self._saturated and not self.pools.saturated:
-            self._saturated = False
-            self.pods.lower_budgets()
-            threads = self.pods.threads
-            utilization = self.pools.utilization()
-            self._log.info("saturation_cleared", utilization=utilization, threads=threads)
-            append_record(
-                self._ledger,
-                MITIGATE,
-                {"utilization": utilization, "spawned": 0, "threads": threads, "cleared": True},
-            )
-            self._publish_resources("cleared", "")
-
-    def _check_saturation(self) -> None:
-        if self._saturated or not self.pools.saturated:
-            return
-        self._saturated = True
-        self.mitigations += 1
-        spawned = self.pods.mitigate(self._ctx)
-        utilization = self.pools.utilization()
-        threads = self.pods.threads
-        self._log.warning(
-            "saturation_mitigated",
-            utilization=round(utilization, 4),
-            tadpoles_spawned=spawned,
-            tadpoles=len(self.pods),
-            threads=threads,
-        )
-        append_record(
-            self._ledger,
-            MITIGATE,
-            {"utilization": utilization, "spawned": spawned, "threads": threads},
-        )
-        self._publish_resources("mitigated", "")
-
-    def _publish_resources(self, action: str, job_id: str) -> None:
-        self._topics.publish(
-            RESOURCE_UPDATES,
-            ResourceUpdate(
-                action=action,
-                job_id=job_id,
-                free=self.pools.free,
-                utilization=self.pools.utilization(),
-                at=self._now(),
-            ),
-        )
-
-    def statistics(self) -> SupervisorStatistics:
-        table = self.table
-        counts = table.counts()
-        latencies = sorted(table.latencies)
-        return SupervisorStatistics(
-            submitted=len(table.jobs),
-            rejected=table.rejected,
-            queued=counts[JobState.QUEUED],
-            running=counts[JobState.RUNNING],
-            completed=counts[JobState.COMPLETED],
-            failed=counts[JobState.FAILED],
-            retries=table.retries,
-            reclaimed=table.reclaimed,
-            unread=table.unread(),
-            window=self.window.size,
-            tadpoles=len(self.pods),
-            threads=self.pods.threads,
-            utilization=self.pools.utilization(),
-            saturated=self._saturated,
-            mitigations=self.mitigations,
-            free=self.pools.free,
-            per_channel=dict(sorted(table.per_channel.items())),
-            latency_p50=_percentile(latencies, 0.50),
-            latency_p90=_percentile(latencies, 0.90),
-            latency_p99=_percentile(latencies, 0.99),
-            needs_review=counts[JobState.NEEDS_REVIEW],
-            waiting=len(table.deps),
-        )
-
-
-def _percentile(ordered: list[float], q: float) -> float:
-    if not ordered:
-        return 0.0
-    index = min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))
-    return ordered[index]
-
 
 _HANDLERS: dict[type[Any], Callable[[JobSupervisor, Any], Any]] = {
     # Hottest first does not matter here: one dict lookup per message.
@@ -655,8 +398,8 @@ _HANDLERS: dict[type[Any], Callable[[JobSupervisor, Any], Any]] = {
     CancelJob: lambda sup, m: sup.table.cancel(m.job_id),
     Reward: lambda sup, m: sup.pools.reward(m.objective, m.signal),
     AwaitJob: JobSupervisor._on_await,
-    GetJob: JobSupervisor._on_get_job,
-    ListJobs: JobSupervisor._on_list,
+    GetJob: lambda sup, m: sup.table.find(m.job_id),
+    ListJobs: lambda sup, m: sup.table.listing(m.state, m.unread),
     GetLiveness: lambda sup, m: sup._liveness(m.job_id),
     GetTadpoles: lambda sup, m: sup.pods.infos(),
     GetStatistics: lambda sup, m: sup.statistics(),

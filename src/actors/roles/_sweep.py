@@ -1,5 +1,9 @@
 """The supervisor's liveness duty: heartbeats in, a periodic sweep, reclaiming the lost.
 
+A tadpole that crashed (restarted by the restart engine) or stopped loses
+its runs: the supervisor fails their attempts (recovery attempts follow) and
+keeps at least ``tadpoles`` tadpoles.
+
 Every heartbeat interval each running shard is assessed
 (:func:`~actors.roles.assess`): at-risk tadpoles get no new work, dead ones
 are stopped and their jobs reclaimed and retried, split-brain-live jobs are
@@ -15,14 +19,15 @@ from protocol import Message
 
 from ._jobs import JobState
 from ._liveness import Liveness, LivenessReport, assess
-from ._messages import ShardLiveness
+from ._messages import SetThreadBudget, ShardLiveness
 
 if TYPE_CHECKING:
     from .._actor import ActorContext
+    from .._watch import Terminated
     from ._config import SupervisorConfig
-    from ._pods import Pods
+    from ._messages import Heartbeat, TadpoleRestarted
+    from ._pods import Pod, Pods
     from ._table import JobRecord, JobTable, ShardRecord
-    from ._tadpole import Heartbeat
 
 __all__ = ["LivenessDuty", "Sweep"]
 
@@ -45,6 +50,9 @@ class LivenessDuty:
         raise NotImplementedError
 
     def _fail_attempt(self, job: JobRecord, reason: str, *, retry: bool = True) -> None:
+        raise NotImplementedError
+
+    def _schedule(self) -> None:
         raise NotImplementedError
 
     def _on_heartbeat(self, beat: Heartbeat) -> None:
@@ -100,6 +108,46 @@ class LivenessDuty:
                 f"the control view has shard {shard_no} of attempt {attempt} running on "
                 f"tadpole {beat.tadpole_id}, whose heartbeats do not report it"
             )
+
+    def _on_tadpole_restarted(self, message: TadpoleRestarted) -> None:
+        pod = self.pods.get(message.tadpole_id)
+        if pod is None:
+            return
+        pod.incarnation = message.incarnation
+        pod.at_risk = False
+        if pod.budget != self.config.thread_budget:
+            pod.ref.tell(SetThreadBudget(threads=pod.budget))
+        self._runs_lost(message.tadpole_id, pod, f"tadpole crashed: {message.reason}")
+        self._schedule()
+
+    def _on_terminated(self, message: Terminated) -> None:
+        removed = self.pods.remove(message.path)
+        if removed is None:
+            return
+        tadpole_id, pod = removed
+        self._runs_lost(tadpole_id, pod, f"tadpole stopped: {message.reason}")
+        while len(self.pods) < self.config.tadpoles and self.pods.can_spawn():
+            self.pods.spawn(self._ctx)
+        self._schedule()
+
+    def _runs_lost(self, tadpole_id: str, pod: Pod, reason: str) -> None:
+        runs, pod.active = pod.active, set()
+        for job_id, attempt, shard_no in sorted(runs):
+            job = self.table.jobs.get(job_id)
+            if job is None:
+                continue
+            shard = job.shards.get(shard_no)
+            if (
+                job.state is JobState.RUNNING
+                and job.attempt == attempt
+                and shard is not None
+                and shard.tadpole_id == tadpole_id
+            ):
+                del job.shards[shard_no]
+                self.table.reclaimed += 1
+                self._fail_attempt(job, reason)
+            else:
+                self.table.drained(job, (tadpole_id, attempt, shard_no))
 
     def _ensure_sweep(self) -> None:
         if not self._sweeping:

@@ -30,7 +30,6 @@ Lifecycle::
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -38,11 +37,11 @@ import msgspec
 import structlog
 
 from ._deps import Dependencies
+from ._entries import JobRecord, ShardRecord, check_new, split
 from ._errors import InvalidJob, UnknownJob
-from ._jobs import Acknowledgement, JobSpec, JobState, JobView, ResourceRequest, validate_job
-from ._liveness import Liveness
+from ._jobs import Acknowledgement, JobSpec, JobState, JobView, validate_job
 from ._messages import Acknowledge, Acknowledged, Refused, Rejected, Submitted
-from ._outcome import EXTERNAL, Acceptance, bound_result, judge
+from ._outcome import Acceptance, bound_result, judge
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -51,107 +50,6 @@ if TYPE_CHECKING:
     from ._window import ConcurrencyWindow
 
 __all__ = ["JobRecord", "JobTable", "ShardRecord", "TableEffects"]
-
-
-class ShardRecord:
-    """One running shard of a job: which tadpole, and what liveness knows of it."""
-
-    __slots__ = (
-        "disagreement",
-        "last_beat",
-        "liveness",
-        "progress",
-        "progress_at",
-        "started_at",
-        "tadpole_id",
-        "worker_beat",
-    )
-
-    def __init__(self, tadpole_id: str, now: float) -> None:
-        self.tadpole_id = tadpole_id
-        self.started_at = now
-        self.last_beat: float | None = None
-        self.progress = 0.0
-        self.progress_at: float | None = None
-        self.liveness = Liveness.LIVE
-        self.disagreement = ""
-        """How the worker's own state disagrees with this assignment (empty: it agrees)."""
-        self.worker_beat: float | None = None
-        """The worker's last beat while it disagreed (it is alive, just not reporting this)."""
-
-
-class JobRecord:
-    """One job of the table: its spec, state, attempt and what it produced."""
-
-    __slots__ = (
-        "admitted",
-        "attempt",
-        "cancel_requested",
-        "channel",
-        "dispatched",
-        "draining",
-        "evidence",
-        "final",
-        "finished_at",
-        "lineage",
-        "reason",
-        "result",
-        "results",
-        "retry_pending",
-        "shards",
-        "spec",
-        "started_at",
-        "state",
-        "submitted_at",
-        "unread",
-    )
-
-    def __init__(self, spec: JobSpec, now: float) -> None:
-        self.spec = spec
-        self.state = JobState.QUEUED
-        self.attempt = 1
-        self.channel: Channel | None = None
-        self.lineage: str | None = None
-        self.cancel_requested = False
-        self.unread = False
-        self.final = False
-        self.reason = ""
-        self.submitted_at = now
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
-        self.shards: dict[int, ShardRecord] = {}
-        self.draining: set[tuple[str, int, int]] = set()
-        """Runs of a failed attempt not ended yet: (tadpole id, attempt, shard)."""
-        self.retry_pending = False
-        self.admitted = False
-        self.dispatched = False
-        self.results: dict[int, Any] = {}  # Any: handlers' return values, per shard
-        self.result: Any = None
-        self.evidence = ""
-
-    @property
-    def settled(self) -> bool:
-        """Ended, or stopped at ``needs_review``: what a reader acknowledges."""
-        return self.final or self.state is JobState.NEEDS_REVIEW
-
-    def view(self, waiting_on: frozenset[str] = frozenset()) -> JobView:
-        return JobView(
-            job_id=self.spec.job_id,
-            state=self.state,
-            attempt=self.attempt,
-            channel=self.channel,
-            unread=self.unread,
-            cancel_requested=self.cancel_requested,
-            tadpoles=tuple(shard.tadpole_id for shard in self.shards.values()),
-            reason=self.reason,
-            submitted_at=self.submitted_at,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            lineage_digest=self.lineage,
-            result=self.result,
-            evidence=self.evidence,
-            waiting_on=tuple(sorted(waiting_on)),
-        )
 
 
 class TableEffects(Protocol):
@@ -226,6 +124,19 @@ class JobTable:
     def view(self, job: JobRecord) -> JobView:
         return job.view(self.deps.waiting_on(job.spec.job_id))
 
+    def find(self, job_id: str) -> JobView | None:
+        job = self.jobs.get(job_id)
+        return None if job is None else self.view(job)
+
+    def listing(self, state: str | None = None, unread: bool | None = None) -> tuple[JobView, ...]:
+        """Views of the jobs in ``state`` (a value) and with ``unread`` (``None``: any)."""
+        return tuple(
+            self.view(job)
+            for job in self.jobs.values()
+            if (state is None or job.state.value == state)
+            and (unread is None or job.unread == unread)
+        )
+
     def has_room(self) -> bool:
         """Whether the concurrency window lets one more job start."""
         return len(self.running) + self.unread_held < self.window.size
@@ -252,7 +163,7 @@ class JobTable:
     def accept(self, spec: JobSpec, now: float) -> Submitted | Rejected:
         """Check ``spec`` and queue it (or make it wait for its dependencies)."""
         try:
-            self._check_new(spec)
+            check_new(spec, self.jobs, self.tadpole_limit, self.acceptance)
         except InvalidJob as exc:
             self.rejected += 1
             job_id = spec.job_id if isinstance(spec.job_id, str) else repr(spec.job_id)
@@ -270,36 +181,6 @@ class JobTable:
             self.intake.append(spec.job_id)
             self.effects.admit()
         return Submitted(job_id=spec.job_id)
-
-    def _check_new(self, spec: JobSpec) -> None:
-        validate_job(spec)
-        if spec.job_id in self.jobs:
-            raise InvalidJob("job_id", "is already known", spec.job_id, job_id=spec.job_id)
-        limit = self.tadpole_limit
-        if spec.tadpole_count > limit:
-            raise InvalidJob(
-                "tadpole_count",
-                f"exceeds the {limit} tadpoles this supervisor can run",
-                spec.tadpole_count,
-                job_id=spec.job_id,
-            )
-        acceptance = spec.metadata.get("acceptance")
-        if acceptance not in (None, EXTERNAL, *self.acceptance):
-            raise InvalidJob(
-                "metadata.acceptance",
-                f"names no predicate registered with this supervisor "
-                f"(known: {sorted(self.acceptance)}, or {EXTERNAL!r})",
-                acceptance,
-                job_id=spec.job_id,
-            )
-        for other in spec.metadata.get("depends_on", ()):
-            if other not in self.jobs:
-                raise InvalidJob(
-                    "metadata.depends_on",
-                    f"names unknown job {other!r}",
-                    list(spec.metadata["depends_on"]),
-                    job_id=spec.job_id,
-                )
 
     def dispatched(self, job_id: str, channel: Channel, lineage: str | None) -> bool:
         """The balancer chose ``channel``: the job is ready to start (false: stale)."""
@@ -457,7 +338,7 @@ class JobTable:
             )
         action = request.action
         if action is Acknowledgement.SPLIT:
-            parts = self._split(job.spec, request.parts)
+            parts = split(job.spec, request.parts, self.jobs)
             if isinstance(parts, Refused):
                 return parts
             self._mark_read(job)
@@ -515,34 +396,6 @@ class JobTable:
             return None
         self.requeue(job, reason)
         return None
-
-    def _split(self, spec: JobSpec, parts: int) -> list[JobSpec] | Refused:
-        if not 2 <= parts <= 64:
-            return Refused(job_id=spec.job_id, error=f"split needs 2..64 parts, got {parts}")
-        resources = spec.requested_resources
-        share = ResourceRequest(
-            compute_units=math.ceil(resources.compute_units / parts),
-            memory_mb=math.ceil(resources.memory_mb / parts),
-            bandwidth_mbps=math.ceil(resources.bandwidth_mbps / parts),
-        )
-        specs = [
-            msgspec.structs.replace(
-                spec,
-                job_id=f"{spec.job_id}.part{i}",
-                requested_resources=share,
-                tadpole_count=max(1, spec.tadpole_count // parts),
-                metadata={**spec.metadata, "split_from": spec.job_id},
-            )
-            for i in range(1, parts + 1)
-        ]
-        for part in specs:
-            try:
-                validate_job(part)
-            except InvalidJob as exc:
-                return Refused(job_id=spec.job_id, error=f"cannot split: {exc}")
-            if part.job_id in self.jobs:
-                return Refused(job_id=spec.job_id, error=f"cannot split: {part.job_id!r} exists")
-        return specs
 
     # -- transitions, unread, settling ---------------------------------------------------
 
