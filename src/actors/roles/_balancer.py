@@ -57,6 +57,8 @@ class _Cycle(Message, tag="roles.balancer_cycle"):
 
 
 class CycleReport(msgspec.Struct, frozen=True):
+    """What one dispatch cycle did (or, planned only, would do)."""
+
     cycle: int
     applied: bool
     dispatches: tuple[Dispatched, ...]
@@ -65,6 +67,7 @@ class CycleReport(msgspec.Struct, frozen=True):
 
 
 CycleHook = Callable[[CycleReport], object]
+"""Called with each cycle's report (metrics, tests); its return value is ignored."""
 
 
 class DispatchSummary(msgspec.Struct, frozen=True):

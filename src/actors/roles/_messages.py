@@ -87,14 +87,20 @@ __all__ = [
 # -- supervisor ------------------------------------------------------------------------
 
 JOB_EVENTS = "control_plane.job_events"
+"""The topic of every job transition (:class:`~actors.roles.JobEvent`)."""
 RESOURCE_UPDATES = "control_plane.resource_updates"
+"""The topic of every allocation, release and saturation change (:class:`ResourceUpdate`)."""
 
 
 class SubmitJob(Message, tag="roles.submit_job"):
+    """Submit a job (asked): the reply is :class:`Submitted`, or :class:`Rejected` (why)."""
+
     job: JobSpec
 
 
 class Submitted(Message, tag="roles.submitted"):
+    """The job was accepted and queued (or waits for its dependencies)."""
+
     job_id: str
 
 
@@ -109,10 +115,14 @@ class Rejected(Message, tag="roles.rejected"):
 
 
 class CancelJob(Message, tag="roles.cancel_job"):
+    """Cancel an unsettled job (asked): the reply is its view, or :class:`Refused`."""
+
     job_id: str
 
 
 class Acknowledge(Message, tag="roles.acknowledge"):
+    """Acknowledge an unread settled job: ``accept``, ``retry`` or ``split`` it."""
+
     job_id: str
     action: Acknowledgement = Acknowledgement.ACCEPT
     parts: int = 2
@@ -130,6 +140,8 @@ class AwaitJob(Message, tag="roles.await_job"):
 
 
 class Acknowledged(Message, tag="roles.acknowledged"):
+    """The acknowledgement was applied; ``new_jobs`` names the parts of a split."""
+
     job_id: str
     action: Acknowledgement
     new_jobs: tuple[str, ...] = ()
@@ -151,33 +163,47 @@ class Reward(Message, tag="roles.reward"):
 
 
 class GetJob(Message, tag="roles.get_job"):
+    """Ask for one job's :class:`~actors.roles.JobView` (``None`` if unknown)."""
+
     job_id: str
 
 
 class ListJobs(Message, tag="roles.list_jobs"):
+    """Ask for the views of the jobs in ``state`` (a value) and with ``unread`` (``None``: any)."""
+
     state: str | None = None
     unread: bool | None = None
 
 
 class GetStatistics(Message, tag="roles.get_statistics"):
+    """Ask for the supervisor's :class:`SupervisorStatistics`."""
+
     pass
 
 
 class GetTadpoles(Message, tag="roles.get_tadpoles"):
+    """Ask for a :class:`TadpoleInfo` of each of the supervisor's tadpoles."""
+
     pass
 
 
 class GetLiveness(Message, tag="roles.get_liveness"):
+    """Ask for the :class:`ShardLiveness` of each running shard of a job."""
+
     job_id: str
 
 
 class ShardLiveness(msgspec.Struct, frozen=True):
+    """How liveness assesses one running shard of a job, on which tadpole."""
+
     shard: int
     tadpole_id: str
     report: LivenessReport
 
 
 class TadpoleInfo(msgspec.Struct, frozen=True):
+    """One tadpole as its supervisor sees it: budget, incarnation, runs, risk."""
+
     tadpole_id: str
     path: str
     specialization: str
@@ -199,6 +225,8 @@ class ResourceUpdate(Message, tag="roles.resource_update"):
 
 
 class SupervisorStatistics(msgspec.Struct, frozen=True):
+    """A snapshot of a supervisor's counters, window, tadpoles, pools and latencies."""
+
     submitted: int
     rejected: int
     queued: int
@@ -239,6 +267,8 @@ class RunJob(Message, tag="roles.run_job"):
 
 
 class CancelRun(Message, tag="roles.cancel_run"):
+    """Stop the runs of one attempt of a job (the tadpole reports each as ended)."""
+
     job_id: str
     attempt: int
 
@@ -250,14 +280,20 @@ class Crash(Message, tag="roles.crash"):
 
 
 class SetThreadBudget(Message, tag="roles.set_thread_budget"):
+    """How many runs the tadpole may have at once from now on."""
+
     threads: int
 
 
 class GetTadpoleStatus(Message, tag="roles.get_tadpole_status"):
+    """Ask a tadpole for its :class:`TadpoleStatus`."""
+
     pass
 
 
 class BeatEntry(msgspec.Struct, frozen=True):
+    """One run in a :class:`Heartbeat`: which attempt and shard, and its progress (0..1)."""
+
     job_id: str
     attempt: int
     shard: int
@@ -265,6 +301,8 @@ class BeatEntry(msgspec.Struct, frozen=True):
 
 
 class Heartbeat(Message, tag="roles.heartbeat"):
+    """Sent by a working tadpole every heartbeat interval: the runs it has, with progress."""
+
     tadpole_id: str
     at: float
     jobs: tuple[BeatEntry, ...]
@@ -295,6 +333,8 @@ class TadpoleRestarted(Message, tag="roles.tadpole_restarted"):
 
 
 class TadpoleStatus(msgspec.Struct, frozen=True):
+    """A tadpole's own view: budget, incarnation, runs, and how many ended each way."""
+
     tadpole_id: str
     specialization: str
     thread_budget: int
@@ -308,10 +348,14 @@ class TadpoleStatus(msgspec.Struct, frozen=True):
 
 
 class SubmitTask(Message, tag="roles.submit_task"):
+    """Queue a task with the balancer; the reply: :class:`TaskAccepted` or :class:`TaskRejected`."""
+
     task: Task
 
 
 class TaskAccepted(Message, tag="roles.task_accepted"):
+    """The task was queued (or deferred by the creative backlog cap) with this score."""
+
     task_id: str
     score: float
     deferred: bool = False
@@ -319,6 +363,8 @@ class TaskAccepted(Message, tag="roles.task_accepted"):
 
 
 class TaskRejected(Message, tag="roles.task_rejected"):
+    """The task broke the contract; ``field`` names where."""
+
     task_id: str
     field: str
     error: str
@@ -333,6 +379,8 @@ class PlanCycle(Message, tag="roles.plan_cycle"):
 
 
 class GetSummary(Message, tag="roles.get_summary"):
+    """Ask the balancer for its :class:`~actors.roles.DispatchSummary`."""
+
     pass
 
 

@@ -69,8 +69,11 @@ __all__ = [
 ]
 
 DEFAULT_THREAD_BUDGET = 4
+"""Runs a tadpole may have at once unless told otherwise."""
 MAX_THREADS_PER_TADPOLE = 16
+"""The largest thread budget of one tadpole."""
 MAX_THREADS = 128
+"""Threads of all tadpoles of a supervisor together (the shared pool's cap)."""
 
 
 def new_tadpole_id(rng: random.Random) -> str:
