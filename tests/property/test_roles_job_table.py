@@ -10,18 +10,16 @@ an acknowledgement may accept (a needs_review job then completes) or retry
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from tests.unit.actors.roles.swarm_helpers import job
+from tests.unit.actors.roles.swarm_helpers import TableEffectsLog, job
 
 from actors.roles import (
     Acknowledge,
     Acknowledged,
     Acknowledgement,
-    Channel,
     JobState,
     JobView,
     Refused,
@@ -31,10 +29,6 @@ from actors.roles import (
 )
 from actors.roles._table import JobTable
 from actors.roles._window import ConcurrencyWindow
-
-if TYPE_CHECKING:
-    from actors.roles._entries import JobRecord
-    from actors.roles._errors import InvalidJob
 
 MAX_ATTEMPTS = 3
 
@@ -50,51 +44,6 @@ class Model:
     amended: int = 0
 
 
-class Effects:
-    """Records what the table asks of the world; admission dispatches at once."""
-
-    def __init__(self) -> None:
-        self.table: JobTable | None = None
-        self.changes: list[tuple[str, str | None, str, bool]] = []
-        self.settled_views: list[JobView] = []
-        self.rejections: list[str] = []
-        self.schedules = 0
-
-    def changed(
-        self,
-        job: JobRecord,
-        previous: JobState | None,
-        reason: str,
-        final: bool,
-        extra: dict[str, Any] | None,
-    ) -> None:
-        self.changes.append(
-            (job.spec.job_id, None if previous is None else previous.value, job.state.value, final)
-        )
-
-    def rejected(self, job_id: str, error: InvalidJob) -> None:
-        self.rejections.append(job_id)
-
-    def settled(self, job: JobRecord, view: JobView) -> None:
-        self.settled_views.append(view)
-
-    def abort(self, job: JobRecord, reason: str) -> None:
-        assert self.table is not None
-        job.shards.clear()
-        self.table.fail(job, reason, 0.0, retry=False)
-
-    def admit(self) -> None:
-        table = self.table
-        assert table is not None
-        while table.intake:
-            job_id = table.intake.popleft()
-            table.jobs[job_id].admitted = True
-            table.dispatched(job_id, Channel.STRICT, None)
-
-    def schedule(self) -> None:
-        self.schedules += 1
-
-
 job_ids = st.sampled_from([f"j{i}" for i in range(8)])
 
 
@@ -103,7 +52,7 @@ class JobTableMachine(RuleBasedStateMachine):
         window=st.integers(min_value=1, max_value=4), auto=st.booleans(), extra=st.integers(0, 4)
     )
     def start_table(self, window: int, auto: bool, extra: int) -> None:
-        self.effects = Effects()
+        self.effects = TableEffectsLog()
         self.window = ConcurrencyWindow(
             WindowConfig(minimum=1, initial=window, maximum=window + extra, sample=4)
         )
