@@ -25,8 +25,7 @@ import msgspec
 
 from protocol import Message
 
-from .._actor import Actor
-from .._mailbox import MailboxConfig
+from .. import Actor, MailboxConfig
 from ._errors import InvalidTask
 from ._messages import (
     BalancerRestarted,
@@ -42,7 +41,7 @@ from ._records import DEFER, DISPATCH, RecordSink, append_record
 from ._scoring import Channel, Task
 
 if TYPE_CHECKING:
-    from .._ref import ActorRef
+    from .. import ActorRef
 
 __all__ = [
     "Balancer",

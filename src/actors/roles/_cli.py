@@ -142,8 +142,7 @@ def _simulate(config: BalancerConfig, tasks: list[Task], max_cycles: int) -> dic
 
 
 async def _apply(config: BalancerConfig, tasks: list[Task], max_cycles: int) -> dict[str, Any]:
-    from .._actor import Actor
-    from .._system import ActorSystem
+    from .. import Actor, ActorSystem
     from ._balancer import Balancer, CycleReport
     from ._messages import GetSummary, RunCycle, SubmitTask
 

@@ -16,7 +16,7 @@ from ._messages import Acknowledge, Acknowledged, AwaitJob, Refused, Rejected, S
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .._ref import ActorRef
+    from .. import ActorRef
 
 __all__ = ["acknowledge", "await_job", "submit_job"]
 

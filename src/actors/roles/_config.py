@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from ..supervision._spec import Backoff
+from .. import Backoff
 from ._liveness import LivenessConfig
 from ._planner import BalancerConfig
 from ._resources import PoolConfig

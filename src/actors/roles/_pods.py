@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..supervision._spec import ChildSpec
+from .. import ChildSpec
 from ._messages import SetThreadBudget, TadpoleInfo
 from ._tadpole import MAX_THREADS_PER_TADPOLE, new_tadpole_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from .._actor import ActorContext
-    from .._ref import ActorRef
+    from .. import ActorContext, ActorRef
     from ._config import SupervisorConfig
     from ._jobs import JobSpec
     from ._tadpole import Handler, Tadpole, ThreadPool

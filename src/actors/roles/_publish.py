@@ -19,8 +19,7 @@ from ._messages import JOB_EVENTS, RESOURCE_UPDATES, ResourceUpdate, SupervisorS
 from ._records import ALLOCATE, JOB, MITIGATE, RELEASE, RecordSink, append_record
 
 if TYPE_CHECKING:
-    from .._actor import ActorContext
-    from .._topics import Topics
+    from .. import ActorContext, Topics
     from ._entries import JobRecord
     from ._errors import InvalidJob
     from ._pods import Pods

@@ -29,10 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from protocol import Message
 
-from .._actor import Actor
-from .._mailbox import MailboxConfig
-from .._watch import Terminated
-from ..supervision._spec import Backoff, ChildSpec, SupervisorFlags
+from .. import Actor, Backoff, ChildSpec, MailboxConfig, SupervisorFlags, Terminated
 from ._balancer import Balancer, CycleHook
 from ._classify import classify
 from ._client import acknowledge, await_job, submit_job
@@ -71,7 +68,7 @@ from ._window import AdmissionGate, ConcurrencyWindow
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from .._ref import ActorRef
+    from .. import ActorRef
     from ._outcome import Acceptance
     from ._records import RecordSink
 

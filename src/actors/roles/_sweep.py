@@ -22,8 +22,7 @@ from ._liveness import Liveness, LivenessReport, assess
 from ._messages import SetThreadBudget, ShardLiveness
 
 if TYPE_CHECKING:
-    from .._actor import ActorContext
-    from .._watch import Terminated
+    from .. import ActorContext, Terminated
     from ._config import SupervisorConfig
     from ._messages import Heartbeat, TadpoleRestarted
     from ._pods import Pod, Pods

@@ -35,8 +35,7 @@ import anyio.to_thread
 
 from protocol import Message
 
-from .._actor import Actor
-from .._errors import ActorError
+from .. import Actor, ActorError
 from ._errors import HandlerNotFound, TadpoleCrashed
 from ._messages import (
     BeatEntry,
@@ -55,7 +54,7 @@ if TYPE_CHECKING:
     import random
     from collections.abc import Mapping
 
-    from .._ref import ActorRef
+    from .. import ActorRef
 
 __all__ = [
     "DEFAULT_THREAD_BUDGET",
