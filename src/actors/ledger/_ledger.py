@@ -24,7 +24,7 @@ import anyio
 import msgspec
 import structlog
 
-from .._clock import Clock, LoopClock
+from .. import Clock, LoopClock
 from ._commit import Committer
 from ._errors import (
     CheckpointNotFound,
