@@ -1,15 +1,17 @@
 """The rows of the job table, and the rules a new row must meet.
 
 :class:`JobRecord` is one job as its supervisor knows it, :class:`ShardRecord`
-one running shard of it; :func:`check_new` is the intake contract beyond the
-job's own fields (unique id, tadpoles, acceptance, dependencies), and
-:func:`split` makes the parts of a job split on acknowledgement.
+one running shard of it; :class:`TableEffects` is what the table asks of the
+world (the supervisor actor provides it); :func:`check_new` is the intake
+contract beyond the job's own fields (unique id, tadpoles, acceptance,
+dependencies), and :func:`split` makes the parts of a job split on
+acknowledgement.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
     from ._scoring import Channel
 
-__all__ = ["JobRecord", "ShardRecord", "check_new", "split"]
+__all__ = ["JobRecord", "ShardRecord", "TableEffects", "check_new", "split"]
 
 
 class ShardRecord:
@@ -189,3 +191,32 @@ def split(spec: JobSpec, parts: int, jobs: Container[str]) -> list[JobSpec] | Re
         if part.job_id in jobs:
             return Refused(job_id=spec.job_id, error=f"cannot split: {part.job_id!r} exists")
     return specs
+
+
+class TableEffects(Protocol):
+    """What the table asks of the world; the supervisor actor is one."""
+
+    def changed(
+        self,
+        job: JobRecord,
+        previous: JobState | None,
+        reason: str,
+        final: bool,
+        extra: dict[str, Any] | None,
+    ) -> None:
+        """``job`` moved from ``previous`` (``None``: it was just submitted): record, publish."""
+
+    def rejected(self, job_id: str, error: InvalidJob) -> None:
+        """A submission broke the contract (nothing was queued)."""
+
+    def settled(self, job: JobRecord, view: JobView) -> None:
+        """``job`` reached a state a reader acknowledges: wake who awaits it."""
+
+    def abort(self, job: JobRecord, reason: str) -> None:
+        """Stop ``job``'s running attempt for good (:meth:`JobTable.fail` with ``retry=False``)."""
+
+    def admit(self) -> None:
+        """Jobs joined :attr:`JobTable.intake`: admit them (rate-limited)."""
+
+    def schedule(self) -> None:
+        """Jobs may be able to start: try the :attr:`JobTable.ready` queue."""

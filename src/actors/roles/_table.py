@@ -31,13 +31,13 @@ Lifecycle::
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import structlog
 
 from ._deps import Dependencies
-from ._entries import JobRecord, ShardRecord, check_new, split
+from ._entries import JobRecord, ShardRecord, TableEffects, check_new, split
 from ._errors import InvalidJob, UnknownJob
 from ._jobs import Acknowledgement, JobSpec, JobState, JobView, validate_job
 from ._messages import Acknowledge, Acknowledged, Refused, Rejected, Submitted
@@ -50,35 +50,6 @@ if TYPE_CHECKING:
     from ._window import ConcurrencyWindow
 
 __all__ = ["JobRecord", "JobTable", "ShardRecord", "TableEffects"]
-
-
-class TableEffects(Protocol):
-    """What the table asks of the world; the supervisor actor is one."""
-
-    def changed(
-        self,
-        job: JobRecord,
-        previous: JobState | None,
-        reason: str,
-        final: bool,
-        extra: dict[str, Any] | None,
-    ) -> None:
-        """``job`` moved from ``previous`` (``None``: it was just submitted): record, publish."""
-
-    def rejected(self, job_id: str, error: InvalidJob) -> None:
-        """A submission broke the contract (nothing was queued)."""
-
-    def settled(self, job: JobRecord, view: JobView) -> None:
-        """``job`` reached a state a reader acknowledges: wake who awaits it."""
-
-    def abort(self, job: JobRecord, reason: str) -> None:
-        """Stop ``job``'s running attempt for good (:meth:`JobTable.fail` with ``retry=False``)."""
-
-    def admit(self) -> None:
-        """Jobs joined :attr:`JobTable.intake`: admit them (rate-limited)."""
-
-    def schedule(self) -> None:
-        """Jobs may be able to start: try the :attr:`JobTable.ready` queue."""
 
 
 class JobTable:
