@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
@@ -57,6 +56,7 @@ from scheduler import (
     WorkStealingPool,
 )
 
+from ._clock import thread_timer
 from ._errors import SystemNotRunning, SystemShutdown
 from ._validate import check_int
 
@@ -155,7 +155,7 @@ class Maintenance:
         self._workers = workers
         # Durations of runs are measured on the thread that runs them, where
         # the system's clock (an event loop's) cannot be read.
-        self._table = PeriodicTable(clock.now, timer=time.perf_counter)
+        self._table = PeriodicTable(clock.now, timer=thread_timer)
         self._handles: dict[str, MaintenanceJob[Any]] = {}
         self._pool: WorkStealingPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
