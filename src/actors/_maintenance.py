@@ -163,6 +163,7 @@ class Maintenance:
         self._timer_due = math.inf
         self._open = False
         self._closed = False
+        self._result_failures = 0
 
     @property
     def workers(self) -> int:
@@ -204,6 +205,8 @@ class Maintenance:
         :raises SystemNotRunning: the system is not running.
         """
         self._check_open()
+        if not callable(fn):
+            raise TypeError(f"fn of maintenance job {name!r} must be callable, got {fn!r}")
         if on_result is not None and not callable(on_result):
             raise TypeError(f"on_result of maintenance job {name!r} must be callable")
         results: deque[R] = deque()  # thread-safe append/popleft: worker -> loop
@@ -257,7 +260,7 @@ class Maintenance:
             workers=self._workers,
             started=self._pool is not None,
             periodic=self._table.statistics(),
-            result_failures=sum(h.result_failures for h in self._handles.values()),
+            result_failures=self._result_failures,
             pool=None if self._pool is None else self._pool.statistics(),
         )
 
@@ -375,6 +378,7 @@ class Maintenance:
                 on_result(result)
             except Exception as exc:
                 handle.result_failures += 1
+                self._result_failures += 1
                 logger.error(
                     "maintenance_result_failed",
                     system=self._name,

@@ -257,6 +257,8 @@ async def test_bad_periodic_jobs_are_refused_naming_the_value() -> None:
             system.maintenance.every("j", 1.0, int, first_delay=-1.0)
         with pytest.raises(SchedulerConfigError, match="name must be a non-empty string"):
             system.maintenance.every("", 1.0, int)
+        with pytest.raises(TypeError, match="fn of maintenance job 'j' must be callable, got 5"):
+            system.maintenance.every("j", 1.0, 5)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="on_result of maintenance job 'j' must be callable"):
             system.maintenance.every("j", 1.0, int, on_result=3)  # type: ignore[arg-type]
         system.maintenance.every("j", 1.0, int)
