@@ -23,9 +23,9 @@ import msgspec
 from ._record import Checkpoint, Record, canonical_encode, compute_hash, digest_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
-    from ._store import Store
+    from ._store import Store, StoreState
 
 __all__ = [
     "ChainWalker",
@@ -34,6 +34,7 @@ __all__ = [
     "ReadFailed",
     "VerifyReport",
     "anchor_fault",
+    "open_fault",
     "verify_records",
     "verify_store",
 ]
@@ -157,6 +158,7 @@ class ChainWalker:
         kind, payload, prev = record.kind, record.payload, record.prev_hash
         if (
             seq == expected
+            and seq <= self._head_seq
             and prev == self.prev_hash
             and type(seq) is int
             and type(epoch) is int
@@ -194,13 +196,14 @@ class ChainWalker:
         seq = record.seq
         if type(seq) is not int:
             return Fault(expected, FaultKind.MALFORMED, f"sequence number is {seq!r}")
+        if expected > self._head_seq:
+            # Whatever follows the recorded head was not committed with it.
+            return Fault(
+                expected,
+                FaultKind.HEAD_MISMATCH,
+                f"record seq {seq} found after the recorded head seq {self._head_seq}",
+            )
         if seq != expected:
-            if expected > self._head_seq:
-                return Fault(
-                    expected,
-                    FaultKind.HEAD_MISMATCH,
-                    f"record seq {seq} found after the recorded head seq {self._head_seq}",
-                )
             if seq < expected:
                 return Fault(
                     expected, FaultKind.REORDERED, f"expected seq {expected}, found seq {seq}"
@@ -376,16 +379,74 @@ def verify_records(
 
 
 def verify_store(store: Store) -> VerifyReport:
-    """Verify everything an open store holds (blocking: call it off the event loop)."""
-    state = store.state()
-    return verify_records(
-        store.records(state.base_seq),
-        base_seq=state.base_seq,
-        base_hash=state.base_hash,
-        head_seq=state.head_seq,
-        head_hash=state.head_hash,
-        checkpoints=store.checkpoints(),
+    """Verify everything an open store holds (blocking: call it off the event loop).
+
+    The head, the checkpoints and the records are read in one snapshot, so a
+    ledger being appended to meanwhile verifies as of one commit.
+    """
+    with store.snapshot():
+        state = store.state()
+        return verify_records(
+            store.records(state.base_seq),
+            base_seq=state.base_seq,
+            base_hash=state.base_hash,
+            head_seq=state.head_seq,
+            head_hash=state.head_hash,
+            checkpoints=store.checkpoints(),
+        )
+
+
+def open_fault(
+    state: StoreState,
+    count: int,
+    first: Record | None,
+    last: Record | None,
+    walk: Callable[[], VerifyReport],
+) -> Fault | None:
+    """Why a writer must not continue this chain: the first bad record verify names, or None.
+
+    Checks the chain's shape cheaply: ``count`` stored records, from ``first``
+    to ``last``, must be exactly ``base_seq + 1 .. head_seq``, the first must
+    link to the anchor, and the last must be intact and be the recorded head.
+    Only when that fails is the chain walked (``walk``), so the fault named
+    is the one verification reports. A record changed in the middle keeps
+    the shape: finding it is verification's job, not opening's.
+    """
+    if count == 0 or first is None or last is None:
+        if count == 0 and state.head_seq == state.base_seq:
+            return None
+    elif (
+        first.seq == state.base_seq + 1
+        and last.seq == state.head_seq
+        and count == state.head_seq - state.base_seq
+        and first.prev_hash == state.base_hash
+        and last.hash == state.head_hash
+        and _intact(last)
+    ):
+        return None
+    fault = walk().fault
+    if fault is not None:
+        return fault
+    return Fault(  # pragma: no cover - the walk finds whatever the shape check found
+        state.head_seq,
+        FaultKind.HEAD_MISMATCH,
+        "the stored records do not end at the recorded head",
     )
+
+
+def _intact(record: Record) -> bool:
+    try:
+        actual = compute_hash(
+            record.seq,
+            record.epoch,
+            record.timestamp,
+            record.kind,
+            record.payload,
+            record.prev_hash,
+        )
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+        return False
+    return actual == record.hash
 
 
 def _walk(walker: ChainWalker, iterator: Iterator[Record]) -> Fault | None:

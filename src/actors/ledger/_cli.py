@@ -1,8 +1,8 @@
 """``python -m actors.ledger``: verify, tail, replay, checkpoint and append from a shell.
 
 Exit status: 0 on success; 1 when the ledger is bad (verify found a fault,
-replay hit a broken chain) or the input was rejected; 2 for usage errors and
-paths that are not ledgers.
+replay hit a broken chain, the file is a damaged or cut-off ledger) or the
+input was rejected; 2 for usage errors and paths that are not ledgers at all.
 """
 
 from __future__ import annotations
@@ -39,10 +39,26 @@ class _UsageError(Exception):
     pass
 
 
+_EPILOG = """\
+exit status:
+  0  success
+  1  the ledger is bad: verify found a fault (the first bad record is named),
+     or the file is a ledger that is damaged or cut off (even to 0 bytes:
+     "unreadable" at seq 1); or the input was rejected
+  2  a usage error, or the path is not a ledger at all: missing, a directory,
+     another SQLite database, a text file
+
+A file is a ledger, damaged or not, if its header carries the ledger's mark,
+if its first page holds the ledger's tables, or if it is shorter than a
+database header and what it holds is the start of one."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m actors.ledger",
         description="Inspect and append to a Tadpole ledger file.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
 

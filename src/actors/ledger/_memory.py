@@ -7,9 +7,10 @@ same store) behaves as it would on disk.
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
-from ._chain import Fault, FaultKind
+from ._chain import Fault, FaultKind, VerifyReport, open_fault, verify_records
 from ._errors import CheckpointNotFound, LedgerConflict, LedgerCorrupted
 from ._record import GENESIS_HASH
 from ._store import Durability, StoreState
@@ -35,6 +36,7 @@ class MemoryStore:
         self._head: Record | None = None  # the last committed record, if any since the base
         self._clean = True
         self._writer_open = False
+        self._view: MemoryStore | None = None  # what reads see inside snapshot()
 
     @property
     def blocking(self) -> bool:
@@ -47,11 +49,30 @@ class MemoryStore:
     def open(self, *, readonly: bool = False, durability: Durability = "group") -> StoreState:
         state = self.state()
         if not readonly:
+            fault = self._open_fault(state)
+            if fault is not None:
+                raise LedgerCorrupted(self.location, fault)
             if self._writer_open:
                 raise LedgerConflict(f"ledger {self.location} is already open for writing")
             self._writer_open = True
             self._clean = False
         return state
+
+    def _open_fault(self, state: StoreState) -> Fault | None:
+        stored = self.stored
+
+        def walk() -> VerifyReport:
+            return verify_records(
+                self._records(state.base_seq, None),
+                base_seq=state.base_seq,
+                base_hash=state.base_hash,
+                head_seq=state.head_seq,
+                head_hash=state.head_hash,
+                checkpoints=self.checkpoints(),
+            )
+
+        first, last = (stored[0], stored[-1]) if stored else (None, None)
+        return open_fault(state, len(stored), first, last, walk)
 
     def close(self) -> None:
         if self._writer_open:
@@ -59,6 +80,8 @@ class MemoryStore:
             self._clean = True
 
     def state(self) -> StoreState:
+        if self._view is not None:
+            return self._view.state()
         head = self._head
         if head is None:
             return StoreState(
@@ -94,7 +117,24 @@ class MemoryStore:
             self.stored.extend(records)
             self._head = records[-1]
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside the block see the store as it was when it began."""
+        if self._view is not None:
+            yield
+            return
+        self._view = self.reader()
+        try:
+            yield
+        finally:
+            self._view = None
+
     def records(self, after: int = 0, upto: int | None = None) -> Iterator[Record]:
+        if self._view is not None:
+            return self._view.records(after, upto)
+        return self._records(after, upto)
+
+    def _records(self, after: int, upto: int | None) -> Iterator[Record]:
         start = max(after - self._base_seq, 0)
         stored = self.stored
         if upto is None:
@@ -106,9 +146,13 @@ class MemoryStore:
             yield record
 
     def tail(self, count: int) -> list[Record]:
+        if self._view is not None:
+            return self._view.tail(count)
         return list(self.stored[-count:]) if count > 0 else []
 
     def checkpoints(self) -> list[Checkpoint]:
+        if self._view is not None:
+            return self._view.checkpoints()
         return [self._checkpoints[key] for key in sorted(self._checkpoints)]
 
     def put_checkpoint(self, checkpoint: Checkpoint) -> None:

@@ -178,53 +178,56 @@ def replay_store(
     the records from the beginning. Raises :class:`LedgerCorrupted` on the
     first bad record and :class:`ReplayError` if the history was pruned.
     """
-    st = store.state()
-    end = st.head_seq if upto is None else min(upto, st.head_seq)
-    checkpoints = store.checkpoints()
-    _check_anchor(store, st.base_seq, st.base_hash, checkpoints)
-    start: Checkpoint | None = None
-    if from_checkpoint:
-        usable = [
-            cp
-            for cp in checkpoints
-            if cp.reducers == reducers.name and st.base_seq <= cp.seq <= end
-        ]
-        start = usable[-1] if usable else None
-    if start is None:
-        if st.base_seq > 0:
-            raise ReplayError(
-                f"records up to seq {st.base_seq} were pruned and no checkpoint of reducers "
-                f"{reducers.name!r} covers them"
-            )
-        state = reducers.initial()
-        anchor_seq, anchor_hash = 0, st.base_hash
-    else:
-        if digest_of(start.state) != start.digest:
-            raise LedgerCorrupted(
-                store.location,
-                Fault(start.seq, FaultKind.CHECKPOINT_MISMATCH, "state does not match its digest"),
-            )
-        state = reducers.decode_state(start.state)
-        anchor_seq, anchor_hash = start.seq, start.hash
-    walker = ChainWalker(
-        anchor_seq,
-        anchor_hash,
-        head_seq=end,
-        head_hash=st.head_hash if end == st.head_seq else None,
-        checkpoints=[cp for cp in checkpoints if cp.seq <= end],
-        check_payload=False,
-    )
-    state = _fold(store, reducers, walker, state, store.records(anchor_seq, end))
-    encoded = reducers.encode_state(state)
-    return ReplayResult(
-        state=state,
-        encoded=encoded,
-        digest=digest_of(encoded).hex(),
-        records=walker.checked,
-        start_seq=anchor_seq,
-        last_seq=walker.last_seq,
-        checkpoint=None if start is None else start.seq,
-    )
+    with store.snapshot():  # head, checkpoints and records as of one commit
+        st = store.state()
+        end = st.head_seq if upto is None else min(upto, st.head_seq)
+        checkpoints = store.checkpoints()
+        _check_anchor(store, st.base_seq, st.base_hash, checkpoints)
+        start: Checkpoint | None = None
+        if from_checkpoint:
+            usable = [
+                cp
+                for cp in checkpoints
+                if cp.reducers == reducers.name and st.base_seq <= cp.seq <= end
+            ]
+            start = usable[-1] if usable else None
+        if start is None:
+            if st.base_seq > 0:
+                raise ReplayError(
+                    f"records up to seq {st.base_seq} were pruned and no checkpoint of reducers "
+                    f"{reducers.name!r} covers them"
+                )
+            state = reducers.initial()
+            anchor_seq, anchor_hash = 0, st.base_hash
+        else:
+            if digest_of(start.state) != start.digest:
+                raise LedgerCorrupted(
+                    store.location,
+                    Fault(
+                        start.seq, FaultKind.CHECKPOINT_MISMATCH, "state does not match its digest"
+                    ),
+                )
+            state = reducers.decode_state(start.state)
+            anchor_seq, anchor_hash = start.seq, start.hash
+        walker = ChainWalker(
+            anchor_seq,
+            anchor_hash,
+            head_seq=end,
+            head_hash=st.head_hash if end == st.head_seq else None,
+            checkpoints=[cp for cp in checkpoints if cp.seq <= end],
+            check_payload=False,
+        )
+        state = _fold(store, reducers, walker, state, store.records(anchor_seq, end))
+        encoded = reducers.encode_state(state)
+        return ReplayResult(
+            state=state,
+            encoded=encoded,
+            digest=digest_of(encoded).hex(),
+            records=walker.checked,
+            start_seq=anchor_seq,
+            last_seq=walker.last_seq,
+            checkpoint=None if start is None else start.seq,
+        )
 
 
 def replay_epoch_store(store: Store, reducers: Reducers[S], epoch: int) -> ReplayResult[S]:
@@ -233,62 +236,63 @@ def replay_epoch_store(store: Store, reducers: Reducers[S], epoch: int) -> Repla
     Records before the epoch are still checked, starting from the latest
     checkpoint (of any reducers) taken in an earlier epoch.
     """
-    st = store.state()
-    checkpoints = store.checkpoints()
-    _check_anchor(store, st.base_seq, st.base_hash, checkpoints)
-    anchor_seq, anchor_hash = st.base_seq, st.base_hash
-    for cp in checkpoints:
-        if st.base_seq <= cp.seq and cp.epoch < epoch and cp.seq > anchor_seq:
-            anchor_seq, anchor_hash = cp.seq, cp.hash
-    base_epochs = [cp.epoch for cp in checkpoints if cp.seq == st.base_seq]
-    if st.base_seq > 0 and base_epochs and base_epochs[0] >= epoch:
-        raise ReplayError(f"records of epoch {epoch} up to seq {st.base_seq} were pruned")
-    walker = ChainWalker(
-        anchor_seq,
-        anchor_hash,
-        head_seq=st.head_seq,
-        head_hash=st.head_hash,
-        checkpoints=checkpoints,
-        check_payload=False,
-    )
-    state = reducers.initial()
-    folded = 0
-    first = last = anchor_seq
-    try:
-        for record in store.records(anchor_seq):
-            fault = walker.feed(record)
-            if fault is not None:
-                raise LedgerCorrupted(store.location, fault)
-            if record.epoch < epoch:
-                continue
-            if record.epoch > epoch:
-                break
-            if folded == 0:
-                first = record.seq - 1
-            state = _apply(reducers, state, record)
-            folded += 1
-            last = record.seq
-        else:
-            fault = walker.finish()
-            if fault is not None:
-                raise LedgerCorrupted(store.location, fault)
-    except ReadFailed as exc:
-        raise LedgerCorrupted(
-            store.location, Fault(walker.expected, FaultKind.UNREADABLE, str(exc))
-        ) from exc
-    if folded == 0:
-        raise EpochNotFound(epoch)
-    encoded = reducers.encode_state(state)
-    return ReplayResult(
-        state=state,
-        encoded=encoded,
-        digest=digest_of(encoded).hex(),
-        records=folded,
-        start_seq=first,
-        last_seq=last,
-        checkpoint=None,
-        epoch=epoch,
-    )
+    with store.snapshot():  # head, checkpoints and records as of one commit
+        st = store.state()
+        checkpoints = store.checkpoints()
+        _check_anchor(store, st.base_seq, st.base_hash, checkpoints)
+        anchor_seq, anchor_hash = st.base_seq, st.base_hash
+        for cp in checkpoints:
+            if st.base_seq <= cp.seq and cp.epoch < epoch and cp.seq > anchor_seq:
+                anchor_seq, anchor_hash = cp.seq, cp.hash
+        base_epochs = [cp.epoch for cp in checkpoints if cp.seq == st.base_seq]
+        if st.base_seq > 0 and base_epochs and base_epochs[0] >= epoch:
+            raise ReplayError(f"records of epoch {epoch} up to seq {st.base_seq} were pruned")
+        walker = ChainWalker(
+            anchor_seq,
+            anchor_hash,
+            head_seq=st.head_seq,
+            head_hash=st.head_hash,
+            checkpoints=checkpoints,
+            check_payload=False,
+        )
+        state = reducers.initial()
+        folded = 0
+        first = last = anchor_seq
+        try:
+            for record in store.records(anchor_seq):
+                fault = walker.feed(record)
+                if fault is not None:
+                    raise LedgerCorrupted(store.location, fault)
+                if record.epoch < epoch:
+                    continue
+                if record.epoch > epoch:
+                    break
+                if folded == 0:
+                    first = record.seq - 1
+                state = _apply(reducers, state, record)
+                folded += 1
+                last = record.seq
+            else:
+                fault = walker.finish()
+                if fault is not None:
+                    raise LedgerCorrupted(store.location, fault)
+        except ReadFailed as exc:
+            raise LedgerCorrupted(
+                store.location, Fault(walker.expected, FaultKind.UNREADABLE, str(exc))
+            ) from exc
+        if folded == 0:
+            raise EpochNotFound(epoch)
+        encoded = reducers.encode_state(state)
+        return ReplayResult(
+            state=state,
+            encoded=encoded,
+            digest=digest_of(encoded).hex(),
+            records=folded,
+            start_seq=first,
+            last_seq=last,
+            checkpoint=None,
+            epoch=epoch,
+        )
 
 
 def _check_anchor(

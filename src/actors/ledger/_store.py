@@ -23,6 +23,7 @@ from ._record import GENESIS_HASH, Checkpoint, Record
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
+    from contextlib import AbstractContextManager
 
 __all__ = ["Durability", "Store", "StoreState"]
 
@@ -79,6 +80,15 @@ class Store(Protocol):
 
         Raises :class:`~actors.ledger.LedgerConflict` (writing nothing) if the
         committed head is not ``expect_head``.
+        """
+        ...
+
+    def snapshot(self) -> AbstractContextManager[None]:
+        """A block within which every read sees one and the same committed state.
+
+        Verification and replay read the head, the checkpoints and the
+        records inside one snapshot, so appends committed meanwhile can never
+        make a healthy chain look broken. Re-entrant.
         """
         ...
 

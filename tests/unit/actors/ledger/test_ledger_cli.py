@@ -180,6 +180,18 @@ def test_missing_or_foreign_files_exit_2(
     assert "not a Tadpole ledger" in err
 
 
+def test_help_states_which_files_are_damaged_ledgers_and_which_are_not(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "1 the ledger is bad" in text
+    assert 'cut off (even to 0 bytes: "unreadable" at seq 1)' in text
+    assert "2 a usage error, or the path is not a ledger at all" in text
+
+
 def test_python_dash_m_runs_the_command_line(filled: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "actors.ledger", "verify", str(filled)],
