@@ -158,7 +158,7 @@ class ActorSystem:
         if self._running or self.stopping:
             raise SystemNotRunning(f"actor system {self.name!r} cannot be entered twice")
         self._running = True
-        self.maintenance.open()
+        self.maintenance._attach()
         logger.info("system_started", system=self.name)
         return self
 
@@ -175,7 +175,7 @@ class ActorSystem:
         if not self._running:
             return
         self.stopping = True
-        self.maintenance.stop_ticking()
+        self.maintenance._stop_ticking()
         try:
             await self._cancel_background()
             await self._virtual.shutdown()
@@ -184,7 +184,7 @@ class ActorSystem:
             await self._cancel_background()
         finally:
             # After the actors: their stop hooks may still run maintenance jobs.
-            await self.maintenance.aclose()
+            await self.maintenance._aclose()
             self._running = False
             self._guardian.state = CellState.STOPPED
             logger.info("system_stopped", system=self.name)
