@@ -22,6 +22,7 @@ from ._errors import ActorNotFound as ActorNotFound
 from ._errors import ActorStopped as ActorStopped
 from ._errors import AskDeadlock as AskDeadlock
 from ._errors import AskTimeout as AskTimeout
+from ._errors import DeliveryRefused as DeliveryRefused
 from ._errors import LinkedActorFailed as LinkedActorFailed
 from ._errors import MailboxFull as MailboxFull
 from ._errors import RemoteActorError as RemoteActorError
@@ -81,6 +82,7 @@ __all__ = (
     "Clock",
     "DeadLetter",
     "DeadLetters",
+    "DeliveryRefused",
     "Directive",
     "Directives",
     "LinkExited",

@@ -133,13 +133,13 @@ class ActorSystem:
         self.on_deliver = on_deliver
         self.ledger = ledger
         self.record_deliveries = record_deliveries
-        self.logs_info = _info_enabled()
+        self._logs_info = _info_enabled()
         """Whether info events pass the application's structlog level filter.
 
         Read once, when the system is made: structlog's lazy logger costs
         microseconds per call even when the level is filtered out, which
         per-actor lifecycle events (a hundred thousand spawns) would pay."""
-        self.dead_letters = DeadLetters(log_info=self.logs_info)
+        self.dead_letters = DeadLetters(log_info=self._logs_info)
         """Messages that could not be delivered: counted, kept (the latest), observable."""
         self.topics = Topics(self.dead_letters)
         """Publish/subscribe by topic name inside this system."""
@@ -147,7 +147,7 @@ class ActorSystem:
         self._virtual = VirtualActors(self, guardian_flags or SupervisorFlags())
         self._cells: dict[str, ActorCell] = {}
         self._background: dict[asyncio.Task[Any], None] = {}
-        self.correlation_ids = itertools.count(1)
+        self._correlation_ids = itertools.count(1)
         """Correlation ids for asks, unique within this system."""
         self._running = False
         self.stopping = False
@@ -207,7 +207,7 @@ class ActorSystem:
     def running(self) -> bool:
         return self._running and not self.stopping
 
-    def check_running(self) -> None:
+    def _check_running(self) -> None:
         if not self._running or self.stopping:
             state = "shutting down" if self.stopping else "not running (use `async with`)"
             raise SystemNotRunning(f"actor system {self.name!r} is {state}")
@@ -287,13 +287,13 @@ class ActorSystem:
             )
         return self._remote.ref(address)
 
-    def attach_remote(self, resolver: RemoteResolver) -> None:
+    def _attach_remote(self, resolver: RemoteResolver) -> None:
         """Let :meth:`ref` resolve remote addresses through ``resolver`` (a RemoteNode)."""
         if self._remote is not None and self._remote is not resolver:
             raise ValueError(f"system {self.name!r} is already served by a RemoteNode")
         self._remote = resolver
 
-    def detach_remote(self, resolver: RemoteResolver) -> None:
+    def _detach_remote(self, resolver: RemoteResolver) -> None:
         if self._remote is resolver:
             self._remote = None
 
@@ -326,23 +326,23 @@ class ActorSystem:
         """Every live actor's ref."""
         return tuple(cell.ref for cell in self._cells.values())
 
-    # -- for cells -------------------------------------------------------------
+    # -- for cells, and for the wings through actors.lowlevel -------------------
 
-    def register(self, cell: ActorCell) -> bool:
+    def _register(self, cell: ActorCell) -> bool:
         """Claim the cell's path; ``False`` if a live actor already has it."""
         return self._cells.setdefault(cell.path, cell) is cell
 
-    def unregister(self, cell: ActorCell) -> None:
+    def _unregister(self, cell: ActorCell) -> None:
         if self._cells.get(cell.path) is cell:
             del self._cells[cell.path]
 
-    def cell_at(self, path: str) -> ActorCell | None:
+    def _cell_at(self, path: str) -> ActorCell | None:
         return self._cells.get(path)
 
-    def create_actor_task(self, coro: Coroutine[Any, Any, None], path: str) -> asyncio.Task[None]:
+    def _create_actor_task(self, coro: Coroutine[Any, Any, None], path: str) -> asyncio.Task[None]:
         return asyncio.get_running_loop().create_task(coro, name=path)
 
-    def spawn_background(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+    def _spawn_background(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """Run runtime work (a restart, a stop) as a task this system owns."""
         if not self._running:
             coro.close()
@@ -356,7 +356,7 @@ class ActorSystem:
         if not task.cancelled() and task.exception() is not None:
             logger.error("runtime_task_failed", task=task.get_name(), error=repr(task.exception()))
 
-    def delivery_observer(self, cell: ActorCell, instance: Actor[Any]) -> DeliveryHook | None:
+    def _delivery_observer(self, cell: ActorCell, instance: Actor[Any]) -> DeliveryHook | None:
         """What the actor's loop calls per delivery; ``None`` (the usual case) costs nothing."""
         hooks: list[DeliveryHook] = []
         if self.trace_messages:
