@@ -42,6 +42,8 @@ from ._system import RemoteResolver as RemoteResolver
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
+    from scheduler import WorkStealingPool
+
     from ._system import ActorSystem
 
 __all__ = (
@@ -61,6 +63,7 @@ __all__ = (
     "detach_remote",
     "filter_statistics",
     "next_correlation_id",
+    "pool",
     "spawn_background",
 )
 
@@ -99,3 +102,24 @@ def attach_remote(system: ActorSystem, resolver: RemoteResolver) -> None:
 def detach_remote(system: ActorSystem, resolver: RemoteResolver) -> None:
     """Undo :func:`attach_remote` (nothing if ``resolver`` is not the one attached)."""
     system._detach_remote(resolver)
+
+
+def pool(system: ActorSystem) -> WorkStealingPool:
+    """The system's work-stealing pool, the one behind ``system.maintenance``.
+
+    Started on first use, closed when the system stops (queued work is then
+    cancelled). Prefer ``system.maintenance.every``/``run``; take the pool
+    itself for work that needs its own submission pattern (a fan-out over
+    many items). Results that change an actor's state go back to it as
+    messages, never as shared mutable state.
+
+    :raises SystemNotRunning: the system is not running.
+    :raises ValueError: the system was made with ``maintenance_workers=0`` (no pool).
+    """
+    maintenance = system.maintenance
+    maintenance._check_open(registering=False)
+    if maintenance.workers == 0:
+        raise ValueError(
+            f"actor system {system.name!r} has no pool (maintenance_workers=0 runs jobs inline)"
+        )
+    return maintenance._ensure_pool()
