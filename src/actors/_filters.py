@@ -19,10 +19,11 @@ A refused message is never enqueued and never reaches ``receive``:
 
 The actor counts its refusals (:func:`filter_statistics`).
 
-Costs: an actor without filters pays nothing, not even a test per message.
-Installing the first filter switches the cell to :class:`FilteredCell`, a
-subclass with the same layout whose enqueueing methods screen first;
-removing the last switches it back.
+Costs: an actor without filters pays nothing, not even a test per message
+or a byte of memory. Installing the first filter switches the cell to
+:class:`FilteredCell`, a subclass with the same layout whose enqueueing
+methods screen first; removing the last switches it back. The filters live in
+a table of the system, by cell.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import structlog
 
-from ._cell import ActorCell, refusal_reason
+from ._cell import ActorCell, CellState, refusal_reason
+from ._errors import ActorStopped
 from ._mailbox import Mailbox
 from ._ref import LocalActorRef, PendingAsk
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DeliveryFilter",
+    "DeliveryFilters",
     "FilterStatistics",
     "FilteredCell",
     "add_delivery_filter",
@@ -64,8 +67,12 @@ class FilterStatistics(msgspec.Struct, frozen=True):
     refused: int
 
 
-class _Filters:
-    """One actor's filters and its count of refusals (kept after the last filter goes)."""
+class DeliveryFilters:
+    """One actor's filters and its count of refusals, in its system's table of them.
+
+    Kept after the last filter goes (the count stays readable), dropped when
+    the actor stops.
+    """
 
     __slots__ = ("functions", "refused")
 
@@ -94,19 +101,20 @@ class FilteredCell(ActorCell):
         """
         if not self._closed:  # a stopped actor's messages go to dead letters as before
             message = item.message if type(item) is PendingAsk else item
-            for function in self._filters.functions:
+            filters = self.system._delivery_filters[self]
+            for function in filters.functions:
                 try:
                     verdict = function(message)
                 except Exception as exc:  # a filter that raises refuses (fails closed)
                     verdict = exc
                 if verdict is not None:
+                    filters.refused += 1
                     self._refuse(item, message, _refusal(function, verdict))
                     return None
         return Mailbox.put_nowait(self, item)
 
     def _refuse(self, item: object, message: object, error: Exception) -> None:
-        """Count the refusal; fail a refused ask's future, raise for a refused message."""
-        self._filters.refused += 1
+        """Fail a refused ask's future; raise for a refused message."""
         if self._putters:
             # A sender woken for the room this message would have taken: pass the
             # room on to the next waiting sender, or it would wait for nothing.
@@ -170,14 +178,21 @@ def add_delivery_filter(
 
     Returns a function that removes it again (calling it twice is harmless).
     The filter stays across the actor's restarts: it belongs to the actor,
-    not to one incarnation.
+    not to one incarnation; it goes when the actor stops.
+
+    :raises ActorStopped: the actor has stopped.
+    :raises TypeError: ``target`` is not a local ref or cell, or ``function``
+        is not callable.
     """
     if not callable(function):
         raise TypeError(f"a delivery filter must be callable, got {function!r}")
     cell = cell_of(target)
-    filters: _Filters | None = getattr(cell, "_filters", None)
+    if cell.state is CellState.STOPPED:
+        raise ActorStopped(cell.path, "a stopped actor takes no delivery filter")
+    table = cell.system._delivery_filters
+    filters = table.get(cell)
     if filters is None:
-        filters = cell._filters = _Filters()
+        filters = table[cell] = DeliveryFilters()
     filters.functions = (*filters.functions, function)
     if type(cell) is ActorCell:
         _switch(cell, FilteredCell)
@@ -215,13 +230,15 @@ def _switch(cell: ActorCell, cls: type[ActorCell]) -> None:
 
 def delivery_filters(target: ActorRef[Any] | ActorCell) -> tuple[DeliveryFilter, ...]:
     """The delivery filters of ``target``'s actor, in the order they run."""
-    filters: _Filters | None = getattr(cell_of(target), "_filters", None)
+    cell = cell_of(target)
+    filters = cell.system._delivery_filters.get(cell)
     return () if filters is None else filters.functions
 
 
 def filter_statistics(target: ActorRef[Any] | ActorCell) -> FilterStatistics:
     """How many filters ``target``'s actor has and how many messages they refused."""
-    filters: _Filters | None = getattr(cell_of(target), "_filters", None)
+    cell = cell_of(target)
+    filters = cell.system._delivery_filters.get(cell)
     if filters is None:
         return FilterStatistics(filters=0, refused=0)
     return FilterStatistics(filters=len(filters.functions), refused=filters.refused)

@@ -10,6 +10,7 @@ import pytest
 
 from actors import (
     Actor,
+    ActorStopped,
     ActorSystem,
     DeadLetter,
     DeliveryRefused,
@@ -341,3 +342,18 @@ async def test_a_refused_send_passes_its_room_on_to_the_next_waiting_sender() ->
         assert outcomes == {1: "refused", 2: "sent"}
         assert await ref.ask("done", timeout=WAIT) == "done"
         assert seen == ["block", "fill", 2, "done"]
+
+
+async def test_a_stopped_actors_filters_go_with_it() -> None:
+    async with ActorSystem("t") as system:
+        ref = await system.spawn(Recorder, [], name="r")
+        lowlevel.add_delivery_filter(ref, refuse_odd)
+        with pytest.raises(Odd):
+            ref.tell(1)
+        await system.stop(ref)
+        assert lowlevel.filter_statistics(ref) == lowlevel.FilterStatistics(filters=0, refused=0)
+        assert not system._delivery_filters  # nothing of the stopped actor is kept
+        ref.tell(3)  # a stopped actor: dead letters, as without filters
+        assert system.dead_letters.count == 1
+        with pytest.raises(ActorStopped):
+            lowlevel.add_delivery_filter(ref, refuse_odd)
