@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._actor import Actor
+    from ._filters import DeliveryFilters
     from ._mailbox import MailboxConfig
     from ._ref import ActorRef
     from .supervision._spec import Directives
@@ -146,6 +147,9 @@ class ActorSystem:
         self._guardian = Guardian(self, guardian_flags or SupervisorFlags())
         self._virtual = VirtualActors(self, guardian_flags or SupervisorFlags())
         self._cells: dict[str, ActorCell] = {}
+        # Delivery filters by cell, for the actors that have (or had) some: kept
+        # here rather than in a slot of every cell, so the others pay nothing.
+        self._delivery_filters: dict[ActorCell, DeliveryFilters] = {}
         self._background: dict[asyncio.Task[Any], None] = {}
         self._correlation_ids = itertools.count(1)
         """Correlation ids for asks, unique within this system."""
