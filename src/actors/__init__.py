@@ -32,6 +32,7 @@ from ._mailbox import MailboxConfig as MailboxConfig
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._mailbox import Overflow as Overflow
 from ._ref import ActorRef as ActorRef
+from ._ref import Request as Request
 from ._system import ActorSystem as ActorSystem
 from ._system import SystemStatistics as SystemStatistics
 from ._topics import Topics as Topics
@@ -87,6 +88,7 @@ __all__ = (
     "MailboxStatistics",
     "Overflow",
     "RemoteActorError",
+    "Request",
     "Restart",
     "RestartIntensityExceeded",
     "Strategy",

@@ -360,7 +360,7 @@ class JobSupervisor(Actor[Message]):
         window = self.config.window
         self._gate = AdmissionGate(window.admission_rate, window.admission_burst, self._now())
         if self.config.balancer is not None:
-            self._balancer = self.context.spawn_spec(
+            self._balancer = await self.context.spawn_spec(
                 ChildSpec(
                     factory=Balancer,
                     args=(self.config.balancer,),
@@ -818,7 +818,7 @@ class JobSupervisor(Actor[Message]):
         tadpole_id = new_tadpole_id(self._ctx.system.random)
         specialization = config.specializations[self._spawned % len(config.specializations)]
         self._spawned += 1
-        ref = self._ctx.spawn_spec(
+        ref = self._ctx.spawn_spec_nowait(
             ChildSpec(
                 factory=self._factory,
                 args=(tadpole_id, self.handlers),
