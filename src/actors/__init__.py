@@ -103,3 +103,8 @@ __all__ = (
     "VirtualStatistics",
     "run",
 )
+
+# After _ours's check, like every import of protocol here.
+from protocol._public import publish as _publish  # noqa: E402
+
+_publish(__name__, globals(), __all__)

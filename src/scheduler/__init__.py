@@ -23,6 +23,7 @@ from ._pool import PoolStatistics as PoolStatistics
 from ._pool import ShutdownPolicy as ShutdownPolicy
 from ._pool import WorkerStatistics as WorkerStatistics
 from ._pool import WorkStealingPool as WorkStealingPool
+from ._public import publish as _publish
 
 __tadpole__ = "scheduler"
 """Marks this package as Tadpole's own (``import actors`` checks it: see README, Installing)."""
@@ -46,3 +47,5 @@ __all__ = (
     "WorkStealingPool",
     "WorkerStatistics",
 )
+
+_publish(__name__, globals(), __all__)
