@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 
 import pytest
 
@@ -330,6 +331,26 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "WorkerStatistics",
     ),
 }
+
+
+def _public_packages() -> list[str]:
+    """Every importable public package and module: no part of its name starts with ``_``."""
+    found = ["protocol", "scheduler"]
+    import actors
+
+    for info in pkgutil.walk_packages(actors.__path__, "actors."):
+        if not any(part.startswith("_") for part in info.name.split(".")):
+            found.append(info.name)
+    return ["actors", *found]
+
+
+def test_every_public_package_is_locked() -> None:
+    unlocked = {}
+    for package in _public_packages():
+        module = importlib.import_module(package)
+        if package not in EXPORTS and hasattr(module, "__all__"):
+            unlocked[package] = tuple(module.__all__)
+    assert not unlocked, f"lock these packages' __all__ in EXPORTS: {unlocked}"
 
 
 @pytest.mark.parametrize("package", list(EXPORTS))
