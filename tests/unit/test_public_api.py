@@ -335,13 +335,14 @@ EXPORTS: dict[str, tuple[str, ...]] = {
 
 def _public_packages() -> list[str]:
     """Every importable public package and module: no part of its name starts with ``_``."""
-    found = ["protocol", "scheduler"]
     import actors
 
-    for info in pkgutil.walk_packages(actors.__path__, "actors."):
-        if not any(part.startswith("_") for part in info.name.split(".")):
-            found.append(info.name)
-    return ["actors", *found]
+    found = [
+        info.name
+        for info in pkgutil.walk_packages(actors.__path__, "actors.")
+        if not any(part.startswith("_") for part in info.name.split("."))
+    ]
+    return ["actors", *found, "protocol", "scheduler"]
 
 
 def test_every_public_package_is_locked() -> None:
