@@ -37,6 +37,7 @@ from ._maintenance import MaintenanceStatistics as MaintenanceStatistics
 from ._ref import ActorRef as ActorRef
 from ._ref import Request as Request
 from ._system import ActorSystem as ActorSystem
+from ._system import RecordSink as RecordSink
 from ._system import SystemStatistics as SystemStatistics
 from ._topics import Topics as Topics
 from ._topics import TopicStatistics as TopicStatistics
@@ -93,6 +94,7 @@ __all__ = (
     "MaintenanceJob",
     "MaintenanceStatistics",
     "Overflow",
+    "RecordSink",
     "RemoteActorError",
     "Request",
     "Restart",
@@ -111,6 +113,6 @@ __all__ = (
 )
 
 # After _ours's check, like every import of protocol here.
-from protocol._public import publish as _publish  # noqa: E402
+from protocol._public import publish as _publish_names  # noqa: E402
 
-_publish(__name__, globals(), __all__)
+_publish_names(__name__, globals(), __all__)

@@ -53,10 +53,17 @@ class RemoteResolver(Protocol):
     def ref(self, address: str) -> ActorRef[Any]: ...
 
 
-class DeliveryLedger(Protocol):
-    """What delivery recording needs of a ledger (:class:`actors.ledger.Ledger` is one)."""
+class RecordSink(Protocol):
+    """What the runtime and its roles need of a ledger: append without waiting.
 
-    def append_nowait(self, kind: str, payload: object) -> object: ...
+    :class:`actors.ledger.Ledger` is one. The system records deliveries into
+    it (``record_deliveries``) and the roles their job transitions; both take
+    any object with this method, so neither depends on the ledger wing.
+    """
+
+    def append_nowait(self, kind: str, payload: object) -> object:
+        """Append a record of ``kind``; never waits (raises if it cannot take it)."""
+        ...
 
 
 DELIVERY_RECORD_KIND = "delivery"
@@ -107,7 +114,7 @@ class ActorSystem:
         guardian_flags: SupervisorFlags | None = None,
         trace_messages: bool = False,
         on_deliver: DeliveryHook | None = None,
-        ledger: DeliveryLedger | None = None,
+        ledger: RecordSink | None = None,
         record_deliveries: bool = False,
         maintenance_workers: int = DEFAULT_MAINTENANCE_WORKERS,
     ) -> None:
@@ -463,7 +470,7 @@ class _LedgerRecorder:
 
     __slots__ = ("_ledger",)
 
-    def __init__(self, ledger: DeliveryLedger) -> None:
+    def __init__(self, ledger: RecordSink) -> None:
         self._ledger = ledger
 
     def __call__(self, path: str, message: object, correlation_id: int | None) -> None:

@@ -43,7 +43,7 @@ from ._handshake import check_name as check_name
 from ._message import Message as Message
 from ._message import MessageRegistry as MessageRegistry
 from ._message import registry as registry
-from ._public import publish as _publish
+from ._public import publish as _publish_names
 from ._schema import SCHEMA_DIALECT as SCHEMA_DIALECT
 from ._schema import export_schemas as export_schemas
 from ._secret import MIN_SECRET_BITS as MIN_SECRET_BITS
@@ -104,4 +104,4 @@ __all__ = (
     "secret_bits",
 )
 
-_publish(__name__, globals(), __all__)
+_publish_names(__name__, globals(), __all__)

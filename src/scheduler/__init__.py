@@ -25,7 +25,7 @@ from ._pool import PoolStatistics as PoolStatistics
 from ._pool import ShutdownPolicy as ShutdownPolicy
 from ._pool import WorkerStatistics as WorkerStatistics
 from ._pool import WorkStealingPool as WorkStealingPool
-from ._public import publish as _publish
+from ._public import publish as _publish_names
 
 __tadpole__ = "scheduler"
 """Marks this package as Tadpole's own (``import actors`` checks it: see README, Installing)."""
@@ -52,4 +52,4 @@ __all__ = (
     "WorkerStatistics",
 )
 
-_publish(__name__, globals(), __all__)
+_publish_names(__name__, globals(), __all__)

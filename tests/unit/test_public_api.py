@@ -46,6 +46,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "MaintenanceJob",
         "MaintenanceStatistics",
         "Overflow",
+        "RecordSink",
         "RemoteActorError",
         "Request",
         "Restart",

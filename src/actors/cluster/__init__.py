@@ -7,7 +7,7 @@ A :class:`Cluster` runs on a :class:`~actors.remote.RemoteNode`::
             cluster.subscribe(watcher_ref)   # MemberUp, MemberUnreachable, ...
 """
 
-from protocol._public import publish as _publish
+from protocol._public import publish as _publish_names
 
 from ._cluster import Cluster as Cluster
 from ._cluster import ClusterConfig as ClusterConfig
@@ -37,4 +37,4 @@ __all__ = (
     "PhiAccrualFailureDetector",
 )
 
-_publish(__name__, globals(), __all__)
+_publish_names(__name__, globals(), __all__)

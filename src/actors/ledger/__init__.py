@@ -8,7 +8,7 @@ digest makes two replays comparable. ``python -m actors.ledger`` does the same
 from a shell.
 """
 
-from protocol._public import publish as _publish
+from protocol._public import publish as _publish_names
 
 from ._chain import Fault as Fault
 from ._chain import FaultKind as FaultKind
@@ -80,4 +80,4 @@ __all__ = (
     "summary_reducers",
 )
 
-_publish(__name__, globals(), __all__)
+_publish_names(__name__, globals(), __all__)

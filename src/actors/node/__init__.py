@@ -1,6 +1,6 @@
 """Cluster nodes: ``python -m actors.node`` and its parts, for embedding or tests."""
 
-from protocol._public import publish as _publish
+from protocol._public import publish as _publish_names
 
 from ._config import ConfigError as ConfigError
 from ._config import NodeConfig as NodeConfig
@@ -24,4 +24,4 @@ __all__ = (
     "run_node",
 )
 
-_publish(__name__, globals(), __all__)
+_publish_names(__name__, globals(), __all__)

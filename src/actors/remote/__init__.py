@@ -7,7 +7,7 @@ ref's do. The wire format is the :mod:`protocol` package's; the network is a
 :class:`Transport` (:class:`TcpTransport`, or :class:`MemoryTransport` in tests).
 """
 
-from protocol._public import publish as _publish
+from protocol._public import publish as _publish_names
 
 from ._address import Address as Address
 from ._address import parse_address as parse_address
@@ -51,4 +51,4 @@ __all__ = (
     "parse_address",
 )
 
-_publish(__name__, globals(), __all__)
+_publish_names(__name__, globals(), __all__)

@@ -1,6 +1,6 @@
 """Supervision as data: child specs, supervisor flags, and the restart engine."""
 
-from protocol._public import publish as _publish
+from protocol._public import publish as _publish_names
 
 from ._engine import RestartEngine as RestartEngine
 from ._spec import Backoff as Backoff
@@ -22,4 +22,4 @@ __all__ = (
     "SupervisorFlags",
 )
 
-_publish(__name__, globals(), __all__)
+_publish_names(__name__, globals(), __all__)

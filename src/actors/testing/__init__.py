@@ -11,7 +11,7 @@
 See the how-to "Testing your actors on virtual time" in the docs.
 """
 
-from protocol._public import publish as _publish
+from protocol._public import publish as _publish_names
 
 from ._clock import VirtualClock as VirtualClock
 from ._errors import ProbeTimeout as ProbeTimeout
@@ -41,4 +41,4 @@ __all__ = (
     "simulate",
 )
 
-_publish(__name__, globals(), __all__)
+_publish_names(__name__, globals(), __all__)
