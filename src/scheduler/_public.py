@@ -30,13 +30,15 @@ _published: list[tuple[type | object, str]] = []
 
 def publish(package: str, namespace: Mapping[str, object], names: Iterable[str]) -> None:
     """Set ``__module__`` to ``package`` on each class or function of ``names``
-    defined in a private module of ``package`` (``package._x``, ``package._x._y``).
+    still named by a private module of ``package`` or of a package above it
+    (``actors._cell`` for ``actors.lowlevel``, ``actors.remote._node`` for
+    ``actors.remote``).
 
-    Names defined in a public subpackage (``actors.supervision``) keep that
-    package, which is public too; names from elsewhere, and msgspec Structs
-    (see the module docstring), are left alone.
+    The first package to publish a name claims it: ``actors`` imports
+    ``actors.supervision`` first, so ``Backoff`` stays in the public
+    ``actors.supervision``. Names from a public module, from another package,
+    and msgspec Structs (see the module docstring) are left alone.
     """
-    prefix = package + "."
     for name in names:
         value = namespace[name]
         if not (isinstance(value, type) or inspect.isfunction(value)):
@@ -44,9 +46,12 @@ def publish(package: str, namespace: Mapping[str, object], names: Iterable[str])
         if hasattr(value, "__struct_fields__"):  # a msgspec Struct
             continue
         module = value.__module__
-        if module.startswith(prefix) and all(
-            part.startswith("_") for part in module[len(prefix) :].split(".")
-        ):
+        parts = module.split(".")
+        private = next((i for i, part in enumerate(parts) if part.startswith("_")), None)
+        if private is None:
+            continue
+        home = ".".join(parts[:private])
+        if home and (package == home or package.startswith(home + ".")):
             _published.append((value, module))
             value.__module__ = package
 
