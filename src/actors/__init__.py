@@ -36,6 +36,7 @@ from ._maintenance import Maintenance as Maintenance
 from ._maintenance import MaintenanceJob as MaintenanceJob
 from ._maintenance import MaintenanceStatistics as MaintenanceStatistics
 from ._ref import ActorRef as ActorRef
+from ._ref import Request as Request
 from ._system import ActorSystem as ActorSystem
 from ._system import RecordSink as RecordSink
 from ._system import SystemStatistics as SystemStatistics
@@ -97,6 +98,7 @@ __all__ = (
     "Overflow",
     "RecordSink",
     "RemoteActorError",
+    "Request",
     "Restart",
     "RestartIntensityExceeded",
     "Strategy",
@@ -111,3 +113,8 @@ __all__ = (
     "VirtualStatistics",
     "run",
 )
+
+# After _ours's check, like every import of protocol here.
+from protocol._public import publish as _publish_names  # noqa: E402
+
+_publish_names(__name__, globals(), __all__)

@@ -12,7 +12,7 @@ import itertools
 import logging
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, TypeVarTuple, overload
 
 import msgspec
 import structlog
@@ -39,6 +39,9 @@ from ._virtual import VirtualActors, VirtualRef, VirtualStatistics
 __all__ = ["ActorSystem", "SystemStatistics"]
 
 logger = structlog.get_logger("actors")
+
+A = TypeVar("A")
+Ts = TypeVarTuple("Ts")
 
 
 DeliveryHook = Callable[[str, object, "int | None"], None]
@@ -218,7 +221,33 @@ class ActorSystem:
 
     # -- actors ----------------------------------------------------------------
 
+    @overload
     async def spawn(
+        self,
+        factory: Callable[[*Ts], Actor[A]],
+        *args: *Ts,
+        name: str | None = None,
+        kwargs: None = None,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
+    ) -> ActorRef[A]: ...
+    @overload
+    async def spawn(
+        self,
+        factory: Callable[..., Actor[A]],
+        *args: Any,
+        name: str | None = None,
+        kwargs: Mapping[str, Any],
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
+    ) -> ActorRef[A]: ...
+    # mypy cannot match ``*args: *Ts`` against an implementation's ``*args: Any``
+    # (it reports even ``factory: Any`` as not accepting signature 1), hence the ignore.
+    async def spawn(  # type: ignore[misc]
         self,
         factory: Callable[..., Actor[Any]],
         *args: Any,
@@ -229,13 +258,27 @@ class ActorSystem:
         mailbox: MailboxConfig | None = None,
         directives: Directives | None = None,
     ) -> ActorRef[Any]:
-        """Start a top-level actor under ``/user``.
+        """Start a top-level actor under ``/user``; its ref is typed by the messages it takes.
 
         ``factory`` (usually the actor class) is called with ``args`` and
         ``kwargs`` now and again for every restart, so each incarnation is a
         fresh instance. Errors from the factory itself are raised here.
         ``directives`` (what a failure in ``receive`` means) overrides the
         actor class's own.
+
+        For a type checker, ``spawn(Counter, 1)`` returns an ``ActorRef[M]``
+        where ``Counter`` is an ``Actor[M]``, and checks ``args`` against
+        ``Counter``'s constructor. Keyword arguments given as the ``kwargs``
+        mapping are not checked; pass ``lambda: Counter(start=1)`` (or a
+        ``functools.partial``) as the factory to have them checked.
+
+        ``spawn`` and :meth:`spawn_spec` are coroutines: starting an actor
+        never waits today (it registers the actor, which starts on its first
+        message or at once if it has an ``on_start``), and returns without
+        suspending, but the coroutine leaves room for a spawn that must wait
+        (for placement, or on another node) without changing every caller.
+        Inside an actor, :meth:`ActorContext.spawn_nowait
+        <actors.ActorContext.spawn_nowait>` serves synchronous code.
         """
         spec = child_spec(
             factory,
@@ -249,22 +292,28 @@ class ActorSystem:
         )
         return self._guardian.spawn_child(spec).ref
 
-    def spawn_spec(self, spec: ChildSpec) -> ActorRef[Any]:
-        """Start a top-level actor from a :class:`~actors.supervision.ChildSpec`."""
+    async def spawn_spec(self, spec: ChildSpec) -> ActorRef[Any]:
+        """Start a top-level actor from a :class:`~actors.supervision.ChildSpec`.
+
+        A coroutine like :meth:`spawn`. The ref is untyped (``ActorRef[Any]``):
+        a spec's factory and arguments are data; annotate the variable
+        (``ref: ActorRef[Get] = await system.spawn_spec(spec)``) to type it.
+        """
         return self._guardian.spawn_child(spec).ref
 
     def virtual(
         self,
-        factory: Callable[..., Actor[Any]],
+        factory: Callable[[str], Actor[A]],
         key: str,
         *,
         idle_after: float | None = None,
-    ) -> VirtualRef[Any]:
+    ) -> VirtualRef[A]:
         """A ref to the actor of type ``factory`` and ``key``, activated on its first message.
 
         The factory is called with the key. After ``idle_after`` seconds
         (default 300) with nothing queued or running, the activation is
-        stopped; the next message activates a fresh one.
+        stopped; the next message activates a fresh one. The ref is typed by
+        the messages the actor takes, like :meth:`spawn`'s.
         """
         return self._virtual.ref(factory, key, idle_after=idle_after)
 

@@ -123,3 +123,8 @@ def pool(system: ActorSystem) -> WorkStealingPool:
             f"actor system {system.name!r} has no pool (maintenance_workers=0 runs jobs inline)"
         )
     return maintenance._ensure_pool()
+
+
+from protocol._public import publish as _publish_names  # noqa: E402
+
+_publish_names(__name__, globals(), __all__)

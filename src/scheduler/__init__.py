@@ -25,6 +25,7 @@ from ._pool import PoolStatistics as PoolStatistics
 from ._pool import ShutdownPolicy as ShutdownPolicy
 from ._pool import WorkerStatistics as WorkerStatistics
 from ._pool import WorkStealingPool as WorkStealingPool
+from ._public import publish as _publish_names
 
 __tadpole__ = "scheduler"
 """Marks this package as Tadpole's own (``import actors`` checks it: see README, Installing)."""
@@ -50,3 +51,5 @@ __all__ = (
     "WorkStealingPool",
     "WorkerStatistics",
 )
+
+_publish_names(__name__, globals(), __all__)

@@ -278,7 +278,7 @@ async def test_escalate_directive_fails_the_supervisor_with_the_same_error() -> 
 async def test_child_spec_directives_override_the_actor_class() -> None:
     async with ActorSystem("t", guardian_flags=NO_BACKOFF) as system:
         spec = ChildSpec(Bank, name="strict", directives=Directives(default=Directive.RESTART))
-        bank = system.spawn_spec(spec)
+        bank = await system.spawn_spec(spec)
         bank.tell(Deposit(100))
         with pytest.raises(ValueError, match="insufficient"):
             await bank.ask(Withdraw(500), timeout=WAIT)

@@ -60,7 +60,7 @@ def supervisor(flags: SupervisorFlags, specs: list[ChildSpec]) -> type[Actor[Mes
 
         async def on_start(self) -> None:
             for spec in specs:
-                self.context.spawn_spec(spec)
+                await self.context.spawn_spec(spec)
 
         async def receive(self, message: Message) -> Any:
             return None

@@ -10,6 +10,8 @@
 See the "Swarm roles" page of the docs for every rule and number.
 """
 
+from protocol._public import publish as _publish_names
+
 from ._balancer import Balancer as Balancer
 from ._balancer import CycleHook as CycleHook
 from ._balancer import CycleReport as CycleReport
@@ -207,3 +209,5 @@ __all__ = (
     "validate_job",
     "validate_task",
 )
+
+_publish_names(__name__, globals(), __all__)

@@ -84,7 +84,7 @@ class Pods:
         tadpole_id = new_tadpole_id(ctx.system.random)
         specialization = config.specializations[self.spawned % len(config.specializations)]
         self.spawned += 1
-        ref = ctx.spawn_spec(
+        ref = ctx.spawn_spec_nowait(
             ChildSpec(
                 factory=self.factory,
                 args=(tadpole_id, self.handlers),

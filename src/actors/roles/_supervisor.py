@@ -173,7 +173,7 @@ class JobSupervisor(LivenessDuty, Publishing, Actor[Message]):
         window = self.config.window
         self._gate = AdmissionGate(window.admission_rate, window.admission_burst, self._now())
         if self.config.balancer is not None:
-            self._balancer = self.context.spawn_spec(
+            self._balancer = await self.context.spawn_spec(
                 ChildSpec(
                     factory=Balancer,
                     args=(self.config.balancer,),
