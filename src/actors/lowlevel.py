@@ -35,6 +35,7 @@ from ._filters import cell_of as cell_of
 from ._filters import delivery_filters as delivery_filters
 from ._filters import filter_statistics as filter_statistics
 from ._ref import PendingAsk as PendingAsk
+from ._ref import RequestTo as RequestTo
 from ._ref import check_timeout as check_timeout
 from ._system import DeliveryHook as DeliveryHook
 from ._system import RemoteResolver as RemoteResolver
@@ -53,6 +54,7 @@ __all__ = (
     "FilterStatistics",
     "PendingAsk",
     "RemoteResolver",
+    "RequestTo",
     "add_delivery_filter",
     "attach_remote",
     "cell_at",

@@ -71,6 +71,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "FilterStatistics",
         "PendingAsk",
         "RemoteResolver",
+        "RequestTo",
         "add_delivery_filter",
         "attach_remote",
         "cell_at",

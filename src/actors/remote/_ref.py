@@ -11,7 +11,7 @@ from .. import ActorRef
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
-    from .._ref import RequestTo
+    from ..lowlevel import RequestTo
     from ._address import Address
     from ._node import RemoteNode, _Peer
 
