@@ -129,6 +129,8 @@ class Tickets(Actor[TicketRequest]):
             ticket = table.tickets[claimed.ticket]
             return ClaimGrant(ticket, claimed.token, claimed.expires - now)
         if isinstance(message, Submit):
+            if message.run is not None:
+                table.ticket(message.run, message.ticket)
             submitted = table.plan_submit(
                 message.ticket,
                 message.token,
@@ -140,6 +142,8 @@ class Tickets(Actor[TicketRequest]):
             await self._commit([submitted])
             return Accepted(message.ticket, [t.id for t in submitted.downstream])
         if isinstance(message, Renew):
+            if message.run is not None:
+                table.ticket(message.run, message.ticket)
             renewed = table.plan_renew(message.ticket, message.token, now)
             await self._commit([renewed])
             return ClaimGrant(table.tickets[message.ticket], message.token, renewed.expires - now)

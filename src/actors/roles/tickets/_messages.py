@@ -77,6 +77,8 @@ class NoWork(Message, tag="tickets.no_work"):
 class Renew(Message, tag="tickets.renew_request"):
     ticket: str
     token: int
+    run: str | None = None
+    """When given, the ticket must belong to this run."""
 
 
 class Submit(Message, tag="tickets.submit_request"):
@@ -85,6 +87,8 @@ class Submit(Message, tag="tickets.submit_request"):
     outcome: Outcome = "completed"
     output: Any = None  # Any: the worker's JSON result
     concerns: tuple[Concern, ...] = ()
+    run: str | None = None
+    """When given, the ticket must belong to this run."""
 
 
 class Accepted(Message, tag="tickets.accepted"):
