@@ -19,6 +19,7 @@ import hmac
 import socket
 from typing import TYPE_CHECKING, Any, Final
 
+import anyio
 import msgspec
 import uvicorn
 from starlette.applications import Starlette
@@ -439,20 +440,42 @@ class HttpServer(uvicorn.Server):
         self.host = host
         self.port: int = self.socket.getsockname()[1]
         self.tls = certfile is not None or ssl_context is not None
+        self._up = anyio.Event()
+        self._down = anyio.Event()
+        self.failure: BaseException | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self._up.set()
+
     async def run_until_stopped(self) -> None:
         """Serve until :meth:`stop`; closes the listening socket at the end."""
         try:
             await self.serve(sockets=[self.socket])
+        except (Exception, SystemExit) as exc:  # uvicorn exits on a failed startup
+            self.failure = exc
         finally:
             self.socket.close()
+            self._up.set()
+            self._down.set()
+
+    async def wait_started(self) -> None:
+        """Wait until the server accepts connections; raises if it could not start."""
+        await self._up.wait()
+        if self.failure is not None or self._down.is_set():
+            raise OSError(f"the HTTP server did not start: {self.failure!r}")
 
     def stop(self) -> None:
         self.should_exit = True
+
+    async def shutdown_and_wait(self) -> None:
+        """Stop accepting, finish the requests in flight, and wait until closed."""
+        self.stop()
+        await self._down.wait()
 
     @property
     def url(self) -> str:

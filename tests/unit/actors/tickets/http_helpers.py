@@ -10,7 +10,6 @@ import pytest
 
 from actors import ActorSystem
 from actors.roles.tickets import Tickets
-from tests.helpers import wait_until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -34,8 +33,9 @@ async def served(
         server = _http.HttpServer(_http.build_app(tickets, TOKEN, max_body=max_body))
         async with anyio.create_task_group() as tg:
             tg.start_soon(server.run_until_stopped)
-            await wait_until(lambda: bool(server.started), timeout=10)
+            with anyio.fail_after(10):
+                await server.wait_started()
             headers = {"Authorization": f"Bearer {TOKEN}"}
             async with httpx.AsyncClient(base_url=server.url, headers=headers) as client:
                 yield client, tickets
-            server.stop()
+            await server.shutdown_and_wait()
