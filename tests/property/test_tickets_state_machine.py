@@ -129,6 +129,33 @@ class TicketLifecycle(RuleBasedStateMachine):
         else:
             assert submitted.downstream == []
 
+    def stale_grants(self) -> list[tuple[str, int]]:
+        return [(t, k) for t, k in self.grants if k < self.model[t].token]
+
+    @precondition(lambda self: self.stale_grants())
+    @rule(pick=st.integers(0, 1000), renew=st.booleans())
+    def late_worker(self, pick: int, renew: bool) -> None:
+        """A worker whose claim lapsed and was claimed again comes back: fenced off."""
+        stale = self.stale_grants()
+        tid, token = stale[pick % len(stale)]
+        before = self.table.encode()
+        if renew:
+            with pytest.raises(ClaimLost, match=tid):
+                self.table.plan_renew(tid, token, self.now)
+        else:
+            with pytest.raises(ClaimLost, match=tid):
+                self.table.plan_submit(tid, token, "completed", "late", [], self.now)
+        assert self.table.encode() == before
+
+    @rule(stage=st.sampled_from(["a", "b"]))
+    def lapse_and_reclaim(self, stage: str) -> None:
+        """Claim, let the lease lapse, claim again: the path late workers take."""
+        if not self.runs:
+            return
+        self.claim(len(self.runs) - 1, stage)
+        self.now += TTL
+        self.claim(len(self.runs) - 1, stage)
+
     @precondition(lambda self: self.grants)
     @rule(pick=st.integers(0, 1000))
     def renew(self, pick: int) -> None:
