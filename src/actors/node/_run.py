@@ -66,7 +66,7 @@ TICKETS_FILE: Final = "tickets.db"
 
 def _http_module() -> Any:  # Any: the module, imported only when the HTTP API is on
     try:
-        from ..roles.tickets import _http
+        from ..roles.tickets import http as _http
     except ImportError as exc:
         raise ConfigError(
             f"--http-listen needs the http extra (pip install 'tadpole-actors[http]'): {exc}"

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 httpx = pytest.importorskip("httpx", reason="the HTTP API tests need httpx (the dev extra)")
 _http = pytest.importorskip(
-    "actors.roles.tickets._http",
+    "actors.roles.tickets.http",
     reason="the HTTP API needs the http extra: pip install '.[http]' (starlette, uvicorn)",
 )
 
