@@ -146,12 +146,21 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> Re
 
 
 def _field_of(message: str) -> str | None:
-    # msgspec names the path as "... - at `$.pipeline.stages[0].name`"
+    """The field a msgspec validation error names, as ``inputs[0].source``."""
+    # msgspec says "Expected `str`, got `int` - at `$.inputs[0].source`", or
+    # "Object missing required field `source` - at `$.inputs[0]`" (the field is
+    # in the first quotes then), or "... unknown field `x`".
+    path = ""
     marker = "at `$"
-    if marker not in message:
-        return None
-    path = message.split(marker, 1)[1].split("`", 1)[0]
-    return path.lstrip(".") or None
+    if marker in message:
+        path = message.split(marker, 1)[1].split("`", 1)[0].lstrip(".")
+    for phrase in ("missing required field `", "unknown field `"):
+        if phrase in message:
+            name = message.split(phrase, 1)[1].split("`", 1)[0]
+            if not name:  # an empty key: name the object that holds it
+                return path or "$"
+            return f"{path}.{name}" if path else name
+    return path or "$"
 
 
 class _Api:

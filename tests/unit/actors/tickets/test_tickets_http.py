@@ -106,7 +106,11 @@ async def test_error_contract() -> None:
         assert (r.status_code, error(r)["field"]) == (400, "inputs[0].source")
         r = await client.post("/api/runs", json={"inputs": []})
         assert r.status_code == 400
-        assert "pipeline" in error(r)["message"]
+        assert error(r)["field"] == "pipeline"
+        r = await client.post("/api/runs", json={"pipeline": PIPELINE, "inputs": [{"data": 1}]})
+        assert error(r)["field"] == "inputs[0].source"
+        r = await client.post("/api/runs", json={"pipeline": PIPELINE, "inputs": [], "x": 1})
+        assert error(r)["field"] == "x"
         r = await client.post("/api/runs", content=b"{not json")
         assert (r.status_code, error(r)["code"]) == (400, "bad_request")
         r = await client.post("/api/runs", content=b'{"a": "\xff"}')
