@@ -13,6 +13,7 @@ from ._errors import ClaimLost as ClaimLost
 from ._errors import NotFound as NotFound
 from ._errors import TicketError as TicketError
 from ._messages import Accepted as Accepted
+from ._messages import Checkpoint as Checkpoint
 from ._messages import Claim as Claim
 from ._messages import ClaimGrant as ClaimGrant
 from ._messages import CreateRun as CreateRun
@@ -42,6 +43,7 @@ from ._store import TicketStore as TicketStore
 __all__ = (
     "Accepted",
     "BadRequest",
+    "Checkpoint",
     "Claim",
     "ClaimGrant",
     "ClaimLost",

@@ -8,6 +8,7 @@ from ..._actor import Actor
 from ._errors import BadRequest, TicketError
 from ._messages import (
     Accepted,
+    Checkpoint,
     Claim,
     ClaimGrant,
     CreateRun,
@@ -56,8 +57,11 @@ class Tickets(Actor[TicketRequest]):
 
     Every transition is planned against the table, appended to ``ledger`` (one
     record holding everything it changes, downstream tickets included) and
-    awaited until committed, then applied to the table and saved to ``store``:
-    an answered submit is durable. At start the actor loads ``store``, applies
+    awaited until committed, then applied to the table: an answered submit is
+    durable. The changed rows reach ``store`` in batches (every
+    ``flush_every`` changed tickets, at every sweep, on :class:`Checkpoint`
+    and at stop), since the ledger, not the store, is the authority. At start
+    the actor loads ``store``, applies
     the ledger records it lacks, and ends every claim left from before (its
     lease ran on the old process's clock). A timer sweeps lapsed claims every
     ``sweep_interval`` seconds; a claim request sweeps first too.
@@ -68,9 +72,15 @@ class Tickets(Actor[TicketRequest]):
         ledger: Ledger | None = None,
         store: TicketStore | None = None,
         sweep_interval: float = 1.0,
+        flush_every: int = 256,
     ) -> None:
         if not sweep_interval > 0:
             raise ValueError(f"sweep_interval must be > 0 seconds, not {sweep_interval!r}")
+        if flush_every < 1:
+            raise ValueError(f"flush_every must be >= 1 changed tickets, not {flush_every!r}")
+        self.flush_every = flush_every
+        self._dirty: dict[str, None] = {}
+        self._flushed = 0
         self.ledger = ledger
         self.store: TicketStore = store if store is not None else MemoryTicketStore()
         self.sweep_interval = sweep_interval
@@ -79,6 +89,7 @@ class Tickets(Actor[TicketRequest]):
 
     async def on_start(self) -> None:
         self.table, self.applied = self.store.load()
+        self._flushed = self.applied
         if self.ledger is not None:
             for record in await self.ledger.records(after=self.applied):
                 if record.kind in EVENT_KINDS:
@@ -86,6 +97,7 @@ class Tickets(Actor[TicketRequest]):
                     self._save(changed, record.seq)
                 self.applied = record.seq
         await self._commit(self.table.plan_recovery())
+        self._flush()
         self.context.timers.send_periodically(self.sweep_interval, Sweep(), key="tickets-sweep")
 
     def _now(self) -> float:
@@ -106,10 +118,23 @@ class Tickets(Actor[TicketRequest]):
         return changed
 
     def _save(self, changed: list[str], applied: int) -> None:
-        tickets = [self.table.tickets[t] for t in dict.fromkeys(changed)]
-        runs = [self.table.runs[r] for r in dict.fromkeys(t.run for t in tickets)]
-        self.store.save(runs, tickets, applied)
+        self._dirty.update(dict.fromkeys(changed))
         self.applied = applied
+        if len(self._dirty) >= self.flush_every:
+            self._flush()
+
+    def _flush(self) -> int:
+        """Write the changed rows and ``applied`` to the store; returns ``applied``."""
+        if self._dirty or self._flushed != self.applied:
+            tickets = [self.table.tickets[t] for t in self._dirty]
+            runs = [self.table.runs[r] for r in dict.fromkeys(t.run for t in tickets)]
+            self.store.save(runs, tickets, self.applied)
+            self._dirty.clear()
+            self._flushed = self.applied
+        return self.applied
+
+    async def on_stop(self) -> None:
+        self._flush()
 
     async def receive(self, message: TicketRequest) -> Any:  # Any: each request's own reply
         try:
@@ -148,7 +173,11 @@ class Tickets(Actor[TicketRequest]):
             await self._commit([renewed])
             return ClaimGrant(table.tickets[message.ticket], message.token, renewed.expires - now)
         if isinstance(message, Sweep):
-            return await self._commit(table.plan_expiries(now))
+            changed = await self._commit(table.plan_expiries(now))
+            self._flush()
+            return changed
+        if isinstance(message, Checkpoint):
+            return self._flush()
         if isinstance(message, CreateRun):
             created: RunCreated = table.plan_run(message.pipeline, list(message.inputs), now)
             await self._commit([created])

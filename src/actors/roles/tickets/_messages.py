@@ -14,6 +14,7 @@ from ._model import Concern, Input, Outcome, Pipeline, RunStatus, Ticket
 
 __all__ = [
     "Accepted",
+    "Checkpoint",
     "Claim",
     "ClaimGrant",
     "CreateRun",
@@ -119,6 +120,10 @@ class Sweep(Message, tag="tickets.sweep"):
     """Reclaim every lapsed claim now (sent by the actor's own timer)."""
 
 
+class Checkpoint(Message, tag="tickets.checkpoint"):
+    """Write the table's changed rows to the store now; answers the ledger seq they reflect."""
+
+
 class Refusal(Message, tag="tickets.refusal"):
     code: str
     status: int
@@ -127,6 +132,15 @@ class Refusal(Message, tag="tickets.refusal"):
 
 
 TicketRequest = (
-    CreateRun | ListRuns | Claim | Renew | Submit | GetStatus | GetConcerns | GetTicket | Sweep
+    CreateRun
+    | ListRuns
+    | Claim
+    | Renew
+    | Submit
+    | GetStatus
+    | GetConcerns
+    | GetTicket
+    | Sweep
+    | Checkpoint
 )
 _ = RunStatus  # re-exported reply type of GetStatus

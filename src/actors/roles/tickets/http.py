@@ -444,6 +444,9 @@ class HttpServer(uvicorn.Server):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.socket = socket.socket(family, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit it: without it a response written in two
+        # parts (headers, body) waits for the client's delayed ACK, ~40 ms each.
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.socket.bind((host, port))
         self.socket.set_inheritable(True)
         self.host = host

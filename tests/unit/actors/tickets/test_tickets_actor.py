@@ -10,6 +10,7 @@ from actors import ActorSystem
 from actors.ledger import open_ledger
 from actors.roles.tickets import (
     Accepted,
+    Checkpoint,
     Claim,
     ClaimGrant,
     Concern,
@@ -98,6 +99,7 @@ async def test_three_stage_cascade_keeps_links_and_completes() -> None:
         runs = await ask(tickets, ListRuns())
         assert [(r.run, r.tickets, r.done) for r in runs] == [(run, 5, True)]
         replayed = await replay_table(ledger)
+        await ask(tickets, Checkpoint())
         assert replayed.encode() == store.load()[0].encode()
 
 
