@@ -369,8 +369,6 @@ def load_config(
         raise ConfigError("TLS needs both --tls-cert and --tls-key")
     if values["tls_ca"] is not None and values["tls_cert"] is None:
         raise ConfigError("--tls-ca needs --tls-cert and --tls-key")
-    if values["http_listen"] is not None and values["http_token"] is None and not values["secret"]:
-        raise ConfigError("the HTTP API needs --http-token or a cluster secret as its bearer token")
     return NodeConfig(**values)
 
 
