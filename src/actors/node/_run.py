@@ -44,7 +44,7 @@ from ._config import ConfigError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .._ref import ActorRef
+    from .. import ActorRef
     from ..roles.tickets import TicketStore
     from ._config import NodeConfig
 

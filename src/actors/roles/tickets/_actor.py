@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..._actor import Actor
+from actors import Actor
+
 from ._errors import BadRequest, TicketError
 from ._messages import (
     Accepted,

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from ..._errors import ActorError
+from actors import ActorError
 
 __all__ = ["BadRequest", "ClaimLost", "NotFound", "TicketError"]
 

@@ -27,7 +27,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..._errors import ActorError
+from actors import ActorError
+
 from ._messages import (
     Accepted,
     Claim,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
-    from ..._ref import ActorRef
+    from actors import ActorRef
 
 __all__ = ["DEFAULT_MAX_BODY", "ROUTES", "HttpServer", "build_app", "openapi"]
 
