@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors import Actor
 
+from ...ledger import LedgerFull
 from ._errors import BadRequest, TicketError
 from ._messages import (
     Accepted,
@@ -98,17 +99,32 @@ class Tickets(Actor[TicketRequest]):
                     self._save(changed, record.seq)
                 self.applied = record.seq
         await self._commit(self.table.plan_recovery())
-        self._flush()
+        await self._flush()
         self.context.timers.send_periodically(self.sweep_interval, Sweep(), key="tickets-sweep")
 
     def _now(self) -> float:
         return self.context.system.clock.now()
 
-    async def _commit(self, events: Sequence[Event]) -> list[str]:
+    async def _commit(self, events: Sequence[Event], *, wait: bool = True) -> list[str]:
+        """Append ``events`` to the ledger, apply them, mark their rows for the store.
+
+        With ``wait`` (runs, submits, expiries) the records are committed before
+        this returns. Without it (claims, renews) they are chained at once and
+        committed with the next batch: a claim lost in a crash costs nothing,
+        since a restart ends every claim and fences the pending tickets' tokens,
+        and every later awaited record commits after it in chain order.
+        """
         if not events:
             return []
         if self.ledger is not None:
-            records = await self.ledger.extend([(event_kind(e), e) for e in events])
+            entries = [(event_kind(e), e) for e in events]
+            if wait:
+                records = await self.ledger.extend(entries)
+            else:
+                try:
+                    records = [self.ledger.append_nowait(kind, e) for kind, e in entries]
+                except LedgerFull:
+                    records = [await self.ledger.append(kind, e) for kind, e in entries]
             applied = records[-1].seq
         else:
             applied = self.applied + len(events)
@@ -116,17 +132,23 @@ class Tickets(Actor[TicketRequest]):
         for event in events:
             changed.extend(self.table.apply(event))
         self._save(changed, applied)
+        if len(self._dirty) >= self.flush_every:
+            await self._flush()
         return changed
 
     def _save(self, changed: list[str], applied: int) -> None:
         self._dirty.update(dict.fromkeys(changed))
         self.applied = applied
-        if len(self._dirty) >= self.flush_every:
-            self._flush()
 
-    def _flush(self) -> int:
-        """Write the changed rows and ``applied`` to the store; returns ``applied``."""
+    async def _flush(self) -> int:
+        """Write the changed rows and ``applied`` to the store; returns ``applied``.
+
+        Waits for the ledger to commit through ``applied`` first: the store never
+        reflects a record the ledger could still lose.
+        """
         if self._dirty or self._flushed != self.applied:
+            if self.ledger is not None:
+                await self.ledger.flush()
             tickets = [self.table.tickets[t] for t in self._dirty]
             runs = [self.table.runs[r] for r in dict.fromkeys(t.run for t in tickets)]
             self.store.save(runs, tickets, self.applied)
@@ -135,7 +157,7 @@ class Tickets(Actor[TicketRequest]):
         return self.applied
 
     async def on_stop(self) -> None:
-        self._flush()
+        await self._flush()
 
     async def receive(self, message: TicketRequest) -> Any:  # Any: each request's own reply
         try:
@@ -151,7 +173,7 @@ class Tickets(Actor[TicketRequest]):
             claimed = table.plan_claim(message.run, message.worker_type, message.worker_id, now)
             if claimed is None:
                 return NoWork()
-            await self._commit([claimed])
+            await self._commit([claimed], wait=False)
             ticket = table.tickets[claimed.ticket]
             return ClaimGrant(ticket, claimed.token, claimed.expires - now)
         if isinstance(message, Submit):
@@ -171,14 +193,14 @@ class Tickets(Actor[TicketRequest]):
             if message.run is not None:
                 table.ticket(message.run, message.ticket)
             renewed = table.plan_renew(message.ticket, message.token, now)
-            await self._commit([renewed])
+            await self._commit([renewed], wait=False)
             return ClaimGrant(table.tickets[message.ticket], message.token, renewed.expires - now)
         if isinstance(message, Sweep):
             changed = await self._commit(table.plan_expiries(now))
-            self._flush()
+            await self._flush()
             return changed
         if isinstance(message, Checkpoint):
-            return self._flush()
+            return await self._flush()
         if isinstance(message, CreateRun):
             created: RunCreated = table.plan_run(message.pipeline, list(message.inputs), now)
             await self._commit([created])

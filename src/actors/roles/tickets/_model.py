@@ -24,6 +24,7 @@ __all__ = [
     "Concern",
     "Event",
     "Expired",
+    "Fenced",
     "Input",
     "Pipeline",
     "Renewed",
@@ -202,13 +203,25 @@ class Expired(msgspec.Struct, frozen=True, tag="tickets.expire"):
     """``pending`` again, or ``needs_review`` once the attempts are spent."""
 
 
-Event = RunCreated | Claimed | Renewed | Submitted | Expired
+class Fenced(msgspec.Struct, frozen=True, tag="tickets.fence"):
+    """At a restart: the pending tickets' tokens move up by one.
+
+    A claim is answered before its record is committed; if the process dies
+    first, the worker holds a token the ledger never saw. Moving every pending
+    ticket's token past it means the next claim cannot hand out that token again.
+    """
+
+    tickets: list[str]
+
+
+Event = RunCreated | Claimed | Renewed | Submitted | Expired | Fenced
 EVENT_KINDS: dict[str, type[Event]] = {
     "tickets.run": RunCreated,
     "tickets.claim": Claimed,
     "tickets.renew": Renewed,
     "tickets.submit": Submitted,
     "tickets.expire": Expired,
+    "tickets.fence": Fenced,
 }
 
 
@@ -399,15 +412,22 @@ class TicketTable:
                 out.append(Expired(tid, ticket.token, "needs_review" if spent else "pending"))
         return out
 
-    def plan_recovery(self) -> list[Expired]:
-        """After a restart: end every claim (its lease ran on the old process's clock)."""
-        out = []
+    def plan_recovery(self) -> list[Expired | Fenced]:
+        """After a restart: end every claim (its lease ran on the old process's clock)
+        and fence the pending tickets' tokens (a claim answered but never committed)."""
+        out: list[Expired | Fenced] = []
         for tid in sorted(
             self._claimed, key=lambda t: (self.tickets[t].run, self.tickets[t].number)
         ):
             ticket = self.tickets[tid]
             spent = ticket.attempts + 1 >= self.runs[ticket.run].pipeline.max_attempts
             out.append(Expired(tid, ticket.token, "needs_review" if spent else "pending"))
+        pending = sorted(
+            (t for t in self.tickets.values() if t.status == "pending"),
+            key=lambda t: (t.run, t.number),
+        )
+        if pending:
+            out.append(Fenced([t.id for t in pending]))
         return out
 
     # -- applying (the one place a ticket changes) --------------------------------------
@@ -420,6 +440,10 @@ class TicketTable:
             for ticket in event.tickets:
                 self._add(msgspec.structs.replace(ticket))
             return [t.id for t in event.tickets]
+        if isinstance(event, Fenced):
+            for tid in event.tickets:
+                self.tickets[tid].token += 1
+            return list(event.tickets)
         ticket = self.tickets[event.ticket]
         if isinstance(event, Claimed):
             ticket.status = "claimed"

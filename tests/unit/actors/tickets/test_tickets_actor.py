@@ -13,6 +13,7 @@ from actors.roles.tickets import (
     Checkpoint,
     Claim,
     ClaimGrant,
+    ClaimLost,
     Concern,
     CreateRun,
     GetConcerns,
@@ -33,6 +34,7 @@ from actors.roles.tickets import (
     Sweep,
     Ticket,
     Tickets,
+    TicketTable,
     replay_table,
 )
 from tests.helpers import WAIT, ManualClock
@@ -208,3 +210,20 @@ async def test_restart_loads_the_store_catches_up_from_the_ledger_and_ends_old_c
         assert applied > 0
     if durable:
         store.close()
+
+
+def test_a_claim_lost_in_a_crash_is_never_handed_out_again() -> None:
+    """A claim is answered before its record commits; a restart fences its token."""
+    durable = TicketTable()
+    durable.apply(durable.plan_run(PIPELINE, [Input("d")], 0.0))
+    lost = durable.plan_claim("run-1", "parse", "old-worker", 0.0)  # answered, never committed
+    assert lost is not None
+    restarted = TicketTable.decode(durable.encode())
+    for event in restarted.plan_recovery():
+        restarted.apply(event)
+    again = restarted.plan_claim("run-1", "parse", "new-worker", 1.0)
+    assert again is not None
+    assert again.token > lost.token
+    restarted.apply(again)
+    with pytest.raises(ClaimLost):
+        restarted.plan_submit(lost.ticket, lost.token, "completed", {"parts": []}, [], 1.0)
