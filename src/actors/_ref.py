@@ -132,7 +132,7 @@ class LocalActorRef(ActorRef[M]):
         if caller is not None:
             _check_deadlock(caller, cell, message)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        pending = PendingAsk(message, future, next(system.correlation_ids), cell.path, timeout)
+        pending = PendingAsk(message, future, next(system._correlation_ids), cell.path, timeout)
         handle = None if timeout is None else system.clock.call_later(timeout, pending.expire)
         if caller is not None:
             caller.awaiting = cell

@@ -154,7 +154,7 @@ class VirtualActors:
             self._arm(ref, entry, max(entry.idle_after - idle_for, entry.idle_after / 10))
             return
         entry.passivating = asyncio.get_running_loop().create_future()
-        self._system.spawn_background(self._passivate(ref, entry, cell), f"passivate {cell.path}")
+        self._system._spawn_background(self._passivate(ref, entry, cell), f"passivate {cell.path}")
 
     async def _passivate(self, ref: VirtualRef[Any], entry: _Entry, cell: ActorCell) -> None:
         done = entry.passivating

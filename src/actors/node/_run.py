@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import structlog
 
-from .._actor import Actor
-from .._system import ActorSystem
+from .. import Actor, ActorSystem
 from ..cluster import (
     Cluster,
     ClusterConfig,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from protocol import Message
 
-from .._ref import ActorRef
+from .. import ActorRef
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
