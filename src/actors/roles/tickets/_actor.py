@@ -34,6 +34,8 @@ from ._store import MemoryTicketStore, TicketStore
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from actors import MaintenanceJob
+
     from ...ledger import Ledger
 
 __all__ = ["Tickets", "event_kind", "replay_table"]
@@ -54,6 +56,10 @@ async def replay_table(ledger: Ledger) -> TicketTable:
     return table
 
 
+def _tick() -> None:
+    """The maintenance job's body: nothing to compute, the actor sweeps on the result."""
+
+
 class Tickets(Actor[TicketRequest]):
     """Runs, claims as leases with fencing tokens, submits that cascade downstream.
 
@@ -65,8 +71,9 @@ class Tickets(Actor[TicketRequest]):
     and at stop), since the ledger, not the store, is the authority. At start
     the actor loads ``store``, applies
     the ledger records it lacks, and ends every claim left from before (its
-    lease ran on the old process's clock). A timer sweeps lapsed claims every
-    ``sweep_interval`` seconds; a claim request sweeps first too.
+    lease ran on the old process's clock). A maintenance job of the system
+    (``system.maintenance``) sends it :class:`Sweep` every ``sweep_interval``
+    seconds of the system's clock; a claim request sweeps first too.
     """
 
     def __init__(
@@ -83,6 +90,7 @@ class Tickets(Actor[TicketRequest]):
         self.flush_every = flush_every
         self._dirty: dict[str, None] = {}
         self._flushed = 0
+        self._sweeper: MaintenanceJob[None] | None = None
         self.ledger = ledger
         self.store: TicketStore = store if store is not None else MemoryTicketStore()
         self.sweep_interval = sweep_interval
@@ -100,7 +108,15 @@ class Tickets(Actor[TicketRequest]):
                 self.applied = record.seq
         await self._commit(self.table.plan_recovery())
         await self._flush()
-        self.context.timers.send_periodically(self.sweep_interval, Sweep(), key="tickets-sweep")
+        # The sweep is a maintenance job of the system; it changes the table, so
+        # its result comes back as a message and the actor does the sweeping.
+        me = self.context.self_ref
+        self._sweeper = self.context.system.maintenance.every(
+            f"tickets-sweep:{me.path}",
+            self.sweep_interval,
+            _tick,
+            on_result=lambda _: me.tell(Sweep()),
+        )
 
     def _now(self) -> float:
         return self.context.system.clock.now()
@@ -157,6 +173,8 @@ class Tickets(Actor[TicketRequest]):
         return self.applied
 
     async def on_stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         await self._flush()
 
     async def receive(self, message: TicketRequest) -> Any:  # Any: each request's own reply

@@ -37,7 +37,7 @@ from actors.roles.tickets import (
     TicketTable,
     replay_table,
 )
-from tests.helpers import WAIT, ManualClock
+from tests.helpers import WAIT, ManualClock, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -227,3 +227,20 @@ def test_a_claim_lost_in_a_crash_is_never_handed_out_again() -> None:
     restarted.apply(again)
     with pytest.raises(ClaimLost):
         restarted.plan_submit(lost.ticket, lost.token, "completed", {"parts": []}, [], 1.0)
+
+
+async def test_the_maintenance_sweep_reclaims_a_silent_claim_on_virtual_time() -> None:
+    clock = ManualClock()
+    store = MemoryTicketStore()
+    async with ActorSystem("t", clock=clock) as system:
+        tickets = await system.spawn(Tickets, None, store, 1.0)
+        run = (await ask(tickets, CreateRun(PIPELINE, [Input("d")]))).run
+        grant = await ask(tickets, Claim("parse", "silent", run))
+        await ask(tickets, Checkpoint())
+        before = store.applied
+        clock.advance(11.0)  # past the 10 s lease; the system's maintenance job ticks
+        # The tick's Sweep travels pool -> loop -> mailbox; the sweep flushes the store.
+        await wait_until(lambda: store.applied > before)
+        ticket = await ask(tickets, GetTicket(run, grant.ticket.id))
+        assert (ticket.status, ticket.attempts) == ("pending", 1)
+        assert (await ask(tickets, GetStatus(run))).stuck == 0
