@@ -32,6 +32,9 @@ from ._errors import SystemShutdown as SystemShutdown
 from ._mailbox import MailboxConfig as MailboxConfig
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._mailbox import Overflow as Overflow
+from ._maintenance import Maintenance as Maintenance
+from ._maintenance import MaintenanceJob as MaintenanceJob
+from ._maintenance import MaintenanceStatistics as MaintenanceStatistics
 from ._ref import ActorRef as ActorRef
 from ._system import ActorSystem as ActorSystem
 from ._system import SystemStatistics as SystemStatistics
@@ -87,6 +90,9 @@ __all__ = (
     "MailboxConfig",
     "MailboxFull",
     "MailboxStatistics",
+    "Maintenance",
+    "MaintenanceJob",
+    "MaintenanceStatistics",
     "Overflow",
     "RemoteActorError",
     "Restart",

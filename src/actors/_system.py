@@ -21,6 +21,7 @@ from ._cell import ActorCell, CellState, Guardian
 from ._clock import Clock, LoopClock
 from ._deadletters import DeadLetters
 from ._errors import ActorNotFound, SystemNotRunning
+from ._maintenance import DEFAULT_MAINTENANCE_WORKERS, Maintenance
 from .supervision._spec import ChildSpec, Restart, SupervisorFlags, child_spec
 
 if TYPE_CHECKING:
@@ -86,6 +87,11 @@ class ActorSystem:
     * with a ``ledger``, ``record_deliveries=True`` appends a ``delivery`` record
       for every message of every actor; an actor class can opt in or out on its
       own with ``record_deliveries = True/False``.
+
+    ``maintenance_workers`` sizes the work-stealing pool behind
+    :attr:`maintenance` (default 2 threads, started on first use and joined
+    when the system stops; ``0`` runs maintenance jobs inline on the event
+    loop, with no thread at all).
     """
 
     def __init__(
@@ -100,6 +106,7 @@ class ActorSystem:
         on_deliver: DeliveryHook | None = None,
         ledger: DeliveryLedger | None = None,
         record_deliveries: bool = False,
+        maintenance_workers: int = DEFAULT_MAINTENANCE_WORKERS,
     ) -> None:
         if not name or "/" in name or "@" in name:
             raise ValueError(f"system name must be non-empty, without '/' or '@': {name!r}")
@@ -109,6 +116,10 @@ class ActorSystem:
         """The clock every timer, timeout and backoff of this system reads."""
         self.random = rng if rng is not None else random.Random(seed)
         """The seeded random source every random choice of this system draws from."""
+        self.maintenance = Maintenance(name, self.clock, maintenance_workers)
+        """Periodic and one-off jobs on this system's work-stealing pool (see
+        :class:`~actors.Maintenance`): ``every(name, interval, fn)``,
+        ``await run(fn, *args)``."""
         if record_deliveries and ledger is None:
             raise ValueError("record_deliveries=True needs a ledger to record into")
         self.trace_messages = trace_messages
@@ -147,6 +158,7 @@ class ActorSystem:
         if self._running or self.stopping:
             raise SystemNotRunning(f"actor system {self.name!r} cannot be entered twice")
         self._running = True
+        self.maintenance.open()
         logger.info("system_started", system=self.name)
         return self
 
@@ -163,6 +175,7 @@ class ActorSystem:
         if not self._running:
             return
         self.stopping = True
+        self.maintenance.stop_ticking()
         try:
             await self._cancel_background()
             await self._virtual.shutdown()
@@ -170,6 +183,8 @@ class ActorSystem:
             # Stopping may have scheduled more work (stops, link failures): finish it.
             await self._cancel_background()
         finally:
+            # After the actors: their stop hooks may still run maintenance jobs.
+            await self.maintenance.aclose()
             self._running = False
             self._guardian.state = CellState.STOPPED
             logger.info("system_stopped", system=self.name)

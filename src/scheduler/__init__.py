@@ -19,6 +19,8 @@ from ._errors import SchedulerError as SchedulerError
 from ._periodic import PeriodicJob as PeriodicJob
 from ._periodic import PeriodicJobSpec as PeriodicJobSpec
 from ._periodic import PeriodicJobStatistics as PeriodicJobStatistics
+from ._periodic import PeriodicRun as PeriodicRun
+from ._periodic import PeriodicTable as PeriodicTable
 from ._pool import PoolStatistics as PoolStatistics
 from ._pool import ShutdownPolicy as ShutdownPolicy
 from ._pool import WorkerStatistics as WorkerStatistics
@@ -35,6 +37,8 @@ __all__ = (
     "PeriodicJob",
     "PeriodicJobSpec",
     "PeriodicJobStatistics",
+    "PeriodicRun",
+    "PeriodicTable",
     "PoolClosed",
     "PoolNotStarted",
     "PoolStateError",
