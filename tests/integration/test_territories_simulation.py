@@ -22,8 +22,7 @@ bit: some writes refused as stale, some leases expired.
 
 from __future__ import annotations
 
-import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from hypothesis import HealthCheck, given, settings
@@ -46,6 +45,9 @@ from actors.roles.territories import (
 )
 from actors.testing import Simulation, VirtualClock, seeds, simulate
 from protocol import Message
+
+if TYPE_CHECKING:
+    import random
 
 TTL = 2.0
 PERIOD = 0.5
