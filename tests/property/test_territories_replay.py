@@ -2,7 +2,7 @@
 
 Generated histories of acquire / renew / release / maintenance expiry, with
 times that may jump backwards (a clock jump), run against each lease store
-through the manager's recording path (:func:`record_outcome`,
+through the manager's recording path (:func:`record_result`,
 :func:`record_expired`); the records are chained as the ledger chains them and
 folded by :func:`lease_table_reducers`. The replayed state's canonical bytes
 equal the store's snapshot's, twice over.
@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 from actors.ledger import GENESIS_HASH, Record, state_digest
 from actors.ledger._record import encode_payload, make_record
 from actors.roles.territories import (
+    Lease,
     LeaseStore,
     MemoryLeaseStore,
     SQLiteLeaseStore,
     lease_table_reducers,
 )
-from actors.roles.territories._records import record_expired, record_outcome
+from actors.roles.territories._records import record_expired, record_result
 
 
 class ChainSink:
@@ -66,20 +67,22 @@ def run_history(store: LeaseStore, history: list[tuple[str, str, str, float]]) -
             now += value  # negative: the manager's clock jumped back
             continue
         if op == "acquire":
-            outcome = store.acquire(territory, holder, value, now)
-            if outcome.lease is not None:
-                held[territory, holder] = outcome.lease.token
+            result = store.acquire(territory, holder, value, now)
+            if isinstance(result, Lease):
+                held[territory, holder] = result.token
         elif op == "renew":
             token = held.get((territory, holder), 1)
-            outcome = store.renew(territory, holder, token, value, now)
+            result = store.renew(territory, holder, token, value, now)
         elif op == "release":
             token = held.get((territory, holder), 1)
-            outcome = store.release(territory, holder, token, now)
+            result = store.release(territory, holder, token, now)
         else:
             for lease in store.expire(now):
                 record_expired(sink, lease)
             continue
-        record_outcome(sink, outcome)
+        for lease in store.take_reclaimed():  # as the manager does
+            record_expired(sink, lease)
+        record_result(sink, op, result)
     return sink
 
 

@@ -27,6 +27,7 @@ from actors.roles.territories import (
     Lease,
     LeaseStore,
     MemoryLeaseStore,
+    Refusal,
     SQLiteLeaseStore,
     StaleFencingToken,
 )
@@ -78,19 +79,18 @@ class LeaseMachine(RuleBasedStateMachine):
     )
     def acquire(self, territory: str, agent: str, ttl: float) -> None:
         row = self.rows.get(territory)
-        outcome = self.store.acquire(territory, agent, ttl, self.now)
+        result = self.store.acquire(territory, agent, ttl, self.now)
         if row is not None and self.now < row.expires:
-            assert outcome.kind == "refused"
-            assert outcome.current == row
+            assert isinstance(result, Refusal)
+            assert result.current == row
             return
-        assert outcome.kind == "granted"
-        assert outcome.lease is not None
+        assert isinstance(result, Lease)
+        assert self.store.take_reclaimed() == ([] if row is None else [row])
         if row is not None:
-            assert outcome.reclaimed == row
             self._ended(row)
-        self.rows[territory] = outcome.lease
-        self.issued[territory].append(outcome.lease.token)
-        self.beliefs[territory, agent] = outcome.lease
+        self.rows[territory] = result
+        self.issued[territory].append(result.token)
+        self.beliefs[territory, agent] = result
 
     @precondition(lambda self: bool(self.beliefs))
     @rule(data=st.data(), ttl=st.sampled_from([0.5, 1.5, 4.0]))
@@ -98,16 +98,18 @@ class LeaseMachine(RuleBasedStateMachine):
         key = data.draw(st.sampled_from(sorted(self.beliefs)))
         belief = self.beliefs[key]
         row = self.rows.get(belief.territory)
-        outcome = self.store.renew(belief.territory, belief.holder, belief.token, ttl, self.now)
+        result = self.store.renew(belief.territory, belief.holder, belief.token, ttl, self.now)
         if row == belief and self.now < row.expires:
-            assert outcome.kind == "renewed"
-            assert outcome.lease is not None
-            self.rows[belief.territory] = self.beliefs[key] = outcome.lease
+            assert isinstance(result, Lease)
+            self.rows[belief.territory] = self.beliefs[key] = result
         elif row == belief:
-            assert outcome.reason == "expired"
+            assert isinstance(result, Refusal)
+            assert result.reason == "expired"
+            assert self.store.take_reclaimed() == [row]
             self._ended(row)
         else:
-            assert outcome.reason == "not-held"
+            assert isinstance(result, Refusal)
+            assert result.reason == "not-held"
 
     @precondition(lambda self: bool(self.beliefs))
     @rule(data=st.data())
@@ -115,15 +117,17 @@ class LeaseMachine(RuleBasedStateMachine):
         key = data.draw(st.sampled_from(sorted(self.beliefs)))
         belief = self.beliefs.pop(key)
         row = self.rows.get(belief.territory)
-        outcome = self.store.release(belief.territory, belief.holder, belief.token, self.now)
+        result = self.store.release(belief.territory, belief.holder, belief.token, self.now)
         if row == belief and self.now < row.expires:
-            assert outcome.kind == "released"
+            assert result == row
             self._ended(row)
         elif row == belief:
-            assert outcome.reason == "expired"
+            assert isinstance(result, Refusal)
+            assert result.reason == "expired"
+            assert self.store.take_reclaimed() == [row]
             self._ended(row)
         else:
-            assert outcome.kind == "refused"
+            assert isinstance(result, Refusal)
 
     @precondition(lambda self: bool(self.beliefs))
     @rule(data=st.data())

@@ -31,7 +31,7 @@ from ._heat import HeatConfig as HeatConfig
 from ._heat import HeatEvent as HeatEvent
 from ._heat import HeatMap as HeatMap
 from ._leases import Lease as Lease
-from ._leases import Outcome as Outcome
+from ._leases import Refusal as Refusal
 from ._manager import TerritoryConfig as TerritoryConfig
 from ._manager import TerritoryManager as TerritoryManager
 from ._manager import acquire as acquire
@@ -129,8 +129,8 @@ __all__ = (
     "Leave",
     "ManagerStatistics",
     "MemoryLeaseStore",
-    "Outcome",
     "Rebalance",
+    "Refusal",
     "Refused",
     "Release",
     "Released",

@@ -28,29 +28,21 @@ import msgspec
 
 __all__ = [
     "EXPIRED",
-    "GRANTED",
     "HELD",
     "NOT_HELD",
-    "REFUSED",
-    "RELEASED",
-    "RENEWED",
+    "Decision",
     "Lease",
-    "Outcome",
+    "Refusal",
     "decide_acquire",
     "decide_release",
     "decide_renew",
     "lease_row",
 ]
 
-GRANTED: Final = "granted"
-RENEWED: Final = "renewed"
-RELEASED: Final = "released"
-REFUSED: Final = "refused"
 EXPIRED: Final = "expired"
-"""Outcome kinds; ``EXPIRED`` is also a refusal reason."""
 HELD: Final = "held"
 NOT_HELD: Final = "not-held"
-"""Refusal reasons (with ``EXPIRED``)."""
+"""Refusal reasons."""
 
 
 class Lease(msgspec.Struct, frozen=True, gc=False):
@@ -67,23 +59,24 @@ class Lease(msgspec.Struct, frozen=True, gc=False):
     """When it was granted."""
 
 
-class Outcome(msgspec.Struct, frozen=True, gc=False):
-    """What one lease request did."""
+class Refusal(msgspec.Struct, frozen=True, gc=False):
+    """A lease request the rules refused."""
 
-    kind: str
-    """``granted``, ``renewed``, ``released`` or ``refused``."""
     territory: str
     holder: str
-    lease: Lease | None = None
-    """The lease granted, renewed or released (``None`` when refused)."""
-    reason: str = ""
-    """Why it was refused: ``held``, ``not-held`` or ``expired``."""
-    current: Lease | None = None
-    """The live lease that caused a ``held`` refusal."""
-    reclaimed: Lease | None = None
-    """An expired lease this request reclaimed on its way (recorded as expired)."""
+    """Who asked."""
+    reason: str
+    """``held`` (acquire: another live lease), ``not-held`` or ``expired`` (renew, release)."""
     token: int = 0
     """The token the request named (renew, release)."""
+    current: Lease | None = None
+    """The lease in the way: the live one (``held``), the row found (``not-held``), or the
+    caller's own lapsed lease (``expired``)."""
+
+
+Decision = tuple[Lease | Refusal, Lease | None]
+"""What a rule returns: the lease granted, renewed or released (or the refusal), and
+the expired lease the request reclaimed on its way (or ``None``)."""
 
 
 def lease_row(lease: Lease) -> dict[str, object]:
@@ -98,32 +91,30 @@ def lease_row(lease: Lease) -> dict[str, object]:
 
 def decide_acquire(
     row: Lease | None, last_token: int, territory: str, holder: str, ttl: float, now: float
-) -> Outcome:
-    """Grant a new lease, or refuse because a live lease exists."""
+) -> Decision:
+    """Grant a new lease (reclaiming an expired row), or refuse because a live lease exists."""
     if row is not None and now < row.expires:
-        return Outcome(REFUSED, territory, holder, reason=HELD, current=row)
-    lease = Lease(territory, holder, last_token + 1, now + ttl, now)
-    return Outcome(GRANTED, territory, holder, lease, reclaimed=row)
+        return Refusal(territory, holder, HELD, 0, row), None
+    return Lease(territory, holder, last_token + 1, now + ttl, now), row
 
 
 def decide_renew(
     row: Lease | None, territory: str, holder: str, token: int, ttl: float, now: float
-) -> Outcome:
+) -> Decision:
     """Extend the caller's live lease, or refuse (and reclaim it if expired)."""
     if row is None or row.token != token or row.holder != holder:
-        return Outcome(REFUSED, territory, holder, reason=NOT_HELD, current=row, token=token)
+        return Refusal(territory, holder, NOT_HELD, token, row), None
     if now >= row.expires:
-        return Outcome(REFUSED, territory, holder, reason=EXPIRED, reclaimed=row, token=token)
-    lease = Lease(territory, holder, token, now + ttl, row.granted)
-    return Outcome(RENEWED, territory, holder, lease, token=token)
+        return Refusal(territory, holder, EXPIRED, token, row), row
+    return Lease(territory, holder, token, now + ttl, row.granted), None
 
 
 def decide_release(
     row: Lease | None, territory: str, holder: str, token: int, now: float
-) -> Outcome:
-    """Give the caller's live lease up, or refuse (and reclaim it if expired)."""
+) -> Decision:
+    """Give the caller's live lease up (the result is the lease released), or refuse."""
     if row is None or row.token != token or row.holder != holder:
-        return Outcome(REFUSED, territory, holder, reason=NOT_HELD, current=row, token=token)
+        return Refusal(territory, holder, NOT_HELD, token, row), None
     if now >= row.expires:
-        return Outcome(REFUSED, territory, holder, reason=EXPIRED, reclaimed=row, token=token)
-    return Outcome(RELEASED, territory, holder, row, token=token)
+        return Refusal(territory, holder, EXPIRED, token, row), row
+    return row, None

@@ -35,7 +35,7 @@ from ... import Actor, ActorRef
 from .._records import append_record
 from ._errors import InvalidTerritoryConfig, LeaseExpired, LeaseNotHeld, LeaseRefused
 from ._heat import ALERT, HeatConfig, HeatEvent, HeatMap
-from ._leases import EXPIRED, GRANTED, HELD, RELEASED, RENEWED, Lease, Outcome
+from ._leases import EXPIRED, HELD, Lease, Refusal
 from ._messages import (
     TERRITORY_EVENTS,
     Acquire,
@@ -68,7 +68,7 @@ from ._records import (
     HEAT_CLEARED,
     lease_table_reducers,
     record_expired,
-    record_outcome,
+    record_result,
 )
 from ._store import LeaseStore, MemoryLeaseStore
 from ._strategies import STRATEGIES, Territory, make_strategy
@@ -127,6 +127,9 @@ class TerritoryConfig(msgspec.Struct, frozen=True):
 
 
 _Reply = Granted | Renewed | Released | Refused
+
+RELEASED = "released"
+"""How a released lease ended (``LeaseEnded.how``)."""
 
 
 class _AgeLeases(msgspec.Struct, frozen=True):
@@ -336,8 +339,14 @@ class TerritoryManager(Actor[Any]):
         except InvalidTerritoryConfig as exc:
             return self._invalid(message.territory, message.holder, exc)
         now = self.clock.wall()
-        outcome = self._store().acquire(message.territory, message.holder, ttl, now)
-        return self._decided(outcome, now)
+        result = self._store().acquire(message.territory, message.holder, ttl, now)
+        self._reclaimed()
+        record_result(self.ledger, "acquire", result)
+        if isinstance(result, Lease):
+            self._counts["granted"] += 1
+            return Granted(result)
+        self._bump(result.territory, self.config.refusal_heat, now)
+        return self._refused(result)
 
     def _renew(self, message: Renew) -> _Reply:
         try:
@@ -346,40 +355,40 @@ class TerritoryManager(Actor[Any]):
             return self._invalid(message.territory, message.holder, exc)
         now = self.clock.wall()
         store = self._store()
-        outcome = store.renew(message.territory, message.holder, message.token, ttl, now)
-        return self._decided(outcome, now)
+        result = store.renew(message.territory, message.holder, message.token, ttl, now)
+        self._reclaimed()
+        record_result(self.ledger, "renew", result)
+        if isinstance(result, Lease):
+            self._counts["renewed"] += 1
+            return Renewed(result)
+        return self._refused(result)
 
     def _release(self, message: Release) -> _Reply:
         now = self.clock.wall()
-        outcome = self._store().release(message.territory, message.holder, message.token, now)
-        return self._decided(outcome, now)
+        result = self._store().release(message.territory, message.holder, message.token, now)
+        self._reclaimed()
+        record_result(self.ledger, "release", result)
+        if isinstance(result, Lease):
+            self._counts["released"] += 1
+            self._ended(result, RELEASED)
+            return Released(result)
+        return self._refused(result)
 
-    def _decided(self, outcome: Outcome, now: float) -> _Reply:
-        record_outcome(self.ledger, outcome)
-        if outcome.reclaimed is not None:
-            self._ended(outcome.reclaimed, EXPIRED)
-        lease = outcome.lease
-        kind = outcome.kind
-        counts = self._counts
-        if kind == GRANTED and lease is not None:
-            counts["granted"] += 1
-            return Granted(lease)
-        if kind == RENEWED and lease is not None:
-            counts["renewed"] += 1
-            return Renewed(lease)
-        if kind == RELEASED and lease is not None:
-            counts["released"] += 1
-            self._ended(lease, RELEASED)
-            return Released(lease)
-        counts["refused"] += 1
-        current = outcome.current if outcome.reclaimed is None else outcome.reclaimed
-        if outcome.reason == HELD:
-            self._bump(outcome.territory, self.config.refusal_heat, now)
+    def _reclaimed(self) -> None:
+        store = self.store
+        assert store is not None
+        for lease in store.take_reclaimed():
+            record_expired(self.ledger, lease)
+            self._ended(lease, EXPIRED)
+
+    def _refused(self, refusal: Refusal) -> Refused:
+        self._counts["refused"] += 1
+        current = refusal.current
         return Refused(
-            outcome.territory,
-            outcome.holder,
-            outcome.reason,
-            token=outcome.token,
+            refusal.territory,
+            refusal.holder,
+            refusal.reason,
+            token=refusal.token,
             current_holder=None if current is None else current.holder,
             current_token=None if current is None else current.token,
             expires=None if current is None else current.expires,

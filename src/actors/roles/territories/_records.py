@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ...ledger import Reducers
 from .._records import RecordSink, append_record
-from ._leases import GRANTED, RELEASED, RENEWED, Lease, Outcome
+from ._leases import Lease, Refusal
 
 if TYPE_CHECKING:
     from ...ledger import Record
@@ -42,7 +42,7 @@ __all__ = [
     "empty_table",
     "lease_table_reducers",
     "record_expired",
-    "record_outcome",
+    "record_result",
 ]
 
 LEASE_GRANTED: Final = "lease.granted"
@@ -74,57 +74,57 @@ def record_expired(sink: RecordSink | None, lease: Lease) -> None:
     )
 
 
-def record_outcome(sink: RecordSink | None, outcome: Outcome) -> None:
-    """Append the records of one lease request: a reclaimed lease first, then the decision."""
+def record_result(sink: RecordSink | None, request: str, result: Lease | Refusal) -> None:
+    """Append the record of one lease request (``acquire``, ``renew`` or ``release``).
+
+    Record the leases it reclaimed on its way (:func:`record_expired`) first.
+    """
     if sink is None:
         return
-    if outcome.reclaimed is not None:
-        record_expired(sink, outcome.reclaimed)
-    lease = outcome.lease
-    kind = outcome.kind
-    if kind == GRANTED and lease is not None:
-        append_record(
-            sink,
-            LEASE_GRANTED,
-            {
-                "territory": lease.territory,
-                "holder": lease.holder,
-                "token": lease.token,
-                "expires": lease.expires,
-                "granted": lease.granted,
-            },
-        )
-    elif kind == RENEWED and lease is not None:
-        append_record(
-            sink,
-            LEASE_RENEWED,
-            {
-                "territory": lease.territory,
-                "holder": lease.holder,
-                "token": lease.token,
-                "expires": lease.expires,
-            },
-        )
-    elif kind == RELEASED and lease is not None:
-        append_record(
-            sink,
-            LEASE_RELEASED,
-            {"territory": lease.territory, "holder": lease.holder, "token": lease.token},
-        )
-    else:
-        current = outcome.current
-        append_record(
-            sink,
-            LEASE_REFUSED,
-            {
-                "territory": outcome.territory,
-                "holder": outcome.holder,
-                "token": outcome.token,
-                "reason": outcome.reason,
-                "current_holder": None if current is None else current.holder,
-                "current_token": None if current is None else current.token,
-            },
-        )
+    if isinstance(result, Lease):
+        if request == "acquire":
+            append_record(
+                sink,
+                LEASE_GRANTED,
+                {
+                    "territory": result.territory,
+                    "holder": result.holder,
+                    "token": result.token,
+                    "expires": result.expires,
+                    "granted": result.granted,
+                },
+            )
+        elif request == "renew":
+            append_record(
+                sink,
+                LEASE_RENEWED,
+                {
+                    "territory": result.territory,
+                    "holder": result.holder,
+                    "token": result.token,
+                    "expires": result.expires,
+                },
+            )
+        else:
+            append_record(
+                sink,
+                LEASE_RELEASED,
+                {"territory": result.territory, "holder": result.holder, "token": result.token},
+            )
+        return
+    current = result.current
+    append_record(
+        sink,
+        LEASE_REFUSED,
+        {
+            "territory": result.territory,
+            "holder": result.holder,
+            "token": result.token,
+            "reason": result.reason,
+            "current_holder": None if current is None else current.holder,
+            "current_token": None if current is None else current.token,
+        },
+    )
 
 
 def lease_table_reducers() -> Reducers[dict[str, Any]]:

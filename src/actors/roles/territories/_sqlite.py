@@ -18,16 +18,7 @@ import os
 import sqlite3
 from typing import Any
 
-from ._leases import (
-    GRANTED,
-    RELEASED,
-    RENEWED,
-    Lease,
-    Outcome,
-    decide_acquire,
-    decide_release,
-    decide_renew,
-)
+from ._leases import Lease, Refusal, decide_acquire, decide_release, decide_renew
 from ._store import table_state
 
 __all__ = ["SQLiteLeaseStore"]
@@ -57,6 +48,7 @@ class SQLiteLeaseStore:
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.executescript(_SCHEMA)
         self._closed = False
+        self._reclaimed: list[Lease] = []
 
     def _row(self, territory: str) -> Lease | None:
         found = self._db.execute(
@@ -66,60 +58,72 @@ class SQLiteLeaseStore:
             return None
         return Lease(territory, found[0], found[1], found[2], found[3])
 
-    def _apply(self, outcome: Outcome) -> None:
-        db = self._db
-        if outcome.reclaimed is not None:
-            db.execute("DELETE FROM leases WHERE territory = ?", (outcome.territory,))
-        lease = outcome.lease
-        if lease is None:
-            return
-        if outcome.kind == GRANTED:
-            db.execute(
-                "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
-                (lease.territory, lease.holder, lease.token, lease.expires, lease.granted),
-            )
-            db.execute(
-                "INSERT INTO tokens VALUES (?, ?) "
-                "ON CONFLICT(territory) DO UPDATE SET last = excluded.last",
-                (lease.territory, lease.token),
-            )
-        elif outcome.kind == RENEWED:
-            db.execute(
-                "UPDATE leases SET expires = ? WHERE territory = ?",
-                (lease.expires, lease.territory),
-            )
-        elif outcome.kind == RELEASED:
-            db.execute("DELETE FROM leases WHERE territory = ?", (lease.territory,))
-
-    def _transaction(self, decide: Any, territory: str) -> Outcome:  # Any: a decision closure
+    def acquire(self, territory: str, holder: str, ttl: float, now: float) -> Lease | Refusal:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            outcome: Outcome = decide(self._row(territory))
-            self._apply(outcome)
+            result, reclaimed = decide_acquire(
+                self._row(territory), self.last_token(territory), territory, holder, ttl, now
+            )
+            if isinstance(result, Lease):
+                db.execute(
+                    "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?, ?)",
+                    (territory, holder, result.token, result.expires, result.granted),
+                )
+                db.execute(
+                    "INSERT INTO tokens VALUES (?, ?) "
+                    "ON CONFLICT(territory) DO UPDATE SET last = excluded.last",
+                    (territory, result.token),
+                )
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-        return outcome
+        if reclaimed is not None:
+            self._reclaimed.append(reclaimed)
+        return result
 
-    def acquire(self, territory: str, holder: str, ttl: float, now: float) -> Outcome:
-        return self._transaction(
-            lambda row: decide_acquire(
-                row, self.last_token(territory), territory, holder, ttl, now
-            ),
-            territory,
-        )
+    def renew(
+        self, territory: str, holder: str, token: int, ttl: float, now: float
+    ) -> Lease | Refusal:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result, reclaimed = decide_renew(
+                self._row(territory), territory, holder, token, ttl, now
+            )
+            if isinstance(result, Lease):
+                db.execute(
+                    "UPDATE leases SET expires = ? WHERE territory = ?", (result.expires, territory)
+                )
+            elif reclaimed is not None:
+                db.execute("DELETE FROM leases WHERE territory = ?", (territory,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        if reclaimed is not None:
+            self._reclaimed.append(reclaimed)
+        return result
 
-    def renew(self, territory: str, holder: str, token: int, ttl: float, now: float) -> Outcome:
-        return self._transaction(
-            lambda row: decide_renew(row, territory, holder, token, ttl, now), territory
-        )
+    def release(self, territory: str, holder: str, token: int, now: float) -> Lease | Refusal:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result, reclaimed = decide_release(self._row(territory), territory, holder, token, now)
+            if isinstance(result, Lease) or reclaimed is not None:
+                db.execute("DELETE FROM leases WHERE territory = ?", (territory,))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        if reclaimed is not None:
+            self._reclaimed.append(reclaimed)
+        return result
 
-    def release(self, territory: str, holder: str, token: int, now: float) -> Outcome:
-        return self._transaction(
-            lambda row: decide_release(row, territory, holder, token, now), territory
-        )
+    def take_reclaimed(self) -> list[Lease]:
+        reclaimed, self._reclaimed = self._reclaimed, []
+        return reclaimed
 
     def expire(self, now: float) -> list[Lease]:
         db = self._db

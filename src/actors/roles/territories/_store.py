@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._leases import EXPIRED, REFUSED, RELEASED, RENEWED, Lease, Outcome, decide_acquire, lease_row
+from ._leases import EXPIRED, HELD, NOT_HELD, Lease, Refusal, lease_row
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -23,18 +23,29 @@ __all__ = ["LeaseStore", "MemoryLeaseStore", "table_state"]
 
 
 class LeaseStore(Protocol):
-    """What the territory manager needs of durable lease state (blocking calls)."""
+    """What the territory manager needs of durable lease state (blocking calls).
 
-    def acquire(self, territory: str, holder: str, ttl: float, now: float) -> Outcome:
+    A request returns the :class:`Lease` granted, renewed or released, or a
+    :class:`Refusal`. An expired lease a request found in its way is reclaimed
+    in the same transaction and kept for :meth:`take_reclaimed`.
+    """
+
+    def acquire(self, territory: str, holder: str, ttl: float, now: float) -> Lease | Refusal:
         """Grant ``territory`` to ``holder`` until ``now + ttl`` with the next token, or refuse."""
         ...
 
-    def renew(self, territory: str, holder: str, token: int, ttl: float, now: float) -> Outcome:
+    def renew(
+        self, territory: str, holder: str, token: int, ttl: float, now: float
+    ) -> Lease | Refusal:
         """Extend the live lease ``holder`` holds with ``token`` to ``now + ttl``, or refuse."""
         ...
 
-    def release(self, territory: str, holder: str, token: int, now: float) -> Outcome:
-        """End the live lease ``holder`` holds with ``token``, or refuse."""
+    def release(self, territory: str, holder: str, token: int, now: float) -> Lease | Refusal:
+        """End the live lease ``holder`` holds with ``token`` (returned), or refuse."""
+        ...
+
+    def take_reclaimed(self) -> list[Lease]:
+        """The expired leases requests reclaimed since the last call, in order; forgets them."""
         ...
 
     def expire(self, now: float) -> list[Lease]:
@@ -77,6 +88,7 @@ class MemoryLeaseStore:
     def __init__(self, state: Mapping[str, Any] | None = None) -> None:  # Any: replayed state
         self._leases: dict[str, Lease] = {}
         self._tokens: dict[str, int] = {}
+        self._reclaimed: list[Lease] = []
         if state is not None:
             for territory, row in state["leases"].items():
                 self._leases[territory] = Lease(
@@ -84,39 +96,52 @@ class MemoryLeaseStore:
                 )
             self._tokens.update(state["tokens"])
 
-    def acquire(self, territory: str, holder: str, ttl: float, now: float) -> Outcome:
-        row = self._leases.get(territory)
-        if row is not None and now < row.expires:  # the common refusal, without a decision call
-            return Outcome("refused", territory, holder, reason="held", current=row)
-        outcome = decide_acquire(row, self._tokens.get(territory, 0), territory, holder, ttl, now)
-        lease = outcome.lease
-        if lease is not None:
-            self._leases[territory] = lease
-            self._tokens[territory] = lease.token
-        return outcome
+    # The rules of :mod:`._leases`, inlined: this is the hot path the throughput
+    # benchmark holds to at least half a bare dict's speed.
 
-    def renew(self, territory: str, holder: str, token: int, ttl: float, now: float) -> Outcome:
+    def acquire(self, territory: str, holder: str, ttl: float, now: float) -> Lease | Refusal:
+        leases = self._leases
+        row = leases.get(territory)
+        if row is not None:
+            if now < row.expires:
+                return Refusal(territory, holder, HELD, 0, row)
+            self._reclaimed.append(row)
+        token = self._tokens.get(territory, 0) + 1
+        lease = leases[territory] = Lease(territory, holder, token, now + ttl, now)
+        self._tokens[territory] = token
+        return lease
+
+    def renew(
+        self, territory: str, holder: str, token: int, ttl: float, now: float
+    ) -> Lease | Refusal:
         row = self._leases.get(territory)
         if row is not None and row.token == token and row.holder == holder and now < row.expires:
-            lease = Lease(territory, holder, token, now + ttl, row.granted)
-            self._leases[territory] = lease
-            return Outcome(RENEWED, territory, holder, lease, token=token)
-        return self._refuse(row, territory, holder, token, now)
+            lease = self._leases[territory] = Lease(
+                territory, holder, token, now + ttl, row.granted
+            )
+            return lease
+        return self._refuse(row, territory, holder, token)
 
-    def release(self, territory: str, holder: str, token: int, now: float) -> Outcome:
+    def release(self, territory: str, holder: str, token: int, now: float) -> Lease | Refusal:
         row = self._leases.get(territory)
         if row is not None and row.token == token and row.holder == holder and now < row.expires:
             del self._leases[territory]
-            return Outcome(RELEASED, territory, holder, row, token=token)
-        return self._refuse(row, territory, holder, token, now)
+            return row
+        return self._refuse(row, territory, holder, token)
 
-    def _refuse(
-        self, row: Lease | None, territory: str, holder: str, token: int, now: float
-    ) -> Outcome:
+    def _refuse(self, row: Lease | None, territory: str, holder: str, token: int) -> Refusal:
         if row is not None and row.token == token and row.holder == holder:
             del self._leases[territory]  # expired: reclaimed on the way
-            return Outcome(REFUSED, territory, holder, reason=EXPIRED, reclaimed=row, token=token)
-        return Outcome("refused", territory, holder, reason="not-held", current=row, token=token)
+            self._reclaimed.append(row)
+            return Refusal(territory, holder, EXPIRED, token, row)
+        return Refusal(territory, holder, NOT_HELD, token, row)
+
+    def take_reclaimed(self) -> list[Lease]:
+        reclaimed = self._reclaimed
+        if not reclaimed:
+            return []
+        self._reclaimed = []
+        return reclaimed
 
     def expire(self, now: float) -> list[Lease]:
         gone = [lease for lease in self._leases.values() if now >= lease.expires]
