@@ -41,6 +41,7 @@ from ._messages import TERRITORY_EVENTS as TERRITORY_EVENTS
 from ._messages import Acquire as Acquire
 from ._messages import AddTerritories as AddTerritories
 from ._messages import Assignment as Assignment
+from ._messages import AttachGuard as AttachGuard
 from ._messages import Contention as Contention
 from ._messages import GetAssignment as GetAssignment
 from ._messages import GetHeat as GetHeat
@@ -99,6 +100,7 @@ __all__ = (
     "AddTerritories",
     "Assignment",
     "AssignmentStrategy",
+    "AttachGuard",
     "Balance",
     "ConsistentHashing",
     "Contention",

@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ... import Actor, ActorRef
+from ... import Actor, ActorNotFound, ActorRef
+from ...lowlevel import delivery_filters
 from .._records import append_record
 from ._errors import InvalidTerritoryConfig, LeaseExpired, LeaseNotHeld, LeaseRefused
+from ._fencing import FencingGuard
 from ._heat import ALERT, HeatConfig, HeatEvent, HeatMap
 from ._leases import EXPIRED, HELD, Lease, Refusal
 from ._messages import (
@@ -41,6 +43,7 @@ from ._messages import (
     Acquire,
     AddTerritories,
     Assignment,
+    AttachGuard,
     Contention,
     GetAssignment,
     GetHeat,
@@ -77,7 +80,6 @@ from ._telemetry import Balance, balance, moved
 if TYPE_CHECKING:
     from ... import Clock
     from ...ledger import Ledger
-    from ._fencing import FencingGuard
 
 __all__ = [
     "TerritoryConfig",
@@ -256,6 +258,18 @@ class TerritoryManager(Actor[Any]):
             self._guards.append(guard)
         guard.on_stale = self.stale_reporter(repr(guard))
 
+    def _attach(self, path: str) -> bool:
+        try:
+            target = self.context.system.lookup(path)
+            filters = delivery_filters(target)
+        except (ActorNotFound, LookupError, TypeError, ValueError):
+            return False
+        for installed in filters:
+            if isinstance(installed, FencingGuard):
+                self.attach_guard(installed)
+                return True
+        return False
+
     def stale_reporter(self, name: str = "") -> Any:  # Any: a (territory, token, highest) callback
         """A callback for :class:`FencingGuard` ``on_stale`` that tells this manager."""
         ref = self.self_ref
@@ -287,6 +301,8 @@ class TerritoryManager(Actor[Any]):
         if kind is Contention:
             self._bump(message.territory, message.amount)
             return None
+        if kind is AttachGuard:
+            return self._attach(message.path)
         if kind is Join:
             if message.agent not in self._agents:
                 self._agents.append(message.agent)

@@ -17,6 +17,7 @@ __all__ = [
     "Acquire",
     "AddTerritories",
     "Assignment",
+    "AttachGuard",
     "Contention",
     "GetAssignment",
     "GetHeat",
@@ -107,6 +108,20 @@ class StaleTokenSeen(Message, tag="territories.stale_token"):
     token: int
     highest: int
     guard: str = ""
+
+
+class AttachGuard(Message, tag="territories.attach_guard"):
+    """Revoke ended leases at the fencing guard of the local actor at ``path``.
+
+    The manager finds the :class:`~actors.roles.territories.FencingGuard`
+    installed on that actor (see :func:`~actors.roles.territories.guard`) and,
+    from then on, revokes every lease that ends there at once, so the old
+    holder's token is refused even before a newer one is seen; refusals come
+    back to the manager as heat. Answers ``True``, or ``False`` when there is no
+    such local actor or it has no guard.
+    """
+
+    path: str
 
 
 class Join(Message, tag="territories.join"):
