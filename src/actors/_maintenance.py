@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
+from collections import deque
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 import msgspec
@@ -56,10 +56,12 @@ from scheduler import (
     WorkStealingPool,
 )
 
+from ._clock import thread_timer
 from ._errors import SystemNotRunning, SystemShutdown
 from ._validate import check_int
 
 if TYPE_CHECKING:
+    import concurrent.futures
     from collections.abc import Callable
 
     from ._clock import Cancellable, Clock
@@ -94,11 +96,19 @@ class MaintenanceStatistics(msgspec.Struct, frozen=True):
 class MaintenanceJob(Generic[R]):
     """Handle to a periodic maintenance job: observe it or cancel it."""
 
-    __slots__ = ("_job", "_owner", "result_failures")
+    __slots__ = ("_job", "_on_result", "_owner", "_results", "result_failures")
 
-    def __init__(self, owner: Maintenance, job: PeriodicJob) -> None:
+    def __init__(
+        self,
+        owner: Maintenance,
+        job: PeriodicJob,
+        results: deque[R],
+        on_result: Callable[[R], object] | None,
+    ) -> None:
         self._owner = owner
         self._job = job
+        self._results = results
+        self._on_result = on_result
         self.result_failures = 0
         """``on_result`` calls that raised (each logged as ``maintenance_result_failed``)."""
 
@@ -145,7 +155,7 @@ class Maintenance:
         self._workers = workers
         # Durations of runs are measured on the thread that runs them, where
         # the system's clock (an event loop's) cannot be read.
-        self._table = PeriodicTable(clock.now, timer=time.perf_counter)
+        self._table = PeriodicTable(clock.now, timer=thread_timer)
         self._handles: dict[str, MaintenanceJob[Any]] = {}
         self._pool: WorkStealingPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -153,6 +163,7 @@ class Maintenance:
         self._timer_due = math.inf
         self._open = False
         self._closed = False
+        self._result_failures = 0
 
     @property
     def workers(self) -> int:
@@ -194,18 +205,19 @@ class Maintenance:
         :raises SystemNotRunning: the system is not running.
         """
         self._check_open()
+        if not callable(fn):
+            raise TypeError(f"fn of maintenance job {name!r} must be callable, got {fn!r}")
         if on_result is not None and not callable(on_result):
             raise TypeError(f"on_result of maintenance job {name!r} must be callable")
-        handle_box: list[MaintenanceJob[R]] = []
+        results: deque[R] = deque()  # thread-safe append/popleft: worker -> loop
 
         def call() -> None:
             result = fn()
             if on_result is not None:
-                self._deliver(handle_box[0], on_result, result)
+                results.append(result)
 
         job = self._table.add(PeriodicJobSpec(name, interval, call, first_delay))
-        handle = MaintenanceJob[R](self, job)
-        handle_box.append(handle)
+        handle = MaintenanceJob[R](self, job, results, on_result)
         self._handles[name] = handle
         self._arm()
         return handle
@@ -228,6 +240,7 @@ class Maintenance:
         if self._workers == 0:
             return fn(*args, **kwargs)
         future = self._ensure_pool().submit(fn, *args, **kwargs)
+        release = self._hold_time()
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
@@ -238,6 +251,8 @@ class Maintenance:
                     "the system shut down before the job ran",
                 ) from None
             raise
+        finally:
+            release()
 
     def statistics(self) -> MaintenanceStatistics:
         """A snapshot: configuration, every periodic job, the pool once started."""
@@ -245,7 +260,7 @@ class Maintenance:
             workers=self._workers,
             started=self._pool is not None,
             periodic=self._table.statistics(),
-            result_failures=sum(h.result_failures for h in self._handles.values()),
+            result_failures=self._result_failures,
             pool=None if self._pool is None else self._pool.statistics(),
         )
 
@@ -326,38 +341,51 @@ class Maintenance:
         self._arm()
 
     def _dispatch(self, run: PeriodicRun) -> None:
+        handle = self._handles[run.name]
         if self._workers == 0:
             run.run()
+            self._finished(handle, _nothing)
             return
         future = self._ensure_pool().submit_urgent(run.run)
-        future.add_done_callback(lambda f: run.cancel() if f.cancelled() else None)
-
-    def _deliver(
-        self, handle: MaintenanceJob[R], on_result: Callable[[R], object], result: R
-    ) -> None:
-        """From the run's thread: hand ``result`` to ``on_result`` on the event loop."""
+        release = self._hold_time()
         loop = self._loop
-        if loop is None:
-            return
-        if self._workers == 0:
-            self._apply(handle, on_result, result)
-            return
-        # A closed loop raises RuntimeError: the system is gone, nobody to tell.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(self._apply, handle, on_result, result)
 
-    def _apply(
-        self, handle: MaintenanceJob[R], on_result: Callable[[R], object], result: R
-    ) -> None:
-        if self._closed:
-            return
-        try:
-            on_result(result)
-        except Exception as exc:
-            handle.result_failures += 1
-            logger.error(
-                "maintenance_result_failed",
-                system=self._name,
-                job_id=handle.name,
-                error=repr(exc),
-            )
+        def done(f: concurrent.futures.Future[int]) -> None:
+            # After the run's end is recorded: a result delivered now finds
+            # the job ready for its next tick.
+            if f.cancelled():
+                run.cancel()
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody to tell
+                    loop.call_soon_threadsafe(self._finished, handle, release)
+
+        future.add_done_callback(done)
+
+    def _hold_time(self) -> Callable[[], None]:
+        """On a loop on virtual time (``actors.testing``), keep time still while a job runs."""
+        hold: Callable[[], Callable[[], None]] | None = getattr(self._loop, "hold_time", None)
+        return _nothing if hold is None else hold()
+
+    def _finished(self, handle: MaintenanceJob[Any], release: Callable[[], None]) -> None:
+        """On the loop, after a run: hand its result to ``on_result``."""
+        release()
+        results, on_result = handle._results, handle._on_result
+        while results:
+            result = results.popleft()
+            if self._closed or on_result is None:
+                continue
+            try:
+                on_result(result)
+            except Exception as exc:
+                handle.result_failures += 1
+                self._result_failures += 1
+                logger.error(
+                    "maintenance_result_failed",
+                    system=self._name,
+                    job_id=handle.name,
+                    error=repr(exc),
+                )
+
+
+def _nothing() -> None:
+    pass
