@@ -50,8 +50,7 @@ import msgspec
 
 from protocol import Message
 
-from .. import Actor, MailboxConfig, Terminated
-from ..supervision._spec import Backoff, ChildSpec, SupervisorFlags
+from .. import Actor, Backoff, ChildSpec, MailboxConfig, SupervisorFlags, Terminated
 from ._balancer import Balancer, BalancerRestarted, CycleHook, SubmitTask
 from ._classify import classify
 from ._deps import Dependencies
