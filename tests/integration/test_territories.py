@@ -33,11 +33,13 @@ from actors.roles.territories import (
     LeaseRefused,
     Leave,
     MemoryLeaseStore,
+    Rebalance,
     StaleFencingToken,
     Territory,
     TerritoryConfig,
     TerritoryManager,
     acquire,
+    balance,
     guard,
     lease_table_reducers,
     release,
@@ -307,3 +309,28 @@ def test_the_record_kinds_are_the_documented_ones() -> None:
         "lease.expired",
         "fence.refused",
     )
+
+
+async def test_the_heat_aware_manager_moves_hot_territories_off_a_loaded_agent() -> None:
+    async with ActorSystem("t") as system:
+        territories = tuple(Territory(f"f{i}") for i in range(40))
+        config = TerritoryConfig(
+            strategy="heat-aware",
+            strategy_options={"tolerance": 0.1},
+            heat=HeatConfig(half_life=600.0, threshold=1000.0),
+        )
+        manager = await system.spawn(TerritoryManager, config, kwargs={"territories": territories})
+        for agent in ("a", "b", "c", "d"):
+            await manager.ask(Join(agent))
+        before = await manager.ask(GetAssignment())
+        loaded = before.owners["f0"]
+        hot = [t for t, agent in before.owners.items() if agent == loaded]
+        for territory in hot:
+            manager.tell(Contention(territory, amount=20.0))
+        after = await manager.ask(Rebalance())
+        assert after.strategy == "heat-aware"
+        assert after.moved > 0
+        assert sum(after.owners[t] == loaded for t in hot) < len(hot)
+        load = {t: 21.0 if t in hot else 1.0 for t in before.owners}
+        ring = balance(before.owners, ["a", "b", "c", "d"], load)
+        assert after.balance.max_over_mean < ring.max_over_mean

@@ -20,6 +20,7 @@ import pytest
         "actors.remote",
         "actors.cluster",
         "actors.node",
+        "actors.roles.territories",
     ],
 )
 def test_all_names_exist_and_are_unique(package: str) -> None:
