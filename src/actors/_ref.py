@@ -9,9 +9,10 @@ stopped goes to dead letters, even if another actor later takes the same path.
 from __future__ import annotations
 
 import asyncio
+import math
 from abc import ABC, abstractmethod
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import msgspec
 
@@ -20,7 +21,7 @@ from ._errors import AskDeadlock, AskTimeout
 if TYPE_CHECKING:
     from ._cell import ActorCell
 
-__all__ = ["ActorRef", "LocalActorRef"]
+__all__ = ["ActorRef", "LocalActorRef", "ask_timeout", "check_timeout"]
 
 M = TypeVar("M", contravariant=True)
 
@@ -56,6 +57,13 @@ class ActorRef(ABC, Generic[M]):
     @abstractmethod
     async def ask(self, message: M, timeout: float | None = None) -> Any:
         """Deliver ``message`` and wait for the actor's reply (its ``receive`` result).
+
+        ``timeout`` is in seconds: a positive finite ``int`` or ``float``, or
+        ``None`` for no timeout. ``0`` means the time is already up: the ask
+        raises :class:`~actors.AskTimeout` at once and the message is not
+        delivered. Anything else is refused before anything is sent: a
+        negative, NaN or infinite number with :class:`ValueError`, a ``bool``
+        or a non-number (such as ``"1"``) with :class:`TypeError`.
 
         Raises :class:`~actors.AskTimeout` when no reply comes within
         ``timeout`` seconds (the message is then not delivered if it has not
@@ -115,6 +123,10 @@ class LocalActorRef(ActorRef[M]):
 
     async def ask(self, message: M, timeout: float | None = None) -> Any:
         cell = self._cell
+        if timeout is not None and (type(timeout) is not float or not 0.0 < timeout < _INF):
+            timeout = check_timeout(timeout)  # or a ValueError/TypeError naming it
+            if not timeout:  # already expired: not delivered
+                raise AskTimeout(cell.path, type(message).__qualname__, 0.0)
         system = cell.system
         caller = current_cell.get()
         if caller is not None:
@@ -141,6 +153,48 @@ class LocalActorRef(ActorRef[M]):
 
     def __hash__(self) -> int:
         return hash((self._cell.path, self._cell.uid))
+
+
+_INF: Final = math.inf
+
+
+def check_timeout(timeout: object) -> float:
+    """``timeout`` as an ask's timeout in seconds, or a clear error naming it.
+
+    The slow path of the check every ask makes (a positive finite ``float``
+    never gets here): a positive finite ``int``/``float`` is returned as a
+    ``float``; ``0`` returns ``0.0``, which the caller treats as "already
+    expired"; a negative, NaN or infinite number raises :class:`ValueError`;
+    a ``bool`` or anything that is not an ``int``/``float`` raises
+    :class:`TypeError`. ``None`` (no timeout) is the caller's to handle.
+    """
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(
+            f"ask timeout must be a number of seconds (int or float) or None, "
+            f"got {timeout!r} ({type(timeout).__qualname__})"
+        )
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        seconds = _INF
+    if not 0.0 <= seconds < _INF:  # NaN fails every comparison
+        raise ValueError(
+            f"ask timeout must be a positive, finite number of seconds or None, got {timeout!r}"
+        )
+    return seconds
+
+
+def ask_timeout(timeout: float | None, target: str, message: object) -> float | None:
+    """``timeout`` checked as :meth:`ActorRef.ask` documents it (for refs off the
+    hot path): ``None``, or a positive finite ``float``; raises
+    :class:`~actors.AskTimeout` for ``0`` (already expired), and what
+    :func:`check_timeout` raises for an invalid one."""
+    if timeout is None or (type(timeout) is float and 0.0 < timeout < _INF):
+        return timeout
+    seconds = check_timeout(timeout)
+    if not seconds:
+        raise AskTimeout(target, type(message).__qualname__, 0.0)
+    return seconds
 
 
 current_cell: ContextVar[ActorCell | None] = ContextVar("tadpole_current_cell", default=None)

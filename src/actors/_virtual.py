@@ -22,7 +22,7 @@ import msgspec
 import structlog
 
 from ._cell import ActorCell, CellState, Guardian
-from ._ref import ActorRef
+from ._ref import ActorRef, ask_timeout
 from .supervision._spec import ChildSpec, Restart, SupervisorFlags
 
 if TYPE_CHECKING:
@@ -214,6 +214,7 @@ class VirtualRef(ActorRef[M], Generic[M]):
         await cell.deliver_wait(message)
 
     async def ask(self, message: M, timeout: float | None = None) -> Any:
+        timeout = ask_timeout(timeout, self.path, message)  # before activating the actor
         cell = await self._host.ready_cell(self)
         return await cell.ref.ask(message, timeout)
 

@@ -35,6 +35,7 @@ from ._filters import delivery_filters as delivery_filters
 from ._filters import filter_statistics as filter_statistics
 from ._mailbox import Overflow as Overflow
 from ._ref import PendingAsk as PendingAsk
+from ._ref import check_timeout as check_timeout
 from ._system import DeliveryHook as DeliveryHook
 from ._system import RemoteResolver as RemoteResolver
 
@@ -59,6 +60,7 @@ __all__ = (
     "cell_at",
     "cell_of",
     "check_running",
+    "check_timeout",
     "delivery_filters",
     "detach_remote",
     "filter_statistics",

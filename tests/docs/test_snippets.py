@@ -29,21 +29,9 @@ MAX_NOT_RUN = 0.25
 """At most this share of a page's python blocks may be marked not-run."""
 TIMEOUT = 90.0
 
-PENDING: dict[str, str] = {
-    "docs/ledger.md": "being made runnable by the ledger page's owner",
-}
-"""Pages whose blocks did not run yet when this harness landed, owned by other
-engineers who are rewriting them: expected to fail (not strictly). Delete an
-entry as soon as its page runs; never add one for a new page."""
-
-
-def _marks(page: Path) -> list[pytest.MarkDecorator]:
-    reason = PENDING.get(_id(page))
-    return [] if reason is None else [pytest.mark.xfail(reason=reason, strict=False)]
-
 
 def _params(found: list[Path]) -> list[object]:
-    return [pytest.param(page, id=_id(page), marks=_marks(page)) for page in found]
+    return [pytest.param(page, id=_id(page)) for page in found]
 
 
 def _id(page: Path) -> str:

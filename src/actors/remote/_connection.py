@@ -48,6 +48,7 @@ import asyncio
 import operator
 import ssl
 import struct
+from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 import anyio
@@ -350,6 +351,12 @@ class Connection:
         self._burst = False
         # Writing (push streams): senders waiting for a full transport to drain.
         self._drain_waiters: list[asyncio.Future[None]] = []
+        # Writing (writer task): the batch being handed to the stream, until it took it.
+        self._writing: bytearray | None = None
+        # Writing (push streams): the last writes, while the transport has not handed
+        # them all to the kernel (see _wrote), and their size in bytes.
+        self._written: deque[bytearray] = deque()
+        self._written_size = 0
 
     def __repr__(self) -> str:
         return f"<Connection to {self.peer.name} {'out' if self.initiator else 'in'}>"
@@ -400,7 +407,14 @@ class Connection:
         # with ConnectionLost: withdraw the ones not delivered yet.
         for answer in list(self.answering.values()):
             answer.cancel()
-        self._out.clear()  # never sent
+        # Tells written and still in the transport's buffer (push streams), taken for
+        # a write that never completed (writer task), then those still in the write
+        # buffer: never handed to the kernel, so never delivered; dead-lettered.
+        try:
+            self._dead_letter_unsent(reason)
+        except Exception as exc:  # a dead-letter subscriber's error must not stop the close
+            logger.error("dead_letters_failed", peer=self.peer.name, error=repr(exc))
+        self._out.clear()
         self._wake_drain_waiters()  # they queue in the send buffer instead
         self._batch = self._frames = []  # received, never delivered
         self._after = None
@@ -409,6 +423,16 @@ class Connection:
             blocked.close()
         await anyio.aclose_forcefully(self.stream)
         self.node._detach(self)
+
+    def _dead_letter_unsent(self, reason: str) -> None:
+        self._dead_letter_buffered(reason)
+        writing, self._writing = self._writing, None
+        if writing:
+            self.node._dead_letter_unsent(self.peer, writing, reason)
+        out = self._out
+        out.close_run()
+        if out.data:
+            self.node._dead_letter_unsent(self.peer, out.data, reason)
 
     def notify(self) -> None:
         """Something is waiting to be sent: write it now or at the end of this turn.
@@ -507,11 +531,50 @@ class Connection:
             count = self._fill() if outbox else 0
             if not self._out.data:
                 break
-            push.write(self._take(count))
+            data = self._take(count)
+            push.write(data)
+            self._wrote(push, data)
             wrote = True
             if not outbox:
                 break
         return wrote
+
+    def _wrote(self, push: TcpStream, data: bytearray) -> None:
+        """``data`` was written: keep the writes the kernel has not taken all of yet,
+        so that a cut can dead-letter their tells (one buffer-size read per write)."""
+        left = push.buffered()
+        written = self._written
+        if not left:  # the kernel took everything written so far
+            if written:
+                written.clear()
+                self._written_size = 0
+            return
+        written.append(data)
+        self._written_size += len(data)
+        while self._written_size - len(written[0]) >= left:
+            self._written_size -= len(written.popleft())
+
+    def _dead_letter_buffered(self, reason: str) -> None:
+        """Dead-letter the tells of every frame the transport still holds, whole or
+        in part: the rest of such a frame never leaves, so it is never delivered."""
+        written = self._written
+        push = self._push
+        if not written or push is None:
+            return
+        left = push.buffered()
+        data = b"".join(written)
+        written.clear()
+        self._written_size = 0
+        if not left:
+            return
+        sent = len(data) - left  # every byte before this reached the kernel
+        at = 0
+        while at < sent:
+            end = at + FRAME_HEADER_SIZE + _HEADER.unpack_from(data, at)[0]
+            if end > sent:
+                break
+            at = end
+        self.node._dead_letter_unsent(self.peer, data[at:], reason)
 
     def _turn_end(self) -> None:
         self._turn_pending = False
@@ -536,7 +599,11 @@ class Connection:
                     await self._waiter
                     continue
                 # anyio streams accept any bytes-like object; no copy of the batch.
-                await send(self._take(count))  # type: ignore[arg-type]
+                # Kept until the stream took it: if the send fails or the connection
+                # ends meanwhile, _finish dead-letters its tells.
+                data = self._writing = self._take(count)
+                await send(data)  # type: ignore[arg-type]
+                self._writing = None
         except _STREAM_GONE as exc:
             self._end("connection_lost", repr(exc))
 
@@ -599,7 +666,9 @@ class Connection:
         push = self._push
         if push is None or not push.writable:
             return False
-        push.write(self._take(0))
+        data = self._take(0)
+        push.write(data)
+        self._wrote(push, data)
         return True
 
     def ask(self, item: _Out) -> bool:

@@ -19,7 +19,9 @@ actor leave, and arrive, in order.
 When two nodes dial each other at once, the acceptor keeps its own dial if
 its name sorts first and refuses the other; so both sides end up using the
 same single connection. A lost connection fails the asks it carried with
-:class:`~actors.remote.ConnectionLost`; messages still in the buffer wait for
+:class:`~actors.remote.ConnectionLost`, and dead-letters the tells it had
+not handed to the kernel yet (see :meth:`RemoteNode._dead_letter_unsent`);
+messages still in the buffer wait for
 the next connection, which is dialled with exponential backoff (jitter drawn
 from the system's seeded rng, delays slept on the system's clock). A dial
 that fails fails the asks waiting in the buffer with
@@ -48,6 +50,7 @@ from protocol import (
     FrameReader,
     Handshake,
     HandshakeError,
+    Message,
     MessageKind,
     MessageTooLarge,
     RemoteFailure,
@@ -58,14 +61,14 @@ from protocol import (
 )
 
 from .. import AskTimeout, Overflow, SystemNotRunning
-from ..lowlevel import attach_remote, check_running, detach_remote
+from ..lowlevel import attach_remote, check_running, check_timeout, detach_remote
 from ._address import Address, parse_address
 from ._backoff import ReconnectBackoff
 from ._connection import _STREAM_GONE, Connection
 from ._deadlines import Deadlines, clock_reader
 from ._errors import HandshakeTimeout, InvalidAddress, NodeUnreachable, SendBufferFull
 from ._incoming import IncomingDecoder
-from ._ref import RemoteRef
+from ._ref import RemoteRef, not_a_message
 from ._transport import TcpTransport
 
 if TYPE_CHECKING:
@@ -73,8 +76,6 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from anyio.abc import ByteStream, TaskGroup
-
-    from protocol import Message
 
     from .. import ActorRef, ActorSystem
     from ._transport import Transport, TransportListener
@@ -88,6 +89,8 @@ _SIMULTANEOUS: Final = "simultaneous_connect"
 _TELL: Final = int(MessageKind.TELL)
 _HEADER_SIZE: Final = 4
 _pack_header: Final = struct.Struct(">I").pack_into
+_unpack_header: Final = struct.Struct(">I").unpack_from
+_INF: Final = math.inf
 
 
 class RemoteConfig(msgspec.Struct, frozen=True):
@@ -194,6 +197,10 @@ class RemoteStatistics(msgspec.Struct, frozen=True):
     answered with the error, a refused tell became a dead letter."""
     handshakes: int = 0
     """Accepted connections not authenticated yet (see ``RemoteConfig.max_handshakes``)."""
+    tells_unsent: int = 0
+    """Tells accepted for a peer and dead-lettered because their connection ended
+    before they were handed to the transport (see "What is lost on a cut" in the
+    remote docs)."""
 
 
 class _Counters:
@@ -210,6 +217,7 @@ class _Counters:
         "late_answers",
         "messages_received",
         "messages_sent",
+        "tells_unsent",
         "writes",
     )
 
@@ -229,6 +237,7 @@ class _Counters:
     late_answers: int
     messages_received: int
     messages_sent: int
+    tells_unsent: int
     writes: int
 
 
@@ -642,6 +651,13 @@ class RemoteNode:
     async def _ask(
         self, peer: _Peer, target: str, message: object, timeout: float | None, label: str
     ) -> Any:
+        # Checked before anything is built or sent: a bad value fails this call alone.
+        if not isinstance(message, Message):
+            raise not_a_message(message, label)
+        if timeout is not None and (type(timeout) is not float or not 0.0 < timeout < _INF):
+            timeout = check_timeout(timeout)  # or a ValueError/TypeError naming it
+            if not timeout:  # already expired: never sent
+                raise AskTimeout(label, type(message).__qualname__, 0.0)
         if not self._open:
             self._check_open()  # raises
         future: asyncio.Future[Any] = asyncio.Future(loop=self._loop)
@@ -675,6 +691,47 @@ class RemoteNode:
         _, label, message = item
         logger.warning("message_dropped", peer=label, reason=reason)
         self.system.dead_letters.publish(label, message, reason)
+
+    def _dead_letter_unsent(self, peer: _Peer, data: bytes | bytearray, reason: str) -> None:
+        """The connection to ``peer`` ended with ``data`` (whole frames this node
+        encoded) never handed to the transport: dead-letter each tell in it.
+
+        Decoded back from the frames (a cold path: nothing is kept per message
+        on the hot one), so a dead letter holds an equal copy of the message.
+        Asks in it already failed with ConnectionLost; answers and cancels have
+        nobody to go to.
+        """
+        publish = self.system.dead_letters.publish
+        why = f"connection to {peer.name} lost before it was sent ({reason})"
+        node = Address(peer.name, peer.host, peer.port).node_address
+        envelopes = self._envelopes
+        view = memoryview(data)
+        end = len(data)
+        at = 0
+        count = 0
+        while at + _HEADER_SIZE <= end:
+            size = _unpack_header(view, at)[0]
+            frame = bytes(view[at + _HEADER_SIZE : at + _HEADER_SIZE + size])
+            at += _HEADER_SIZE + size
+            try:
+                envelope = envelopes.decode(frame)
+                if envelope.kind is MessageKind.TELL:
+                    messages = [envelopes.decode_payload(envelope)]
+                elif envelope.kind is MessageKind.TELLS:
+                    messages = envelopes.decode_payloads(envelope)
+                else:
+                    continue
+            except RemoteProtocolError:  # cannot happen to our own frames; keep the bytes
+                publish(f"{node}/?", frame, why)
+                count += 1
+                continue
+            for message in messages:
+                publish(node + envelope.target, message, why)
+            count += len(messages)
+        view.release()
+        if count:
+            self._counters.tells_unsent += count
+            logger.warning("tells_unsent", node=self.name, peer=peer.name, count=count)
 
     def _reject_item(self, item: _Out, error: Exception) -> None:
         if item.conn is not None:
@@ -1011,6 +1068,7 @@ class RemoteNode:
             asks_cancelled=c.asks_cancelled,
             messages_refused=dict(self._refused),
             handshakes=self._handshakes,
+            tells_unsent=c.tells_unsent,
         )
 
     def __repr__(self) -> str:

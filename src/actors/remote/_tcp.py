@@ -249,6 +249,13 @@ class TcpStream(ByteStream):
             return
         self._transport.write(data)
 
+    def buffered(self) -> int:
+        """Bytes written and not yet taken by the kernel (0 once the connection is
+        lost: the transport then forgets them)."""
+        if self._closed:
+            return 0
+        return self._transport.get_write_buffer_size()
+
 
 def _ignore(data: bytes) -> None:
     """Where chunks go before the stream exists and after it was closed."""
