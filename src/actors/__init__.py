@@ -37,6 +37,7 @@ from ._maintenance import MaintenanceJob as MaintenanceJob
 from ._maintenance import MaintenanceStatistics as MaintenanceStatistics
 from ._ref import ActorRef as ActorRef
 from ._system import ActorSystem as ActorSystem
+from ._system import RecordSink as RecordSink
 from ._system import SystemStatistics as SystemStatistics
 from ._topics import Topics as Topics
 from ._topics import TopicStatistics as TopicStatistics
@@ -94,6 +95,7 @@ __all__ = (
     "MaintenanceJob",
     "MaintenanceStatistics",
     "Overflow",
+    "RecordSink",
     "RemoteActorError",
     "Restart",
     "RestartIntensityExceeded",

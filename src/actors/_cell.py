@@ -56,7 +56,6 @@ from .supervision._spec import ChildSpec, Directive, Restart, SupervisorFlags
 if TYPE_CHECKING:
     from collections.abc import Generator, Mapping
 
-    from ._filters import _Filters
     from ._system import ActorSystem
 
 __all__ = ["ActorCell", "CellState", "Guardian"]
@@ -236,7 +235,6 @@ class ActorCell(_Parent, Mailbox):
     __slots__ = (
         "_children",
         "_engine",
-        "_filters",
         "_links",
         "_log",
         "_next_anonymous",
@@ -261,10 +259,6 @@ class ActorCell(_Parent, Mailbox):
     )
 
     _uids = itertools.count(1)
-
-    # Set when the first delivery filter is installed (see _filters.py); never
-    # initialised here, so an actor without filters pays nothing for the slot.
-    _filters: _Filters
 
     def __init__(
         self, system: ActorSystem, parent: _Parent, spec: ChildSpec, name: str, path: str
@@ -712,6 +706,9 @@ class ActorCell(_Parent, Mailbox):
         self._engine = None
         self.parent.forget_child(self)
         self.system._unregister(self)
+        filters = self.system._delivery_filters
+        if filters:  # a stopped actor's filters go with it (see _filters.py)
+            filters.pop(self, None)
         self.system.topics.unsubscribe_all(self.ref)
         for target in self._watching or ():
             if target._watchers is not None:

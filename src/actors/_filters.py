@@ -19,10 +19,11 @@ A refused message is never enqueued and never reaches ``receive``:
 
 The actor counts its refusals (:func:`filter_statistics`).
 
-Costs: an actor without filters pays nothing, not even a test per message.
-Installing the first filter switches the cell to :class:`FilteredCell`, a
-subclass with the same layout whose enqueueing methods screen first;
-removing the last switches it back.
+Costs: an actor without filters pays nothing, not even a test per message
+or a byte of memory. Installing the first filter switches the cell to
+:class:`FilteredCell`, a subclass with the same layout whose enqueueing
+methods screen first; removing the last switches it back. The filters live in
+a table of the system, by cell.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import structlog
 
-from ._cell import ActorCell, refusal_reason
+from ._cell import ActorCell, CellState, refusal_reason
+from ._errors import ActorStopped
 from ._mailbox import Mailbox
 from ._ref import LocalActorRef, PendingAsk
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DeliveryFilter",
+    "DeliveryFilters",
     "FilterStatistics",
     "FilteredCell",
     "add_delivery_filter",
@@ -64,8 +67,12 @@ class FilterStatistics(msgspec.Struct, frozen=True):
     refused: int
 
 
-class _Filters:
-    """One actor's filters and its count of refusals (kept after the last filter goes)."""
+class DeliveryFilters:
+    """One actor's filters and its count of refusals, in its system's table of them.
+
+    Kept after the last filter goes (the count stays readable), dropped when
+    the actor stops.
+    """
 
     __slots__ = ("functions", "refused")
 
@@ -86,26 +93,6 @@ class FilteredCell(ActorCell):
 
     __slots__ = ()
 
-    def _screen(self, item: object) -> Exception | None:
-        """The refusal of ``item`` by the first filter that refuses it, or ``None``."""
-        message = item.message if type(item) is PendingAsk else item
-        for function in self._filters.functions:
-            try:
-                verdict = _verdict(function, function(message))
-            except Exception as exc:  # a filter that raises refuses (fails closed)
-                verdict = exc
-            if verdict is None:
-                continue
-            self._filters.refused += 1
-            logger.debug(
-                "message_refused",
-                actor=self.path,
-                msg_type=type(message).__qualname__,
-                error=repr(verdict),
-            )
-            return verdict
-        return None
-
     def put_nowait(self, item: object) -> object | None:
         """Screen, then enqueue by the overflow policy (see :meth:`Mailbox.put_nowait`).
 
@@ -113,15 +100,39 @@ class FilteredCell(ActorCell):
         refused message raises the refusal to the caller.
         """
         if not self._closed:  # a stopped actor's messages go to dead letters as before
-            error = self._screen(item)
-            if error is not None:
-                if type(item) is PendingAsk:
-                    future = item.future
-                    if not future.done():
-                        future.set_exception(error)
+            message = item.message if type(item) is PendingAsk else item
+            filters = self.system._delivery_filters[self]
+            for function in filters.functions:
+                try:
+                    verdict = function(message)
+                except Exception as exc:  # a filter that raises refuses (fails closed)
+                    verdict = exc
+                if verdict is not None:
+                    filters.refused += 1
+                    self._refuse(item, message, _refusal(function, verdict))
                     return None
-                raise error
         return Mailbox.put_nowait(self, item)
+
+    def _refuse(self, item: object, message: object, error: Exception) -> None:
+        """Fail a refused ask's future; raise for a refused message."""
+        if self._putters:
+            # A sender woken for the room this message would have taken: pass the
+            # room on to the next waiting sender, or it would wait for nothing.
+            items = self._items
+            if items is None or len(items) < self.capacity:
+                self._wake_putter()
+        logger.debug(
+            "message_refused",
+            actor=self.path,
+            msg_type=type(message).__qualname__,
+            error=repr(error),
+        )
+        if type(item) is PendingAsk:
+            future = item.future
+            if not future.done():
+                future.set_exception(error)
+            return
+        raise error
 
     def offer(self, item: object) -> bool:
         """Enqueue if there is room; a refused message is consumed: dead-lettered with
@@ -167,14 +178,21 @@ def add_delivery_filter(
 
     Returns a function that removes it again (calling it twice is harmless).
     The filter stays across the actor's restarts: it belongs to the actor,
-    not to one incarnation.
+    not to one incarnation; it goes when the actor stops.
+
+    :raises ActorStopped: the actor has stopped.
+    :raises TypeError: ``target`` is not a local ref or cell, or ``function``
+        is not callable.
     """
     if not callable(function):
         raise TypeError(f"a delivery filter must be callable, got {function!r}")
     cell = cell_of(target)
-    filters: _Filters | None = getattr(cell, "_filters", None)
+    if cell.state is CellState.STOPPED:
+        raise ActorStopped(cell.path, "a stopped actor takes no delivery filter")
+    table = cell.system._delivery_filters
+    filters = table.get(cell)
     if filters is None:
-        filters = cell._filters = _Filters()
+        filters = table[cell] = DeliveryFilters()
     filters.functions = (*filters.functions, function)
     if type(cell) is ActorCell:
         _switch(cell, FilteredCell)
@@ -195,12 +213,12 @@ def add_delivery_filter(
     return remove
 
 
-def _verdict(function: DeliveryFilter, result: object) -> Exception | None:
-    """What a filter's return value means; anything but ``None`` or an exception is a bug."""
-    if result is None or isinstance(result, Exception):
-        return result
+def _refusal(function: DeliveryFilter, verdict: object) -> Exception:
+    """The refusal a filter's verdict (not ``None``) means; anything but an exception is a bug."""
+    if isinstance(verdict, Exception):
+        return verdict
     return TypeError(
-        f"delivery filter {function!r} returned {result!r}: "
+        f"delivery filter {function!r} returned {verdict!r}: "
         "a filter returns None to accept or an exception to refuse"
     )
 
@@ -212,13 +230,15 @@ def _switch(cell: ActorCell, cls: type[ActorCell]) -> None:
 
 def delivery_filters(target: ActorRef[Any] | ActorCell) -> tuple[DeliveryFilter, ...]:
     """The delivery filters of ``target``'s actor, in the order they run."""
-    filters: _Filters | None = getattr(cell_of(target), "_filters", None)
+    cell = cell_of(target)
+    filters = cell.system._delivery_filters.get(cell)
     return () if filters is None else filters.functions
 
 
 def filter_statistics(target: ActorRef[Any] | ActorCell) -> FilterStatistics:
     """How many filters ``target``'s actor has and how many messages they refused."""
-    filters: _Filters | None = getattr(cell_of(target), "_filters", None)
+    cell = cell_of(target)
+    filters = cell.system._delivery_filters.get(cell)
     if filters is None:
         return FilterStatistics(filters=0, refused=0)
     return FilterStatistics(filters=len(filters.functions), refused=filters.refused)

@@ -270,12 +270,12 @@ class Maintenance:
 
     # -- lifetime (the system calls these) ----------------------------------------
 
-    def open(self) -> None:
+    def _attach(self) -> None:
         """The system started: accept jobs (threads still start on first use)."""
         self._loop = asyncio.get_running_loop()
         self._open = True
 
-    def stop_ticking(self) -> None:
+    def _stop_ticking(self) -> None:
         """Dispatch no more periodic runs (the system began shutting down)."""
         self._open = False
         self._table.close()
@@ -284,9 +284,9 @@ class Maintenance:
             self._timer = None
             self._timer_due = math.inf
 
-    async def aclose(self) -> None:
+    async def _aclose(self) -> None:
         """Cancel queued jobs, wait for running ones, join every thread."""
-        self.stop_ticking()
+        self._stop_ticking()
         self._closed = True
         pool = self._pool
         if pool is not None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._actor import Actor
+    from ._filters import DeliveryFilters
     from ._mailbox import MailboxConfig
     from ._ref import ActorRef
     from .supervision._spec import Directives
@@ -50,10 +51,17 @@ class RemoteResolver(Protocol):
     def ref(self, address: str) -> ActorRef[Any]: ...
 
 
-class DeliveryLedger(Protocol):
-    """What delivery recording needs of a ledger (:class:`actors.ledger.Ledger` is one)."""
+class RecordSink(Protocol):
+    """What the runtime and its roles need of a ledger: append without waiting.
 
-    def append_nowait(self, kind: str, payload: object) -> object: ...
+    :class:`actors.ledger.Ledger` is one. The system records deliveries into
+    it (``record_deliveries``) and the roles their job transitions; both take
+    any object with this method, so neither depends on the ledger wing.
+    """
+
+    def append_nowait(self, kind: str, payload: object) -> object:
+        """Append a record of ``kind``; never waits (raises if it cannot take it)."""
+        ...
 
 
 DELIVERY_RECORD_KIND = "delivery"
@@ -104,7 +112,7 @@ class ActorSystem:
         guardian_flags: SupervisorFlags | None = None,
         trace_messages: bool = False,
         on_deliver: DeliveryHook | None = None,
-        ledger: DeliveryLedger | None = None,
+        ledger: RecordSink | None = None,
         record_deliveries: bool = False,
         maintenance_workers: int = DEFAULT_MAINTENANCE_WORKERS,
     ) -> None:
@@ -139,6 +147,9 @@ class ActorSystem:
         self._guardian = Guardian(self, guardian_flags or SupervisorFlags())
         self._virtual = VirtualActors(self, guardian_flags or SupervisorFlags())
         self._cells: dict[str, ActorCell] = {}
+        # Delivery filters by cell, for the actors that have (or had) some: kept
+        # here rather than in a slot of every cell, so the others pay nothing.
+        self._delivery_filters: dict[ActorCell, DeliveryFilters] = {}
         self._background: dict[asyncio.Task[Any], None] = {}
         self._correlation_ids = itertools.count(1)
         """Correlation ids for asks, unique within this system."""
@@ -158,7 +169,7 @@ class ActorSystem:
         if self._running or self.stopping:
             raise SystemNotRunning(f"actor system {self.name!r} cannot be entered twice")
         self._running = True
-        self.maintenance.open()
+        self.maintenance._attach()
         logger.info("system_started", system=self.name)
         return self
 
@@ -175,7 +186,7 @@ class ActorSystem:
         if not self._running:
             return
         self.stopping = True
-        self.maintenance.stop_ticking()
+        self.maintenance._stop_ticking()
         try:
             await self._cancel_background()
             await self._virtual.shutdown()
@@ -184,7 +195,7 @@ class ActorSystem:
             await self._cancel_background()
         finally:
             # After the actors: their stop hooks may still run maintenance jobs.
-            await self.maintenance.aclose()
+            await self.maintenance._aclose()
             self._running = False
             self._guardian.state = CellState.STOPPED
             logger.info("system_stopped", system=self.name)
@@ -414,7 +425,7 @@ class _LedgerRecorder:
 
     __slots__ = ("_ledger",)
 
-    def __init__(self, ledger: DeliveryLedger) -> None:
+    def __init__(self, ledger: RecordSink) -> None:
         self._ledger = ledger
 
     def __call__(self, path: str, message: object, correlation_id: int | None) -> None:

@@ -11,6 +11,10 @@ Nothing outside ``actors`` imports a private module (``actors._cell`` and the
 like); import-linter contracts in ``pyproject.toml`` hold every wing to
 ``actors`` and ``actors.lowlevel``.
 
+The clock types (:class:`~actors.Clock`, :class:`~actors.Cancellable`,
+:class:`~actors.LoopClock`), :class:`~actors.Overflow` and the errors are
+public names of :mod:`actors`; the wings import them from there.
+
 **Delivery filters** (:func:`add_delivery_filter`) see each message before it
 is enqueued for one actor and may refuse it: the sender gets the refusal (a
 ``tell`` or ``send`` raises it, an ``ask`` fails with it, a remote asker gets
@@ -24,16 +28,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._cell import ActorCell as ActorCell
-from ._clock import Cancellable as Cancellable
-from ._clock import Clock as Clock
-from ._clock import LoopClock as LoopClock
 from ._filters import DeliveryFilter as DeliveryFilter
 from ._filters import FilterStatistics as FilterStatistics
 from ._filters import add_delivery_filter as add_delivery_filter
 from ._filters import cell_of as cell_of
 from ._filters import delivery_filters as delivery_filters
 from ._filters import filter_statistics as filter_statistics
-from ._mailbox import Overflow as Overflow
 from ._ref import PendingAsk as PendingAsk
 from ._ref import check_timeout as check_timeout
 from ._system import DeliveryHook as DeliveryHook
@@ -42,17 +42,15 @@ from ._system import RemoteResolver as RemoteResolver
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
+    from scheduler import WorkStealingPool
+
     from ._system import ActorSystem
 
 __all__ = (
     "ActorCell",
-    "Cancellable",
-    "Clock",
     "DeliveryFilter",
     "DeliveryHook",
     "FilterStatistics",
-    "LoopClock",
-    "Overflow",
     "PendingAsk",
     "RemoteResolver",
     "add_delivery_filter",
@@ -65,6 +63,7 @@ __all__ = (
     "detach_remote",
     "filter_statistics",
     "next_correlation_id",
+    "pool",
     "spawn_background",
 )
 
@@ -103,3 +102,24 @@ def attach_remote(system: ActorSystem, resolver: RemoteResolver) -> None:
 def detach_remote(system: ActorSystem, resolver: RemoteResolver) -> None:
     """Undo :func:`attach_remote` (nothing if ``resolver`` is not the one attached)."""
     system._detach_remote(resolver)
+
+
+def pool(system: ActorSystem) -> WorkStealingPool:
+    """The system's work-stealing pool, the one behind ``system.maintenance``.
+
+    Started on first use, closed when the system stops (queued work is then
+    cancelled). Prefer ``system.maintenance.every``/``run``; take the pool
+    itself for work that needs its own submission pattern (a fan-out over
+    many items). Results that change an actor's state go back to it as
+    messages, never as shared mutable state.
+
+    :raises SystemNotRunning: the system is not running.
+    :raises ValueError: the system was made with ``maintenance_workers=0`` (no pool).
+    """
+    maintenance = system.maintenance
+    maintenance._check_open(registering=False)
+    if maintenance.workers == 0:
+        raise ValueError(
+            f"actor system {system.name!r} has no pool (maintenance_workers=0 runs jobs inline)"
+        )
+    return maintenance._ensure_pool()

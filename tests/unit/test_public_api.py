@@ -11,6 +11,7 @@ import pytest
     "package",
     [
         "actors",
+        "actors.lowlevel",
         "actors.supervision",
         "actors.testing",
         "protocol",
@@ -32,7 +33,7 @@ def test_all_names_exist_and_are_unique(package: str) -> None:
         assert not name.startswith("_")
 
 
-@pytest.mark.parametrize("package", ["actors", "protocol"])
+@pytest.mark.parametrize("package", ["actors", "actors.lowlevel", "protocol"])
 def test_every_public_class_of_the_package_is_exported(package: str) -> None:
     module = importlib.import_module(package)
     exported = set(module.__all__)
@@ -44,3 +45,36 @@ def test_every_public_class_of_the_package_is_exported(package: str) -> None:
         and value.__module__.startswith(package)
     }
     assert public <= exported
+
+
+PLUMBING = (
+    "attach_remote",
+    "detach_remote",
+    "register",
+    "unregister",
+    "cell_at",
+    "create_actor_task",
+    "spawn_background",
+    "delivery_observer",
+    "check_running",
+    "correlation_ids",
+    "logs_info",
+)
+"""What ``ActorSystem`` once offered its cells and wings among its public members."""
+
+
+def test_the_actor_system_keeps_its_plumbing_private() -> None:
+    from actors import ActorSystem
+
+    system = ActorSystem("plain")
+    leaked = [name for name in PLUMBING if hasattr(system, name)]
+    assert not leaked, f"ActorSystem offers runtime plumbing publicly: {leaked}"
+
+
+def test_the_low_level_door_offers_what_the_wings_need() -> None:
+    from actors import lowlevel
+
+    needed = {"cell_at", "cell_of", "attach_remote", "detach_remote", "spawn_background"}
+    needed |= {"check_running", "next_correlation_id", "PendingAsk", "ActorCell"}
+    needed |= {"add_delivery_filter", "delivery_filters", "filter_statistics"}
+    assert needed <= set(lowlevel.__all__)

@@ -27,6 +27,15 @@ from protocol import Message
 
 from .. import Actor, MailboxConfig
 from ._errors import InvalidTask
+from ._messages import (
+    BalancerRestarted,
+    GetSummary,
+    PlanCycle,
+    RunCycle,
+    SubmitTask,
+    TaskAccepted,
+    TaskRejected,
+)
 from ._planner import BalancerConfig, Dispatched, DispatchPlanner
 from ._records import DEFER, DISPATCH, RecordSink, append_record
 from ._scoring import Channel, Task
@@ -36,52 +45,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Balancer",
-    "BalancerRestarted",
     "CycleHook",
     "CycleReport",
     "DispatchSummary",
-    "GetSummary",
-    "PlanCycle",
-    "RunCycle",
-    "SubmitTask",
-    "TaskAccepted",
-    "TaskRejected",
 ]
-
-
-class SubmitTask(Message, tag="roles.submit_task"):
-    task: Task
-
-
-class TaskAccepted(Message, tag="roles.task_accepted"):
-    task_id: str
-    score: float
-    deferred: bool = False
-    """Held outside the dispatch queue by the creative backlog cap (it still waits)."""
-
-
-class TaskRejected(Message, tag="roles.task_rejected"):
-    task_id: str
-    field: str
-    error: str
-
-
-class RunCycle(Message, tag="roles.run_cycle"):
-    """Run a dispatch cycle now (in the balancer's mode); the reply is its report."""
-
-
-class PlanCycle(Message, tag="roles.plan_cycle"):
-    """Plan the next cycle without dispatching anything (a dry run, in any mode)."""
-
-
-class GetSummary(Message, tag="roles.get_summary"):
-    pass
-
-
-class BalancerRestarted(Message, tag="roles.balancer_restarted"):
-    """Told to the parent by a restarted balancer: its queue is empty again."""
-
-    reason: str
 
 
 class _Cycle(Message, tag="roles.balancer_cycle"):
@@ -89,6 +56,8 @@ class _Cycle(Message, tag="roles.balancer_cycle"):
 
 
 class CycleReport(msgspec.Struct, frozen=True):
+    """What one dispatch cycle did (or, planned only, would do)."""
+
     cycle: int
     applied: bool
     dispatches: tuple[Dispatched, ...]
@@ -97,6 +66,7 @@ class CycleReport(msgspec.Struct, frozen=True):
 
 
 CycleHook = Callable[[CycleReport], object]
+"""Called with each cycle's report (metrics, tests); its return value is ignored."""
 
 
 class DispatchSummary(msgspec.Struct, frozen=True):

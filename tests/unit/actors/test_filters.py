@@ -10,6 +10,7 @@ import pytest
 
 from actors import (
     Actor,
+    ActorStopped,
     ActorSystem,
     DeadLetter,
     DeliveryRefused,
@@ -301,3 +302,58 @@ async def test_offered_messages_are_consumed_when_refused() -> None:
         await wait_until(lambda: seen == [2, 4, 6])
         assert cell.offer_many(batch, 5) == 1
         await wait_until(lambda: seen == [2, 4, 6, 8])
+
+
+async def test_a_refused_send_passes_its_room_on_to_the_next_waiting_sender() -> None:
+    """Two senders wait for room; the first one woken is refused: the second gets in."""
+    seen: list[object] = []
+    gate = anyio.Event()
+
+    class Slow(Recorder):
+        async def receive(self, message: Any) -> Any:
+            if message == "block":
+                await gate.wait()
+            return await super().receive(message)
+
+    async with ActorSystem("t") as system:
+        ref = await system.spawn(Slow, seen, name="r", mailbox=MailboxConfig(capacity=1))
+        cell = lowlevel.cell_of(ref)
+        ref.tell("block")
+        await wait_until(lambda: len(cell.mailbox) == 0)
+        ref.tell("fill")
+        lowlevel.add_delivery_filter(ref, refuse_odd)
+        outcomes: dict[int, str] = {}
+
+        async def send(n: int) -> None:
+            try:
+                await ref.send(n)
+            except Odd:
+                outcomes[n] = "refused"
+            else:
+                outcomes[n] = "sent"
+
+        with anyio.fail_after(WAIT):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(send, 1)
+                await wait_until(lambda: cell.statistics().waiting_senders == 1)
+                tg.start_soon(send, 2)
+                await wait_until(lambda: cell.statistics().waiting_senders == 2)
+                gate.set()
+        assert outcomes == {1: "refused", 2: "sent"}
+        assert await ref.ask("done", timeout=WAIT) == "done"
+        assert seen == ["block", "fill", 2, "done"]
+
+
+async def test_a_stopped_actors_filters_go_with_it() -> None:
+    async with ActorSystem("t") as system:
+        ref = await system.spawn(Recorder, [], name="r")
+        lowlevel.add_delivery_filter(ref, refuse_odd)
+        with pytest.raises(Odd):
+            ref.tell(1)
+        await system.stop(ref)
+        assert lowlevel.filter_statistics(ref) == lowlevel.FilterStatistics(filters=0, refused=0)
+        assert not system._delivery_filters  # nothing of the stopped actor is kept
+        ref.tell(3)  # a stopped actor: dead letters, as without filters
+        assert system.dead_letters.count == 1
+        with pytest.raises(ActorStopped):
+            lowlevel.add_delivery_filter(ref, refuse_odd)
