@@ -545,6 +545,7 @@ def main() -> None:
     parser.add_argument("--rss-child", choices=["raw", "idle", "messaged"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
+        quiet_logging()
         loop_name = "asyncio" if args.loop == "both" else args.loop
         per = run_on(loop_name, lambda: rss_child(args.rss_child, args.actors))
         print(json.dumps({"bytes": per}))
