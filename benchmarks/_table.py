@@ -50,8 +50,33 @@ def read_lines(paths: list[str]) -> list[dict[str, Any]]:
                 continue
             if isinstance(record, dict) and "figure" in record:
                 record["_source"] = Path(path).stem
-                figures.append(record)
+                figures.append(normalise(record))
     return figures
+
+
+_LOWER_IS_BETTER = re.compile(r"^(s|ms|us|ns|bytes)\b")
+
+
+def normalise(record: dict[str, Any]) -> dict[str, Any]:
+    """Make ``ratio`` > 1 mean better for us on every line.
+
+    Most benches already print baseline/ours for times and bytes; the ones
+    that print ours/baseline (bench_ledger's replay, bench_stealing's waits)
+    are turned round here, recognised by their ratio equalling value/baseline.
+    """
+    value, baseline, ratio = record.get("value"), record.get("baseline"), record.get("ratio")
+    numbers = all(isinstance(x, int | float) for x in (value, baseline, ratio))
+    if not numbers or not value or not baseline:
+        return record
+    if (
+        _LOWER_IS_BETTER.match(str(record.get("unit", "")))
+        and abs(ratio - value / baseline) < 0.01 * abs(ratio)
+        and abs(value - baseline) > 1e-9
+    ):
+        record["ratio"] = round(baseline / value, 3)
+        if isinstance(record.get("paired_ratio"), int | float) and record["paired_ratio"]:
+            record["paired_ratio"] = round(1 / record["paired_ratio"], 3)
+    return record
 
 
 def number(value: Any) -> str:
