@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@# The distribution was called "tadpole" before (a name PyPI gives another
 	@# project): drop that install so only tadpole-actors claims our packages.
 	$(PY) -m pip uninstall --quiet --disable-pip-version-check -y tadpole 2>/dev/null || true
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,uvloop,docs]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,uvloop,http,docs]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -53,6 +53,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(PY) bench_ledger.py --uvloop --only group | tee .out/ledger-uvloop.jsonl
 	cd benchmarks && ../$(PY) bench_dispatch.py | tee .out/dispatch.jsonl
 	cd benchmarks && ../$(PY) bench_stealing.py | tee .out/stealing.jsonl
+	cd benchmarks && ../$(PY) bench_tickets.py | tee .out/tickets.jsonl
 	$(PY) benchmarks/_table.py --command "make bench" $(BENCH_OUT)/*.jsonl
 
 clean:

@@ -1,6 +1,8 @@
 """In-process figures, each next to its raw asyncio baseline measured in the same run.
 
 - tell: 1 sender -> 1 actor, 200k messages, against an asyncio.Queue producer/consumer
+- tell to a filtered actor: the same with one delivery filter (accepting all), against
+  the unfiltered tell (the cost of a filter; an actor without one pays nothing)
 - send: the same through a bounded mailbox (waiting for room) against a bounded Queue
 - ask: sequential round trips against a raw queue + future ping-pong
 - concurrent ask: 1,000 askers on one actor, throughput and p99, against 1,000 raw
@@ -36,7 +38,7 @@ import tracemalloc
 from typing import TYPE_CHECKING, Any
 
 from _common import emit, interleaved, paired_ratio, quiet_logging
-from actors import Actor, ActorSystem, MailboxConfig
+from actors import Actor, ActorSystem, MailboxConfig, lowlevel
 from protocol import Message
 
 if TYPE_CHECKING:
@@ -148,6 +150,25 @@ async def raw_queue_throughput(n: int, maxsize: int = 0) -> float:
 async def actor_tell_throughput(n: int) -> float:
     async with ActorSystem("bench") as system:
         ref = await system.spawn(Sink, mailbox=MailboxConfig(capacity=n + 10))
+        msg = Ping(1)
+        start = time.perf_counter()
+        tell = ref.tell
+        for _ in range(n):
+            tell(msg)
+        count = await ref.ask(Done())
+        elapsed = time.perf_counter() - start
+        assert count == n + 1, count
+        return n / elapsed
+
+
+def _accept(message: object) -> Exception | None:
+    return None
+
+
+async def actor_filtered_tell_throughput(n: int) -> float:
+    async with ActorSystem("bench") as system:
+        ref = await system.spawn(Sink, mailbox=MailboxConfig(capacity=n + 10))
+        lowlevel.add_delivery_filter(ref, _accept)
         msg = Ping(1)
         start = time.perf_counter()
         tell = ref.tell
@@ -588,6 +609,20 @@ def main() -> None:
             loop=loop,
             messages=n,
             target_ratio=0.8,
+        )
+        raw, ours = pair(
+            lambda: actor_tell_throughput(n), lambda: actor_filtered_tell_throughput(n)
+        )
+        emit(
+            "tell_throughput_filtered",
+            ours,
+            "msg/s",
+            baseline=raw,
+            paired_ratio=last[0],
+            baseline_name="tell to the same actor without a delivery filter",
+            loop=loop,
+            messages=n,
+            filters=1,
         )
         raw, ours = pair(
             lambda: raw_queue_throughput(n, 1024), lambda: actor_send_throughput(n, 1024)

@@ -2,6 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
+
+import protocol._public
+import scheduler._public
+
+# Public names carry their public package as __module__ (protocol._public);
+# autodoc reads attribute docstrings from the module __module__ names, so the
+# docs are built from the defining modules, as before that renaming: import
+# every package (each publishes its names), then give the names their origins.
+for _package in (
+    "actors",
+    "actors.cluster",
+    "actors.ledger",
+    "actors.node",
+    "actors.remote",
+    "actors.roles",
+    "actors.supervision",
+    "actors.testing",
+    "protocol",
+    "scheduler",
+):
+    importlib.import_module(_package)
+protocol._public.restore_origins()
+scheduler._public.restore_origins()
+
 project = "Tadpole"
 author = "Tadpole developers"
 copyright = "2026, Tadpole developers"

@@ -2,7 +2,7 @@
 
 import anyio
 
-from actors import Actor, ActorSystem
+from actors import Actor, ActorSystem, Request
 from protocol import Message
 
 
@@ -10,19 +10,19 @@ class Add(Message):
     amount: int
 
 
-class Get(Message):
-    pass
-
-
 class Total(Message):
     value: int
 
 
-class Counter(Actor[Message]):
+class Get(Message, Request[Total]):  # a Get is answered with a Total
+    pass
+
+
+class Counter(Actor[Add | Get]):  # its refs accept an Add or a Get, nothing else
     def __init__(self) -> None:
         self.total = 0
 
-    async def receive(self, message: Message) -> Message | None:
+    async def receive(self, message: Add | Get) -> Total | None:
         match message:
             case Add(amount=n):
                 self.total += n
@@ -35,7 +35,7 @@ async def main() -> None:
     async with ActorSystem("demo") as system:
         counter = await system.spawn(Counter, name="counter")
         counter.tell(Add(2))  # never blocks
-        total = await counter.ask(Get(), timeout=1.0)
+        total = await counter.ask(Get(), timeout=1.0)  # typed: Total
         assert total == Total(2)
         print(total)
 

@@ -22,6 +22,7 @@ from ._errors import ActorNotFound as ActorNotFound
 from ._errors import ActorStopped as ActorStopped
 from ._errors import AskDeadlock as AskDeadlock
 from ._errors import AskTimeout as AskTimeout
+from ._errors import DeliveryRefused as DeliveryRefused
 from ._errors import LinkedActorFailed as LinkedActorFailed
 from ._errors import MailboxFull as MailboxFull
 from ._errors import RemoteActorError as RemoteActorError
@@ -31,8 +32,13 @@ from ._errors import SystemShutdown as SystemShutdown
 from ._mailbox import MailboxConfig as MailboxConfig
 from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._mailbox import Overflow as Overflow
+from ._maintenance import Maintenance as Maintenance
+from ._maintenance import MaintenanceJob as MaintenanceJob
+from ._maintenance import MaintenanceStatistics as MaintenanceStatistics
 from ._ref import ActorRef as ActorRef
+from ._ref import Request as Request
 from ._system import ActorSystem as ActorSystem
+from ._system import RecordSink as RecordSink
 from ._system import SystemStatistics as SystemStatistics
 from ._topics import Topics as Topics
 from ._topics import TopicStatistics as TopicStatistics
@@ -77,6 +83,7 @@ __all__ = (
     "Clock",
     "DeadLetter",
     "DeadLetters",
+    "DeliveryRefused",
     "Directive",
     "Directives",
     "LinkExited",
@@ -85,8 +92,13 @@ __all__ = (
     "MailboxConfig",
     "MailboxFull",
     "MailboxStatistics",
+    "Maintenance",
+    "MaintenanceJob",
+    "MaintenanceStatistics",
     "Overflow",
+    "RecordSink",
     "RemoteActorError",
+    "Request",
     "Restart",
     "RestartIntensityExceeded",
     "Strategy",
@@ -101,3 +113,8 @@ __all__ = (
     "VirtualStatistics",
     "run",
 )
+
+# After _ours's check, like every import of protocol here.
+from protocol._public import publish as _publish_names  # noqa: E402
+
+_publish_names(__name__, globals(), __all__)

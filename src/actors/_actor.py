@@ -12,7 +12,7 @@ Hook order for one incarnation::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, TypeVarTuple, overload
 
 from ._mailbox import MailboxConfig
 from .supervision._spec import (
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["Actor", "ActorContext"]
 
 M = TypeVar("M")
+A = TypeVar("A")
+Ts = TypeVarTuple("Ts")
 
 
 class Actor(Generic[M]):
@@ -143,7 +145,32 @@ class ActorContext:
     def restart_count(self) -> int:
         return self._cell.restart_count
 
+    @overload
     async def spawn(
+        self,
+        factory: Callable[[*Ts], Actor[A]],
+        *args: *Ts,
+        name: str | None = None,
+        kwargs: None = None,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
+    ) -> ActorRef[A]: ...
+    @overload
+    async def spawn(
+        self,
+        factory: Callable[..., Actor[A]],
+        *args: Any,
+        name: str | None = None,
+        kwargs: Mapping[str, Any],
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
+    ) -> ActorRef[A]: ...
+    # mypy cannot match ``*args: *Ts`` against the implementation's ``*args: Any``.
+    async def spawn(  # type: ignore[misc]
         self,
         factory: Callable[..., Actor[Any]],
         *args: Any,
@@ -156,9 +183,60 @@ class ActorContext:
     ) -> ActorRef[Any]:
         """Start a child of this actor, supervised by this actor's ``supervisor_flags``.
 
-        ``directives`` (what a failure in the child's ``receive`` means)
-        overrides the child class's own.
+        Takes what :meth:`ActorSystem.spawn <actors.ActorSystem.spawn>` takes,
+        and its ref is typed the same way. ``directives`` (what a failure in
+        the child's ``receive`` means) overrides the child class's own. A
+        coroutine, like :meth:`ActorSystem.spawn <actors.ActorSystem.spawn>`;
+        :meth:`spawn_nowait` is the same for synchronous code.
         """
+        return self.spawn_nowait(
+            factory,
+            *args,
+            name=name,
+            kwargs=kwargs,
+            restart=restart,
+            shutdown=shutdown,
+            mailbox=mailbox,
+            directives=directives,
+        )
+
+    @overload
+    def spawn_nowait(
+        self,
+        factory: Callable[[*Ts], Actor[A]],
+        *args: *Ts,
+        name: str | None = None,
+        kwargs: None = None,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
+    ) -> ActorRef[A]: ...
+    @overload
+    def spawn_nowait(
+        self,
+        factory: Callable[..., Actor[A]],
+        *args: Any,
+        name: str | None = None,
+        kwargs: Mapping[str, Any],
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
+    ) -> ActorRef[A]: ...
+    # mypy cannot match ``*args: *Ts`` against the implementation's ``*args: Any``.
+    def spawn_nowait(  # type: ignore[misc]
+        self,
+        factory: Callable[..., Actor[Any]],
+        *args: Any,
+        name: str | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
+    ) -> ActorRef[Any]:
+        """:meth:`spawn`, for synchronous code (a helper of ``receive``): never waits."""
         spec = child_spec(
             factory,
             args,
@@ -171,8 +249,13 @@ class ActorContext:
         )
         return self._cell.spawn_child(spec).ref
 
-    def spawn_spec(self, spec: ChildSpec) -> ActorRef[Any]:
-        """Start a child from a :class:`~actors.supervision.ChildSpec`."""
+    async def spawn_spec(self, spec: ChildSpec) -> ActorRef[Any]:
+        """Start a child from a :class:`~actors.supervision.ChildSpec` (a coroutine, like
+        :meth:`spawn`; :meth:`spawn_spec_nowait` is the same for synchronous code)."""
+        return self._cell.spawn_child(spec).ref
+
+    def spawn_spec_nowait(self, spec: ChildSpec) -> ActorRef[Any]:
+        """:meth:`spawn_spec`, for synchronous code: never waits."""
         return self._cell.spawn_child(spec).ref
 
     def stop(self, ref: ActorRef[Any] | None = None, *, graceful: bool = False) -> None:

@@ -140,7 +140,7 @@ class _Parent:
 
     def spawn_child(self, spec: ChildSpec) -> ActorCell:
         system = self.system
-        system.check_running()
+        system._check_running()
         if self.state is not CellState.RUNNING:
             raise ActorStopped(self.path, "cannot spawn children while stopping or failed")
         if spec.name is not None:
@@ -155,14 +155,14 @@ class _Parent:
         if name in children:
             raise ActorNameTaken(path)
         cell = ActorCell(system, self, spec, name, path)
-        if not system.register(cell):
+        if not system._register(cell):
             raise ActorNameTaken(path)
         children[name] = cell
         try:
             cell.start_incarnation(None)
         except BaseException:
             del children[name]
-            system.unregister(cell)
+            system._unregister(cell)
             cell.mailbox.close()
             cell.state = CellState.STOPPED
             raise
@@ -349,18 +349,34 @@ class ActorCell(_Parent, Mailbox):
             self._dropped(dropped)
 
     def deliver_quietly(self, message: object) -> None:
-        """Deliver from the runtime itself (timers, watch, links): never raises."""
+        """Deliver for a sender that cannot be told (timers, watch, links): never raises.
+
+        A full mailbox or a delivery filter's refusal sends the message to dead letters.
+        """
         try:
             self.deliver(message)
         except MailboxFull:
             self.system.dead_letters.publish(self.path, message, "mailbox full")
+        except Exception as error:  # only a delivery filter's refusal is left
+            self.system.dead_letters.publish(self.path, message, refusal_reason(error))
 
     async def deliver_wait(self, message: object) -> None:
-        """``send``: wait for room; a stopped actor dead-letters the message."""
+        """``send``: wait for room; a stopped actor dead-letters the message.
+
+        A delivery filter's refusal is raised to the caller.
+        """
         try:
             await self.put(message)
         except ActorStopped:
             self.system.dead_letters.publish(self.path, message, "actor stopped")
+
+    async def deliver_wait_quietly(self, message: object) -> None:
+        """:meth:`deliver_wait` for a sender that cannot be told (a tell from another
+        node): a refusal sends the message to dead letters instead of raising."""
+        try:
+            await self.deliver_wait(message)
+        except Exception as error:  # only a delivery filter's refusal is left
+            self.system.dead_letters.publish(self.path, message, refusal_reason(error))
 
     async def deliver_ask(self, pending: PendingAsk) -> None:
         try:
@@ -410,7 +426,7 @@ class ActorCell(_Parent, Mailbox):
         self.task = None
         self._engine = None  # a new incarnation supervises with a fresh intensity window
         if reason is None:
-            if self.system.logs_info:
+            if self.system._logs_info:
                 logger.info("actor_started", actor=self.path, actor_type=self.actor_type)
         else:
             self.restart_count += 1
@@ -439,7 +455,7 @@ class ActorCell(_Parent, Mailbox):
     def _start_loop(self, reason: BaseException | None) -> None:
         instance = self.instance
         assert instance is not None
-        self.task = self.system.create_actor_task(self._run(instance, reason), self.path)
+        self.task = self.system._create_actor_task(self._run(instance, reason), self.path)
 
     async def _run(self, instance: Actor[Any], reason: BaseException | None) -> None:
         """The actor's loop: one message at a time until halted or failed."""
@@ -458,7 +474,7 @@ class ActorCell(_Parent, Mailbox):
             return
         mailbox = self.mailbox
         receive = instance.receive
-        observe = self.system.delivery_observer(self, instance)
+        observe = self.system._delivery_observer(self, instance)
         create_future = asyncio.get_running_loop().create_future
         budget = THROUGHPUT
         while not self.halt_requested:
@@ -559,7 +575,9 @@ class ActorCell(_Parent, Mailbox):
             return  # already failing or stopping from outside
         self.state = CellState.FAILED
         self._log_failure(exc, item)
-        self.system.spawn_background(self._after_failure(exc, directive), f"failure of {self.path}")
+        self.system._spawn_background(
+            self._after_failure(exc, directive), f"failure of {self.path}"
+        )
 
     def _log_failure(self, exc: BaseException, item: object | None) -> None:
         self.failures += 1
@@ -687,7 +705,10 @@ class ActorCell(_Parent, Mailbox):
         self.task = None
         self._engine = None
         self.parent.forget_child(self)
-        self.system.unregister(self)
+        self.system._unregister(self)
+        filters = self.system._delivery_filters
+        if filters:  # a stopped actor's filters go with it (see _filters.py)
+            filters.pop(self, None)
         self.system.topics.unsubscribe_all(self.ref)
         for target in self._watching or ():
             if target._watchers is not None:
@@ -702,18 +723,18 @@ class ActorCell(_Parent, Mailbox):
             if watcher._watching is not None:
                 watcher._watching.pop(self, None)
             watcher.deliver_quietly(Terminated(path=self.path, reason=reason, failed=failed))
-        if self.system.logs_info:
+        if self.system._logs_info:
             logger.info("actor_stopped", actor=self.path, reason=reason)
 
     def request_stop(self, ref: ActorRef[Any] | None, *, graceful: bool = False) -> None:
         if ref is None or ref == self.ref:
-            self.system.spawn_background(self._exit_normally(graceful), f"exit of {self.path}")
+            self.system._spawn_background(self._exit_normally(graceful), f"exit of {self.path}")
             return
         target = _cell_of(ref)
         if target.parent is not self:
             raise ValueError(f"{self.path} can stop only itself or its children, not {ref}")
         stop = target.stop_gracefully() if graceful else target.stop()
-        self.system.spawn_background(stop, f"stop of {target.path}")
+        self.system._spawn_background(stop, f"stop of {target.path}")
 
     async def _exit_normally(self, graceful: bool) -> None:
         """The actor stopped itself: a normal exit, which restarts a ``PERMANENT`` actor.
@@ -791,7 +812,7 @@ class ActorCell(_Parent, Mailbox):
                 failure = LinkedActorFailed(
                     linked.path, f"linked actor {self.path} failed: {reason!r}"
                 )
-                self.system.spawn_background(linked.fail(failure), f"link failure {linked.path}")
+                self.system._spawn_background(linked.fail(failure), f"link failure {linked.path}")
 
 
 def _cancelled(exc: BaseException) -> bool:
@@ -804,6 +825,11 @@ def _cancelled(exc: BaseException) -> bool:
         return False
     task = asyncio.current_task()
     return task is None or task.cancelling() > 0
+
+
+def refusal_reason(error: BaseException) -> str:
+    """The dead-letter reason of a message a delivery filter refused."""
+    return f"refused by a delivery filter: {type(error).__qualname__}: {error}"
 
 
 def _message_of(item: object) -> object:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Cancellable", "Clock", "LoopClock"]
+__all__ = ["Cancellable", "Clock", "LoopClock", "thread_timer"]
 
 
 @runtime_checkable
@@ -70,3 +70,13 @@ class LoopClock:
 
     def __repr__(self) -> str:
         return "LoopClock()"
+
+
+def thread_timer() -> float:
+    """Real monotonic seconds, readable on any thread.
+
+    For timing work done off the event loop (a maintenance run on a pool
+    worker), where a :class:`Clock` that reads the running loop cannot be
+    read. Never for deadlines: those follow the system's clock.
+    """
+    return time.perf_counter()

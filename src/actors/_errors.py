@@ -6,6 +6,7 @@ The tree::
     ├── AskTimeout (TimeoutError)       no reply within the ask's timeout
     ├── AskDeadlock (RuntimeError)      an ask that can only deadlock (asking yourself)
     ├── MailboxFull                     the mailbox is full and the policy is to fail fast
+    ├── DeliveryRefused                 a delivery filter of the target refused the message
     ├── ActorNotFound (LookupError)     no actor at that path
     ├── ActorStopped                    the actor stopped before handling the message
     │   └── SystemShutdown              ...because its system is shutting down
@@ -27,6 +28,7 @@ __all__ = [
     "ActorStopped",
     "AskDeadlock",
     "AskTimeout",
+    "DeliveryRefused",
     "LinkedActorFailed",
     "MailboxFull",
     "RemoteActorError",
@@ -61,6 +63,20 @@ class MailboxFull(ActorError):
         super().__init__(f"mailbox of {target} is full ({capacity} messages)")
         self.target = target
         self.capacity = capacity
+
+
+class DeliveryRefused(ActorError):
+    """A delivery filter of the target refused the message: it was not enqueued.
+
+    Filters may refuse with any exception; this one is there for those with
+    no more specific error of their own (``StaleFencingToken`` and the like
+    should subclass it).
+    """
+
+    def __init__(self, target: str, reason: str) -> None:
+        super().__init__(f"{target} refused the message: {reason}")
+        self.target = target
+        self.reason = reason
 
 
 class ActorNotFound(ActorError, LookupError):

@@ -12,18 +12,57 @@ import asyncio
 import math
 from abc import ABC, abstractmethod
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, overload
 
 import msgspec
 
 from ._errors import AskDeadlock, AskTimeout
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from ._cell import ActorCell
 
-__all__ = ["ActorRef", "LocalActorRef", "ask_timeout", "check_timeout"]
+__all__ = ["ActorRef", "LocalActorRef", "Request", "ask_timeout", "check_timeout"]
 
 M = TypeVar("M", contravariant=True)
+R = TypeVar("R")
+Q = TypeVar("Q")
+_Q_co = TypeVar("_Q_co", covariant=True)
+_R_co = TypeVar("_R_co", covariant=True)
+
+
+class Request(Generic[R]):
+    """Mixin for a message that declares the type of its reply.
+
+    ``class Get(Message, Request[Total])`` says that an actor answers a
+    ``Get`` with a ``Total``: ``await ref.ask(Get())`` is then typed ``Total``
+    (for a type checker; nothing changes at run time, and the actor's
+    ``receive`` is trusted to keep the promise). ``ask`` of a message that
+    declares no reply is typed ``Any``. The ref must still accept the message:
+    asking a ``Get`` of a ref that does not take one is a type error.
+    """
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+
+        @property
+        def __tadpole_request__(self) -> tuple[Self, R]:
+            """Phantom member, for type checkers only: this message and its reply type."""
+            raise NotImplementedError
+
+
+class RequestTo(Protocol[_Q_co, _R_co]):
+    """What :meth:`ActorRef.ask` matches a :class:`Request` with, for type checkers only.
+
+    A message of type ``Q`` declaring reply ``R`` is a ``RequestTo[Q, R]``; a
+    ref asks it when the ref accepts ``Q`` (the ref is contravariant in its
+    message type), and the ask's result is ``R``.
+    """
+
+    @property
+    def __tadpole_request__(self) -> tuple[_Q_co, _R_co]: ...
 
 
 class ActorRef(ABC, Generic[M]):
@@ -54,9 +93,19 @@ class ActorRef(ABC, Generic[M]):
     async def send(self, message: M) -> None:
         """Deliver ``message``, waiting for room in the target's mailbox."""
 
+    @overload
+    async def ask(
+        self: ActorRef[Q], message: RequestTo[Q, R], timeout: float | None = None
+    ) -> R: ...
+    @overload
+    async def ask(self, message: M, timeout: float | None = None) -> Any: ...
     @abstractmethod
-    async def ask(self, message: M, timeout: float | None = None) -> Any:
+    async def ask(self, message: Any, timeout: float | None = None) -> Any:
         """Deliver ``message`` and wait for the actor's reply (its ``receive`` result).
+
+        Typed by the message: a :class:`Request` ``Request[R]`` gives ``R``
+        (``class Get(Message, Request[Total])``: ``await ref.ask(Get())`` is a
+        ``Total``), any other message the ref accepts gives ``Any``.
 
         ``timeout`` is in seconds: a positive finite ``int`` or ``float``, or
         ``None`` for no timeout. ``0`` means the time is already up: the ask
@@ -121,7 +170,13 @@ class LocalActorRef(ActorRef[M]):
     async def send(self, message: M) -> None:
         await self._cell.deliver_wait(message)
 
-    async def ask(self, message: M, timeout: float | None = None) -> Any:
+    @overload
+    async def ask(
+        self: ActorRef[Q], message: RequestTo[Q, R], timeout: float | None = None
+    ) -> R: ...
+    @overload
+    async def ask(self, message: M, timeout: float | None = None) -> Any: ...
+    async def ask(self, message: Any, timeout: float | None = None) -> Any:
         cell = self._cell
         if timeout is not None and (type(timeout) is not float or not 0.0 < timeout < _INF):
             timeout = check_timeout(timeout)  # or a ValueError/TypeError naming it
@@ -132,7 +187,7 @@ class LocalActorRef(ActorRef[M]):
         if caller is not None:
             _check_deadlock(caller, cell, message)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        pending = PendingAsk(message, future, next(system.correlation_ids), cell.path, timeout)
+        pending = PendingAsk(message, future, next(system._correlation_ids), cell.path, timeout)
         handle = None if timeout is None else system.clock.call_later(timeout, pending.expire)
         if caller is not None:
             caller.awaiting = cell

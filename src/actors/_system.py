@@ -12,7 +12,7 @@ import itertools
 import logging
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar, TypeVarTuple, overload
 
 import msgspec
 import structlog
@@ -21,6 +21,7 @@ from ._cell import ActorCell, CellState, Guardian
 from ._clock import Clock, LoopClock
 from ._deadletters import DeadLetters
 from ._errors import ActorNotFound, SystemNotRunning
+from ._maintenance import DEFAULT_MAINTENANCE_WORKERS, Maintenance
 from .supervision._spec import ChildSpec, Restart, SupervisorFlags, child_spec
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from ._actor import Actor
+    from ._filters import DeliveryFilters
     from ._mailbox import MailboxConfig
     from ._ref import ActorRef
     from .supervision._spec import Directives
@@ -37,6 +39,9 @@ from ._virtual import VirtualActors, VirtualRef, VirtualStatistics
 __all__ = ["ActorSystem", "SystemStatistics"]
 
 logger = structlog.get_logger("actors")
+
+A = TypeVar("A")
+Ts = TypeVarTuple("Ts")
 
 
 DeliveryHook = Callable[[str, object, "int | None"], None]
@@ -49,10 +54,17 @@ class RemoteResolver(Protocol):
     def ref(self, address: str) -> ActorRef[Any]: ...
 
 
-class DeliveryLedger(Protocol):
-    """What delivery recording needs of a ledger (:class:`actors.ledger.Ledger` is one)."""
+class RecordSink(Protocol):
+    """What the runtime and its roles need of a ledger: append without waiting.
 
-    def append_nowait(self, kind: str, payload: object) -> object: ...
+    :class:`actors.ledger.Ledger` is one. The system records deliveries into
+    it (``record_deliveries``) and the roles their job transitions; both take
+    any object with this method, so neither depends on the ledger wing.
+    """
+
+    def append_nowait(self, kind: str, payload: object) -> object:
+        """Append a record of ``kind``; never waits (raises if it cannot take it)."""
+        ...
 
 
 DELIVERY_RECORD_KIND = "delivery"
@@ -86,6 +98,11 @@ class ActorSystem:
     * with a ``ledger``, ``record_deliveries=True`` appends a ``delivery`` record
       for every message of every actor; an actor class can opt in or out on its
       own with ``record_deliveries = True/False``.
+
+    ``maintenance_workers`` sizes the work-stealing pool behind
+    :attr:`maintenance` (default 2 threads, started on first use and joined
+    when the system stops; ``0`` runs maintenance jobs inline on the event
+    loop, with no thread at all).
     """
 
     def __init__(
@@ -98,8 +115,9 @@ class ActorSystem:
         guardian_flags: SupervisorFlags | None = None,
         trace_messages: bool = False,
         on_deliver: DeliveryHook | None = None,
-        ledger: DeliveryLedger | None = None,
+        ledger: RecordSink | None = None,
         record_deliveries: bool = False,
+        maintenance_workers: int = DEFAULT_MAINTENANCE_WORKERS,
     ) -> None:
         if not name or "/" in name or "@" in name:
             raise ValueError(f"system name must be non-empty, without '/' or '@': {name!r}")
@@ -109,27 +127,34 @@ class ActorSystem:
         """The clock every timer, timeout and backoff of this system reads."""
         self.random = rng if rng is not None else random.Random(seed)
         """The seeded random source every random choice of this system draws from."""
+        self.maintenance = Maintenance(name, self.clock, maintenance_workers)
+        """Periodic and one-off jobs on this system's work-stealing pool (see
+        :class:`~actors.Maintenance`): ``every(name, interval, fn)``,
+        ``await run(fn, *args)``."""
         if record_deliveries and ledger is None:
             raise ValueError("record_deliveries=True needs a ledger to record into")
         self.trace_messages = trace_messages
         self.on_deliver = on_deliver
         self.ledger = ledger
         self.record_deliveries = record_deliveries
-        self.logs_info = _info_enabled()
+        self._logs_info = _info_enabled()
         """Whether info events pass the application's structlog level filter.
 
         Read once, when the system is made: structlog's lazy logger costs
         microseconds per call even when the level is filtered out, which
         per-actor lifecycle events (a hundred thousand spawns) would pay."""
-        self.dead_letters = DeadLetters(log_info=self.logs_info)
+        self.dead_letters = DeadLetters(log_info=self._logs_info)
         """Messages that could not be delivered: counted, kept (the latest), observable."""
         self.topics = Topics(self.dead_letters)
         """Publish/subscribe by topic name inside this system."""
         self._guardian = Guardian(self, guardian_flags or SupervisorFlags())
         self._virtual = VirtualActors(self, guardian_flags or SupervisorFlags())
         self._cells: dict[str, ActorCell] = {}
+        # Delivery filters by cell, for the actors that have (or had) some: kept
+        # here rather than in a slot of every cell, so the others pay nothing.
+        self._delivery_filters: dict[ActorCell, DeliveryFilters] = {}
         self._background: dict[asyncio.Task[Any], None] = {}
-        self.correlation_ids = itertools.count(1)
+        self._correlation_ids = itertools.count(1)
         """Correlation ids for asks, unique within this system."""
         self._running = False
         self.stopping = False
@@ -147,6 +172,7 @@ class ActorSystem:
         if self._running or self.stopping:
             raise SystemNotRunning(f"actor system {self.name!r} cannot be entered twice")
         self._running = True
+        self.maintenance._attach()
         logger.info("system_started", system=self.name)
         return self
 
@@ -163,6 +189,7 @@ class ActorSystem:
         if not self._running:
             return
         self.stopping = True
+        self.maintenance._stop_ticking()
         try:
             await self._cancel_background()
             await self._virtual.shutdown()
@@ -170,6 +197,8 @@ class ActorSystem:
             # Stopping may have scheduled more work (stops, link failures): finish it.
             await self._cancel_background()
         finally:
+            # After the actors: their stop hooks may still run maintenance jobs.
+            await self.maintenance._aclose()
             self._running = False
             self._guardian.state = CellState.STOPPED
             logger.info("system_stopped", system=self.name)
@@ -185,14 +214,40 @@ class ActorSystem:
     def running(self) -> bool:
         return self._running and not self.stopping
 
-    def check_running(self) -> None:
+    def _check_running(self) -> None:
         if not self._running or self.stopping:
             state = "shutting down" if self.stopping else "not running (use `async with`)"
             raise SystemNotRunning(f"actor system {self.name!r} is {state}")
 
     # -- actors ----------------------------------------------------------------
 
+    @overload
     async def spawn(
+        self,
+        factory: Callable[[*Ts], Actor[A]],
+        *args: *Ts,
+        name: str | None = None,
+        kwargs: None = None,
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
+    ) -> ActorRef[A]: ...
+    @overload
+    async def spawn(
+        self,
+        factory: Callable[..., Actor[A]],
+        *args: Any,
+        name: str | None = None,
+        kwargs: Mapping[str, Any],
+        restart: Restart = Restart.PERMANENT,
+        shutdown: float = 5.0,
+        mailbox: MailboxConfig | None = None,
+        directives: Directives | None = None,
+    ) -> ActorRef[A]: ...
+    # mypy cannot match ``*args: *Ts`` against an implementation's ``*args: Any``
+    # (it reports even ``factory: Any`` as not accepting signature 1), hence the ignore.
+    async def spawn(  # type: ignore[misc]
         self,
         factory: Callable[..., Actor[Any]],
         *args: Any,
@@ -203,13 +258,27 @@ class ActorSystem:
         mailbox: MailboxConfig | None = None,
         directives: Directives | None = None,
     ) -> ActorRef[Any]:
-        """Start a top-level actor under ``/user``.
+        """Start a top-level actor under ``/user``; its ref is typed by the messages it takes.
 
         ``factory`` (usually the actor class) is called with ``args`` and
         ``kwargs`` now and again for every restart, so each incarnation is a
         fresh instance. Errors from the factory itself are raised here.
         ``directives`` (what a failure in ``receive`` means) overrides the
         actor class's own.
+
+        For a type checker, ``spawn(Counter, 1)`` returns an ``ActorRef[M]``
+        where ``Counter`` is an ``Actor[M]``, and checks ``args`` against
+        ``Counter``'s constructor. Keyword arguments given as the ``kwargs``
+        mapping are not checked; pass ``lambda: Counter(start=1)`` (or a
+        ``functools.partial``) as the factory to have them checked.
+
+        ``spawn`` and :meth:`spawn_spec` are coroutines: starting an actor
+        never waits today (it registers the actor, which starts on its first
+        message or at once if it has an ``on_start``), and returns without
+        suspending, but the coroutine leaves room for a spawn that must wait
+        (for placement, or on another node) without changing every caller.
+        Inside an actor, :meth:`ActorContext.spawn_nowait
+        <actors.ActorContext.spawn_nowait>` serves synchronous code.
         """
         spec = child_spec(
             factory,
@@ -223,22 +292,28 @@ class ActorSystem:
         )
         return self._guardian.spawn_child(spec).ref
 
-    def spawn_spec(self, spec: ChildSpec) -> ActorRef[Any]:
-        """Start a top-level actor from a :class:`~actors.supervision.ChildSpec`."""
+    async def spawn_spec(self, spec: ChildSpec) -> ActorRef[Any]:
+        """Start a top-level actor from a :class:`~actors.supervision.ChildSpec`.
+
+        A coroutine like :meth:`spawn`. The ref is untyped (``ActorRef[Any]``):
+        a spec's factory and arguments are data; annotate the variable
+        (``ref: ActorRef[Get] = await system.spawn_spec(spec)``) to type it.
+        """
         return self._guardian.spawn_child(spec).ref
 
     def virtual(
         self,
-        factory: Callable[..., Actor[Any]],
+        factory: Callable[[str], Actor[A]],
         key: str,
         *,
         idle_after: float | None = None,
-    ) -> VirtualRef[Any]:
+    ) -> VirtualRef[A]:
         """A ref to the actor of type ``factory`` and ``key``, activated on its first message.
 
         The factory is called with the key. After ``idle_after`` seconds
         (default 300) with nothing queued or running, the activation is
-        stopped; the next message activates a fresh one.
+        stopped; the next message activates a fresh one. The ref is typed by
+        the messages the actor takes, like :meth:`spawn`'s.
         """
         return self._virtual.ref(factory, key, idle_after=idle_after)
 
@@ -265,13 +340,13 @@ class ActorSystem:
             )
         return self._remote.ref(address)
 
-    def attach_remote(self, resolver: RemoteResolver) -> None:
+    def _attach_remote(self, resolver: RemoteResolver) -> None:
         """Let :meth:`ref` resolve remote addresses through ``resolver`` (a RemoteNode)."""
         if self._remote is not None and self._remote is not resolver:
             raise ValueError(f"system {self.name!r} is already served by a RemoteNode")
         self._remote = resolver
 
-    def detach_remote(self, resolver: RemoteResolver) -> None:
+    def _detach_remote(self, resolver: RemoteResolver) -> None:
         if self._remote is resolver:
             self._remote = None
 
@@ -304,23 +379,23 @@ class ActorSystem:
         """Every live actor's ref."""
         return tuple(cell.ref for cell in self._cells.values())
 
-    # -- for cells -------------------------------------------------------------
+    # -- for cells, and for the wings through actors.lowlevel -------------------
 
-    def register(self, cell: ActorCell) -> bool:
+    def _register(self, cell: ActorCell) -> bool:
         """Claim the cell's path; ``False`` if a live actor already has it."""
         return self._cells.setdefault(cell.path, cell) is cell
 
-    def unregister(self, cell: ActorCell) -> None:
+    def _unregister(self, cell: ActorCell) -> None:
         if self._cells.get(cell.path) is cell:
             del self._cells[cell.path]
 
-    def cell_at(self, path: str) -> ActorCell | None:
+    def _cell_at(self, path: str) -> ActorCell | None:
         return self._cells.get(path)
 
-    def create_actor_task(self, coro: Coroutine[Any, Any, None], path: str) -> asyncio.Task[None]:
+    def _create_actor_task(self, coro: Coroutine[Any, Any, None], path: str) -> asyncio.Task[None]:
         return asyncio.get_running_loop().create_task(coro, name=path)
 
-    def spawn_background(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+    def _spawn_background(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         """Run runtime work (a restart, a stop) as a task this system owns."""
         if not self._running:
             coro.close()
@@ -334,7 +409,7 @@ class ActorSystem:
         if not task.cancelled() and task.exception() is not None:
             logger.error("runtime_task_failed", task=task.get_name(), error=repr(task.exception()))
 
-    def delivery_observer(self, cell: ActorCell, instance: Actor[Any]) -> DeliveryHook | None:
+    def _delivery_observer(self, cell: ActorCell, instance: Actor[Any]) -> DeliveryHook | None:
         """What the actor's loop calls per delivery; ``None`` (the usual case) costs nothing."""
         hooks: list[DeliveryHook] = []
         if self.trace_messages:
@@ -399,7 +474,7 @@ class _LedgerRecorder:
 
     __slots__ = ("_ledger",)
 
-    def __init__(self, ledger: DeliveryLedger) -> None:
+    def __init__(self, ledger: RecordSink) -> None:
         self._ledger = ledger
 
     def __call__(self, path: str, message: object, correlation_id: int | None) -> None:

@@ -5,8 +5,9 @@ receive every message published on that topic. A subscription to a name
 ending in ``.*`` receives every topic below that prefix
 (``control_plane.*`` gets ``control_plane.job_events``). Publishing never
 blocks: each subscriber gets a ``tell``; a subscriber whose mailbox is full
-gets the message as a dead letter instead, so one slow subscriber cannot stall
-the publisher or the others. Stopped actors are unsubscribed automatically.
+(or whose delivery filter refuses the message) gets it as a dead letter
+instead, so one slow subscriber cannot stall the publisher or the others.
+Stopped actors are unsubscribed automatically.
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ class Topics:
             except MailboxFull:
                 self.undelivered += 1
                 self._dead_letters.publish(ref.path, message, f"topic {topic}: mailbox full")
+                continue
+            except Exception as error:  # refused by the subscriber (its delivery filter)
+                self.undelivered += 1
+                self._dead_letters.publish(ref.path, message, f"topic {topic}: refused: {error!r}")
                 continue
             delivered += 1
         self.delivered += delivered

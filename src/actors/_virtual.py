@@ -15,7 +15,7 @@ any other actor (a failure restarts the activation by the root's flags).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
 
 import msgspec
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from ._actor import Actor
     from ._clock import Cancellable
+    from ._ref import RequestTo
     from ._system import ActorSystem
 
 __all__ = ["VirtualActors", "VirtualRef", "VirtualStatistics"]
@@ -37,6 +38,9 @@ __all__ = ["VirtualActors", "VirtualRef", "VirtualStatistics"]
 logger = structlog.get_logger("actors")
 
 M = TypeVar("M", contravariant=True)
+Q = TypeVar("Q")
+R = TypeVar("R")
+A = TypeVar("A")
 
 DEFAULT_IDLE_AFTER = 300.0
 
@@ -73,8 +77,8 @@ class VirtualActors:
         self.passivations = 0
 
     def ref(
-        self, factory: Callable[..., Actor[Any]], key: str, *, idle_after: float | None = None
-    ) -> VirtualRef[Any]:
+        self, factory: Callable[[str], Actor[A]], key: str, *, idle_after: float | None = None
+    ) -> VirtualRef[A]:
         if not isinstance(key, str) or not key:
             raise ValueError(f"a virtual actor key must be a non-empty string, got {key!r}")
         if idle_after is not None and idle_after <= 0:
@@ -154,7 +158,7 @@ class VirtualActors:
             self._arm(ref, entry, max(entry.idle_after - idle_for, entry.idle_after / 10))
             return
         entry.passivating = asyncio.get_running_loop().create_future()
-        self._system.spawn_background(self._passivate(ref, entry, cell), f"passivate {cell.path}")
+        self._system._spawn_background(self._passivate(ref, entry, cell), f"passivate {cell.path}")
 
     async def _passivate(self, ref: VirtualRef[Any], entry: _Entry, cell: ActorCell) -> None:
         done = entry.passivating
@@ -213,7 +217,13 @@ class VirtualRef(ActorRef[M], Generic[M]):
         cell = await self._host.ready_cell(self)
         await cell.deliver_wait(message)
 
-    async def ask(self, message: M, timeout: float | None = None) -> Any:
+    @overload
+    async def ask(
+        self: ActorRef[Q], message: RequestTo[Q, R], timeout: float | None = None
+    ) -> R: ...
+    @overload
+    async def ask(self, message: M, timeout: float | None = None) -> Any: ...
+    async def ask(self, message: Any, timeout: float | None = None) -> Any:
         timeout = ask_timeout(timeout, self.path, message)  # before activating the actor
         cell = await self._host.ready_cell(self)
         return await cell.ref.ask(message, timeout)

@@ -43,6 +43,7 @@ from ._handshake import check_name as check_name
 from ._message import Message as Message
 from ._message import MessageRegistry as MessageRegistry
 from ._message import registry as registry
+from ._public import publish as _publish_names
 from ._schema import SCHEMA_DIALECT as SCHEMA_DIALECT
 from ._schema import export_schemas as export_schemas
 from ._secret import MIN_SECRET_BITS as MIN_SECRET_BITS
@@ -102,3 +103,5 @@ __all__ = (
     "registry",
     "secret_bits",
 )
+
+_publish_names(__name__, globals(), __all__)

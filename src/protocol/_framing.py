@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from ._errors import FrameTooLarge, MessageTooLarge, TruncatedFrame
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 __all__ = [
     "DEFAULT_MAX_FRAME_SIZE",
@@ -35,6 +35,9 @@ __all__ = [
     "FrameReader",
     "FrameWriter",
     "encode_frame",
+    "encode_frames",
+    "split_frames",
+    "whole_frames_end",
 ]
 
 T = TypeVar("T")
@@ -70,6 +73,51 @@ def encode_frame(payload: BytesLike, *, max_frame_size: int = DEFAULT_MAX_FRAME_
     if size > max_frame_size:
         raise MessageTooLarge(size, max_frame_size)
     return b"".join((_pack(size), payload))
+
+
+def encode_frames(
+    payloads: Iterable[BytesLike], *, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+) -> bytes:
+    """Frames holding each of ``payloads``, in order, as one buffer (one write).
+
+    Raises :class:`MessageTooLarge` if a payload is over ``max_frame_size``.
+    """
+    return b"".join([encode_frame(p, max_frame_size=max_frame_size) for p in payloads])
+
+
+def split_frames(data: BytesLike) -> Iterator[bytes]:
+    """The payloads of the whole frames at the start of ``data``, in order.
+
+    For a buffer this side built (a batch that was never sent): stops at the
+    first frame that is not whole; no size limit is checked.
+    """
+    view = memoryview(data)
+    try:
+        end = len(view)
+        at = 0
+        while at + FRAME_HEADER_SIZE <= end:
+            (size,) = _unpack_from(view, at)
+            start = at + FRAME_HEADER_SIZE
+            if start + size > end:
+                return
+            at = start + size
+            yield bytes(view[start:at])
+    finally:
+        view.release()
+
+
+def whole_frames_end(data: BytesLike, limit: int) -> int:
+    """The offset in ``data`` (frames back to back, from offset 0) where the last
+    frame that ends at or before ``limit`` ends: bytes up to ``limit`` went out,
+    so the frames before this offset went out whole and the rest did not."""
+    at = 0
+    end = len(data)
+    while at + FRAME_HEADER_SIZE <= end:
+        next_at = at + FRAME_HEADER_SIZE + _unpack_from(data, at)[0]
+        if next_at > limit:
+            break
+        at = next_at
+    return at
 
 
 class FrameWriter:

@@ -279,6 +279,20 @@ class Handshake:
         """The peer's node name once the handshake is established, else ``None``."""
         return self._peer_node if self._state is _State.ESTABLISHED else None
 
+    @property
+    def claimed_node(self) -> str | None:
+        """The node name the peer's ``Hello`` or ``Challenge`` claimed, before it is
+        proved (``None`` until one arrived): an acceptor uses it to refuse a
+        self-connection or a losing simultaneous dial. Trust it only once
+        :attr:`established`."""
+        return self._peer_node
+
+    @staticmethod
+    def reject(reason: str, detail: str = "") -> bytes:
+        """The payload of a ``Reject`` for a refusal decided outside the handshake
+        (``reason`` up to 64 characters; ``detail`` is cut to 1024)."""
+        return _encoder.encode(Reject(reason[:64], detail[:1024]))
+
     def data_to_send(self) -> list[bytes]:
         """Payloads to send to the peer, one frame each, in order; the outbox empties."""
         out = self._outbox

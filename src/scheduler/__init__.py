@@ -19,10 +19,13 @@ from ._errors import SchedulerError as SchedulerError
 from ._periodic import PeriodicJob as PeriodicJob
 from ._periodic import PeriodicJobSpec as PeriodicJobSpec
 from ._periodic import PeriodicJobStatistics as PeriodicJobStatistics
+from ._periodic import PeriodicRun as PeriodicRun
+from ._periodic import PeriodicTable as PeriodicTable
 from ._pool import PoolStatistics as PoolStatistics
 from ._pool import ShutdownPolicy as ShutdownPolicy
 from ._pool import WorkerStatistics as WorkerStatistics
 from ._pool import WorkStealingPool as WorkStealingPool
+from ._public import publish as _publish_names
 
 __tadpole__ = "scheduler"
 """Marks this package as Tadpole's own (``import actors`` checks it: see README, Installing)."""
@@ -35,6 +38,8 @@ __all__ = (
     "PeriodicJob",
     "PeriodicJobSpec",
     "PeriodicJobStatistics",
+    "PeriodicRun",
+    "PeriodicTable",
     "PoolClosed",
     "PoolNotStarted",
     "PoolStateError",
@@ -46,3 +51,5 @@ __all__ = (
     "WorkStealingPool",
     "WorkerStatistics",
 )
+
+_publish_names(__name__, globals(), __all__)

@@ -104,7 +104,7 @@ class PeriodicJobStatistics:
     next_due: float
     """Clock time of the next tick (``inf`` once cancelled)."""
     last_duration: float | None
-    """Seconds the last finished run took, by the table's clock."""
+    """Seconds the last finished run took, by the table's timer (its clock by default)."""
     cancelled: bool
     """Whether the job was cancelled (it is dispatched no more)."""
 
@@ -204,14 +204,14 @@ class PeriodicRun:
         if entry.cancelled:
             table.finish(entry, None)
             return DROPPED
-        clock = table.clock
-        started = clock()
+        timer = table.timer
+        started = timer()
         try:
             entry.spec.fn()
         except BaseException as exc:  # logged and counted: a job must not kill its worker
-            table.finish(entry, clock() - started, exc)
+            table.finish(entry, timer() - started, exc)
             return RAISED
-        table.finish(entry, clock() - started)
+        table.finish(entry, timer() - started)
         return RAN
 
     def cancel(self) -> None:
@@ -222,11 +222,18 @@ class PeriodicRun:
 class PeriodicTable:
     """The schedule of periodic jobs; thread-safe, driven by whoever polls it.
 
-    :param clock: monotonic seconds; the pool passes its own clock.
+    :param clock: monotonic seconds, for the schedule; the pool passes its own clock.
+    :param timer: monotonic seconds, read on the thread that runs a job to time
+        the run (durations, overruns); defaults to ``clock``. An owner whose
+        clock can only be read on its own thread (an event loop's clock, which
+        may be virtual) passes a thread-safe timer such as ``time.perf_counter``.
     """
 
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, clock: Callable[[], float], *, timer: Callable[[], float] | None = None
+    ) -> None:
         self.clock = clock
+        self.timer = clock if timer is None else timer
         self.lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._closed = False

@@ -125,7 +125,7 @@ class WorkerStatistics:
     fifo_pops: int
     """Own jobs taken oldest first because ``lifo_cap`` was reached."""
     injected: int
-    """Jobs taken from the injection queue."""
+    """Jobs taken from the injection queue or the urgent queue."""
     steals: int
     """Jobs stolen from other workers."""
     failed_sweeps: int
@@ -147,9 +147,9 @@ class PoolStatistics:
     submitted: int
     """Jobs accepted, from outside (injected) and from the pool's own jobs."""
     injected: int
-    """Jobs accepted from outside the pool."""
+    """Jobs accepted from outside the pool (by ``submit`` and ``submit_urgent``)."""
     injection_queue: int
-    """Jobs waiting in the injection queue now."""
+    """Jobs waiting in the injection queue now (urgent ones included)."""
     parked: int
     """Workers parked now."""
     completed: int
@@ -268,6 +268,7 @@ class WorkStealingPool(concurrent.futures.Executor):
             _Worker(i, random.Random(source.getrandbits(64))) for i in range(workers)
         )
         self._injector: deque[Runnable] = deque()
+        self._urgent: deque[Runnable] = deque()
         self._lock = threading.Lock()
         self._local = threading.local()
         self._state = _State.NEW
@@ -449,6 +450,32 @@ class WorkStealingPool(concurrent.futures.Executor):
             if self._parked:
                 self._wake_one_locked()
 
+    def submit_urgent(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> concurrent.futures.Future[T]:
+        """Like :meth:`submit`, but ahead of every queued job, from any thread.
+
+        The job goes onto the *urgent queue*, which every worker looks at
+        first, before its periodic table, the injection queue and its own
+        deque: the next worker to finish its current job takes it. For short
+        jobs that must keep a schedule while the pool is saturated (the
+        maintenance ticks an event loop dispatches); urgent jobs run in
+        submission order among themselves.
+
+        :raises PoolNotStarted: before :meth:`start`.
+        :raises PoolClosed: once shutdown has begun.
+        """
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        item = WorkItem(future, fn, args, kwargs)
+        with self._lock:
+            if self._state is not _State.RUNNING:
+                raise self._refusal()
+            self._urgent.append(item)
+            self._injected += 1
+            if self._parked:
+                self._wake_one_locked()
+        return future
+
     def _refusal(self) -> PoolStateError:
         if self._state is _State.NEW:
             return PoolNotStarted(
@@ -514,7 +541,7 @@ class WorkStealingPool(concurrent.futures.Executor):
         with self._lock:
             state = self._state.value
             injected = self._injected
-            queued = len(self._injector)
+            queued = len(self._injector) + len(self._urgent)
             parked = len(self._parked)
             cancelled_in_queue = self._cancelled_in_queue
         return PoolStatistics(
@@ -562,11 +589,17 @@ class WorkStealingPool(concurrent.futures.Executor):
         inject_interval = self._inject_interval
         since_injected = 0
         lifo_run = 0
+        urgent = self._urgent
         while True:
+            item: _Found = EMPTY
+            if urgent:
+                item = self._take_urgent(w)
+                if item is not EMPTY:
+                    self._execute(item, w)
+                    continue
             due = periodic.next_due
             if due != _INF and due <= clock():
                 self._dispatch_due(w)
-            item: _Found = EMPTY
             since_injected += 1
             if since_injected >= inject_interval:
                 since_injected = 0
@@ -610,6 +643,16 @@ class WorkStealingPool(concurrent.futures.Executor):
             if outcome == RAISED:
                 w.failed += 1
 
+    def _take_urgent(self, w: _Worker) -> _Found:
+        if not self._urgent:
+            return EMPTY
+        try:
+            item = self._urgent.popleft()
+        except IndexError:  # another worker took the last one
+            return EMPTY
+        w.injected += 1
+        return item
+
     def _take_injected(self, w: _Worker) -> _Found:
         if not self._injector:
             return EMPTY
@@ -636,7 +679,9 @@ class WorkStealingPool(concurrent.futures.Executor):
         return EMPTY
 
     def _find_work(self, w: _Worker) -> _Found:
-        item = self._take_injected(w)
+        item = self._take_urgent(w)
+        if item is EMPTY:
+            item = self._take_injected(w)
         if item is EMPTY:
             item = w.deque.pop()
             if item is not EMPTY:
@@ -716,13 +761,14 @@ class WorkStealingPool(concurrent.futures.Executor):
 
     def _cancel_queued(self) -> None:
         cancelled = 0
-        while True:
-            try:
-                item = self._injector.popleft()
-            except IndexError:
-                break
-            item.cancel()
-            cancelled += 1
+        for queue in (self._urgent, self._injector):
+            while True:
+                try:
+                    item = queue.popleft()
+                except IndexError:
+                    break
+                item.cancel()
+                cancelled += 1
         for w in self._workers:
             while (stolen := w.deque.steal()) is not EMPTY:
                 stolen.cancel()

@@ -22,6 +22,7 @@ from actors import (
     SupervisorFlags,
     Terminated,
 )
+from actors.lowlevel import cell_at
 from protocol import Message
 from tests.helpers import WAIT, Boom, Ping, wait_until
 
@@ -107,7 +108,7 @@ async def test_base_exception_told_to_a_temporary_actor_stops_and_unregisters_it
     async with ActorSystem("t") as system:
         ref = await system.spawn(Raiser, life, name="r", restart=Restart.TEMPORARY)
         ref.tell(Raise(kind))
-        await wait_until(lambda: system.cell_at("/user/r") is None)
+        await wait_until(lambda: cell_at(system, "/user/r") is None)
         assert life.stops == 1
         with pytest.raises(ActorStopped):
             await ref.ask(Ping(), timeout=WAIT)
@@ -189,7 +190,7 @@ async def test_resume_keeps_the_state_and_sends_the_error_to_the_asker() -> None
         ]
         assert "insufficient funds" in resumed[0]["error"]
         assert not [e for e in logs if e["event"] in ("actor_failed", "actor_restarted")]
-        cell = system.cell_at("/user/bank")
+        cell = cell_at(system, "/user/bank")
         assert cell is not None
         assert cell.restart_count == 0
         # Errors the rules do not name still restart (fresh state).
@@ -230,7 +231,7 @@ async def test_stop_directive_stops_a_permanent_actor_for_good() -> None:
         ref.tell(Boom())
         ref.tell(Ping(1))  # queued behind the failure: dead-lettered
         await asyncio.wait_for(seen.wait(), WAIT)
-        assert system.cell_at("/user/f") is None
+        assert cell_at(system, "/user/f") is None
         assert terminated[0].failed
         assert [letter.message for letter in letters] == [Ping(1)]
 
@@ -267,8 +268,8 @@ async def test_escalate_directive_fails_the_supervisor_with_the_same_error() -> 
             ("/user/p/kid", "KeyError('missing')"),
             ("/user/p", "KeyError('missing')"),
         ]
-        p = system.cell_at("/user/p")
-        kid = system.cell_at("/user/p/kid")
+        p = cell_at(system, "/user/p")
+        kid = cell_at(system, "/user/p/kid")
         assert p is not None
         assert kid is not None
         assert (p.restart_count, kid.restart_count) == (1, 0)
@@ -277,7 +278,7 @@ async def test_escalate_directive_fails_the_supervisor_with_the_same_error() -> 
 async def test_child_spec_directives_override_the_actor_class() -> None:
     async with ActorSystem("t", guardian_flags=NO_BACKOFF) as system:
         spec = ChildSpec(Bank, name="strict", directives=Directives(default=Directive.RESTART))
-        bank = system.spawn_spec(spec)
+        bank = await system.spawn_spec(spec)
         bank.tell(Deposit(100))
         with pytest.raises(ValueError, match="insufficient"):
             await bank.ask(Withdraw(500), timeout=WAIT)

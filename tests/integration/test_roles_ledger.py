@@ -51,3 +51,43 @@ async def test_a_run_verifies_and_replays_to_the_same_job_table() -> None:
         assert state["jobs"]["j17"]["attempt"] == 2
         assert state["held"] == {}
         assert state["dispatches"] == 20
+
+
+class _ListSink:
+    """Any object with ``append_nowait`` is a :class:`actors.RecordSink`."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, object]] = []
+
+    def append_nowait(self, kind: str, payload: object) -> object:
+        self.records.append((kind, payload))
+        return None
+
+
+async def test_one_record_sink_serves_the_system_and_the_roles() -> None:
+    import inspect
+
+    import actors
+    import actors.roles
+    from actors.roles import Balancer
+
+    assert actors.roles.RecordSink is actors.RecordSink
+    for target in (ActorSystem.__init__, JobSupervisor.__init__, Balancer.__init__):
+        annotation = inspect.signature(target).parameters["ledger"].annotation
+        assert annotation == "RecordSink | None", (target, annotation)
+
+    sink = _ListSink()
+    async with ActorSystem("sunk", ledger=sink) as system:
+        sup = await system.spawn(
+            JobSupervisor, {"*": quick}, SupervisorConfig(auto_acknowledge=True)
+        )
+        await submit_job(sup, job("only"))
+        await wait_until(
+            lambda: any(
+                kind == "roles.job" and isinstance(p, dict) and p.get("final")
+                for kind, p in sink.records
+            ),
+            timeout=WAIT,
+        )
+    kinds = {kind for kind, _ in sink.records}
+    assert {"roles.job", "roles.allocate", "roles.release", "roles.dispatch"} <= kinds

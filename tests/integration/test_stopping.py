@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from actors import Actor, ActorStopped, ActorSystem, DeadLetter, MailboxConfig, Overflow
+from actors.lowlevel import cell_at
 from protocol import Message
 from tests.helpers import WAIT, Ping, wait_until
 
@@ -40,7 +41,7 @@ async def start_gated(
     handled: list[int] = []
     stops: list[str] = []
     ref = await system.spawn(Gated, gate, handled, stops, name="g", mailbox=mailbox)
-    cell = system.cell_at("/user/g")
+    cell = cell_at(system, "/user/g")
     assert cell is not None
     ref.tell(Ping(0))
     await wait_until(lambda: len(cell) == 0)  # the first one is being handled
@@ -55,7 +56,7 @@ async def test_graceful_stop_handles_what_was_queued_and_dead_letters_what_comes
         system.dead_letters.subscribe(letters.append)
         ref, gate, handled, stops = await start_gated(system, 5)
         queued_ask = asyncio.ensure_future(ref.ask(Ping(5), timeout=WAIT))
-        cell = system.cell_at("/user/g")
+        cell = cell_at(system, "/user/g")
         assert cell is not None
         await wait_until(lambda: len(cell) == 5)
         stopping = asyncio.ensure_future(system.stop(ref, graceful=True))
@@ -71,7 +72,7 @@ async def test_graceful_stop_handles_what_was_queued_and_dead_letters_what_comes
         assert await queued_ask == 6
         assert stops == ["stopped"]
         assert [letter.message for letter in letters] == [Ping(100), Ping(101), Ping(102)]
-        assert system.cell_at("/user/g") is None
+        assert cell_at(system, "/user/g") is None
 
 
 async def test_immediate_stop_dead_letters_what_is_queued() -> None:
@@ -79,7 +80,7 @@ async def test_immediate_stop_dead_letters_what_is_queued() -> None:
         letters: list[DeadLetter] = []
         system.dead_letters.subscribe(letters.append)
         ref, gate, handled, stops = await start_gated(system, 4)
-        cell = system.cell_at("/user/g")
+        cell = cell_at(system, "/user/g")
         assert cell is not None
         stopping = asyncio.ensure_future(system.stop(ref))
         await wait_until(lambda: cell.halt_requested)
@@ -95,7 +96,7 @@ async def test_graceful_stop_goes_in_even_when_the_mailbox_is_full() -> None:
         config = MailboxConfig(capacity=2, overflow=Overflow.DROP_OLDEST)
         ref, gate, handled, _ = await start_gated(system, 3, mailbox=config)
         stopping = asyncio.ensure_future(system.stop(ref, graceful=True))
-        cell = system.cell_at("/user/g")
+        cell = cell_at(system, "/user/g")
         assert cell is not None
         await wait_until(lambda: cell.closed)
         gate.set()
@@ -110,7 +111,7 @@ async def test_immediate_stop_during_a_graceful_one_takes_over() -> None:
         system.dead_letters.subscribe(letters.append)
         ref, gate, handled, stops = await start_gated(system, 3)
         graceful = asyncio.ensure_future(system.stop(ref, graceful=True))
-        cell = system.cell_at("/user/g")
+        cell = cell_at(system, "/user/g")
         assert cell is not None
         await wait_until(lambda: cell.closed)
         immediate = asyncio.ensure_future(system.stop(ref))
@@ -126,7 +127,7 @@ async def test_graceful_stop_of_an_idle_actor_completes() -> None:
         gate = asyncio.Event()
         ref = await system.spawn(Gated, gate, [], [], name="idle")
         await asyncio.wait_for(system.stop(ref, graceful=True), WAIT)
-        assert system.cell_at("/user/idle") is None
+        assert cell_at(system, "/user/idle") is None
         await asyncio.wait_for(system.stop(ref, graceful=True), WAIT)  # already stopped
 
 
@@ -174,4 +175,4 @@ async def test_parent_can_stop_a_child_gracefully() -> None:
         await parent.ask(Ping(), timeout=WAIT)
         await asyncio.wait_for(done.wait(), WAIT)
         assert handled == [0, 1, 2]
-        await wait_until(lambda: system.cell_at("/user/p/kid") is None)
+        await wait_until(lambda: cell_at(system, "/user/p/kid") is None)

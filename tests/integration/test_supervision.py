@@ -20,6 +20,7 @@ from actors import (
     Strategy,
     SupervisorFlags,
 )
+from actors.lowlevel import cell_at
 from protocol import Message
 from tests.helpers import WAIT, Boom, Ping, RecordingClock, wait_until
 
@@ -349,10 +350,10 @@ async def test_permanent_child_stopped_by_its_supervisor_or_the_system_is_not_re
         parent = await system.spawn(Stopper, name="p")
         await wait_until(lambda: journal.of("start") == ["kid"])
         await parent.ask(Ping(), timeout=WAIT)
-        await wait_until(lambda: system.cell_at("/user/p/kid") is None)
+        await wait_until(lambda: cell_at(system, "/user/p/kid") is None)
         top = await system.spawn(Child, journal, "top", name="top")
         await system.stop(top)
-        assert system.cell_at("/user/top") is None
+        assert cell_at(system, "/user/top") is None
         assert journal.of("start") == ["kid", "top"]
     # Shutdown stopped p for good as well: it was never restarted.
     assert journal.of("start") == ["kid", "top"]
@@ -367,7 +368,7 @@ async def test_permanent_child_stopping_itself_counts_toward_restart_intensity()
             await ref.ask(Quit(), timeout=WAIT)
             await wait_until(lambda: journal.of("start") == ["q", "q"])
             await ref.ask(Quit(), timeout=WAIT)
-            await wait_until(lambda: system.cell_at("/user/q") is None)
+            await wait_until(lambda: cell_at(system, "/user/q") is None)
         assert [e["actor"] for e in logs if e["event"] == "supervisor_gave_up"] == ["/user"]
 
 
@@ -417,8 +418,8 @@ async def test_strategy_stops_temporary_siblings_for_good_and_restarts_the_other
         await wait_until(lambda: len(journal.of("start")) == len(restarted))
         assert journal.of("start") == restarted
         assert "t" in journal.of("stop")
-        assert system.cell_at("/user/p/t") is None
-        parent_cell = system.cell_at("/user/p")
+        assert cell_at(system, "/user/p/t") is None
+        parent_cell = cell_at(system, "/user/p")
         assert parent_cell is not None
         assert list(parent_cell.children) == ["a", "s", "c"]
         for label in restarted:
@@ -488,7 +489,7 @@ async def test_an_error_inside_the_restart_engine_escalates_instead_of_stranding
         assert "clock broke" in failed[0]["error"]
         # The old a was stopped, its queued message dead-lettered, not stranded.
         assert [letter.message for letter in letters] == [Ping(7)]
-        p = system.cell_at("/user/p")
+        p = cell_at(system, "/user/p")
         assert p is not None
         assert p.restart_count == 1
 
@@ -509,7 +510,7 @@ async def test_restarted_supervisor_starts_with_a_fresh_restart_intensity_window
                 with pytest.raises(RuntimeError):
                     await system.lookup("/user/p/a").ask(Boom(), timeout=WAIT)
                 await wait_until(lambda n=expected_starts: len(journal.of("start")) == n)
-            p = system.cell_at("/user/p")
+            p = cell_at(system, "/user/p")
             assert p is not None
             assert p.restart_count == 1
             # One failure in the new incarnation is within its intensity: a restarts.
@@ -542,7 +543,7 @@ async def test_many_crashing_children_of_one_supervisor_lose_no_accepted_tell() 
     async with ActorSystem("t", clock=clock) as system:
         with capture_logs():
             await system.spawn(Pool, name="pool")
-            await wait_until(lambda: system.cell_at(f"/user/pool/c{children - 1}") is not None)
+            await wait_until(lambda: cell_at(system, f"/user/pool/c{children - 1}") is not None)
             refs = [system.lookup(f"/user/pool/c{i}") for i in range(children)]
             for n in range(per_child):
                 for i, ref in enumerate(refs):

@@ -28,7 +28,6 @@ from tests.strategies import junk, near_valid_envelopes
 import protocol
 from actors import ActorSystem
 from actors.remote import MemoryNetwork, RemoteConfig, RemoteNode, TcpTransport
-from actors.remote._incoming import DECODE_FAILURES, IncomingDecoder
 from protocol import (
     EnvelopeCodec,
     FrameReader,
@@ -37,6 +36,7 @@ from protocol import (
     MessageKind,
     RemoteProtocolError,
 )
+from protocol.wire import DECODE_FAILURES, IncomingDecoder
 
 SECRET = b"near-valid-frames-secret"
 DOCUMENTED = {

@@ -15,8 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.strategies import msgpack_values
 
-from actors.remote._connection import _Frames
-from actors.remote._incoming import DECODE_FAILURES, IncomingDecoder
 from protocol import (
     Codec,
     EnvelopeCodec,
@@ -26,6 +24,7 @@ from protocol import (
     MessageTooLarge,
     RemoteProtocolError,
 )
+from protocol.wire import DECODE_FAILURES, BatchWriter, IncomingDecoder
 
 
 class Item(Message, tag="prop.runs.item"):
@@ -64,7 +63,7 @@ def decoded(data: bytes) -> list[tuple[str, str, Message]]:
 def test_frames_carry_every_message_once_in_order(
     ops: list[tuple[str, str, int]], limit: int, takes: set[int]
 ) -> None:
-    out = _Frames(_encoder.encode_into, limit)
+    out = BatchWriter(max_frame_size=limit)
     expected = []
     data = bytearray()
     for index, (op, target, size) in enumerate(ops):
@@ -73,7 +72,7 @@ def test_frames_carry_every_message_once_in_order(
             if op == "tell":
                 out.tell(target, message)
             else:
-                out.add((MessageKind.ASK, target, message, None, index + 1, None, None))
+                out.ask(target, message, index + 1, None)
         except MessageTooLarge:
             continue  # refused, and nothing of it was written
         expected.append((op, target, message))

@@ -25,6 +25,7 @@ from actors import (
     Strategy,
     SupervisorFlags,
 )
+from actors.lowlevel import cell_at
 from protocol import Message
 
 
@@ -59,7 +60,7 @@ def supervisor(flags: SupervisorFlags, specs: list[ChildSpec]) -> type[Actor[Mes
 
         async def on_start(self) -> None:
             for spec in specs:
-                self.context.spawn_spec(spec)
+                await self.context.spawn_spec(spec)
 
         async def receive(self, message: Message) -> Any:
             return None
@@ -117,7 +118,7 @@ def test_every_accepted_tell_is_handled_or_dead_lettered_exactly_once(
         async with ActorSystem("prop", guardian_flags=guardian) as system:
             system.dead_letters.subscribe(letters.append)
             sup = await system.spawn(supervisor(flags, specs), name="s")
-            await wait_until(lambda: system.cell_at("/user/s/w2") is not None)
+            await wait_until(lambda: cell_at(system, "/user/s/w2") is not None)
             refs = [system.lookup(f"/user/s/w{i}") for i in range(3)]
             stops: list[asyncio.Task[None]] = []
             for n, (action, who, fail) in enumerate(plan):

@@ -7,6 +7,8 @@ A :class:`Cluster` runs on a :class:`~actors.remote.RemoteNode`::
             cluster.subscribe(watcher_ref)   # MemberUp, MemberUnreachable, ...
 """
 
+from protocol._public import publish as _publish_names
+
 from ._cluster import Cluster as Cluster
 from ._cluster import ClusterConfig as ClusterConfig
 from ._cluster import ClusterStatistics as ClusterStatistics
@@ -34,3 +36,5 @@ __all__ = (
     "MemberUp",
     "PhiAccrualFailureDetector",
 )
+
+_publish_names(__name__, globals(), __all__)

@@ -32,7 +32,7 @@ import anyio
 import msgspec
 import structlog
 
-from .._errors import ActorError, SystemNotRunning
+from .. import ActorError, SystemNotRunning
 from ..remote import parse_address
 from ._detector import PhiAccrualFailureDetector
 from ._events import (
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
     from protocol import Message
 
-    from .._ref import ActorRef
+    from .. import ActorRef
     from ..remote import RemoteNode
 
 __all__ = ["Cluster", "ClusterConfig", "ClusterStatistics", "Member"]

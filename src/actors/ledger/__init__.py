@@ -8,6 +8,8 @@ digest makes two replays comparable. ``python -m actors.ledger`` does the same
 from a shell.
 """
 
+from protocol._public import publish as _publish_names
+
 from ._chain import Fault as Fault
 from ._chain import FaultKind as FaultKind
 from ._chain import VerifyReport as VerifyReport
@@ -77,3 +79,5 @@ __all__ = (
     "state_digest",
     "summary_reducers",
 )
+
+_publish_names(__name__, globals(), __all__)

@@ -34,7 +34,7 @@ from ._errors import LedgerWriteError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .._clock import Cancellable, Clock
+    from .. import Cancellable, Clock
     from ._record import Record
     from ._store import Durability, Store, StoreState
     from ._writer import WriterThread

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._errors import ActorError
+from .. import ActorError
 
 if TYPE_CHECKING:
     from ._chain import Fault

@@ -24,8 +24,7 @@ import anyio
 import msgspec
 import structlog
 
-from .._clock import Clock, LoopClock
-from ._chain import VerifyReport, verify_store
+from .. import Clock, LoopClock
 from ._commit import Committer
 from ._errors import (
     CheckpointNotFound,
@@ -36,6 +35,7 @@ from ._errors import (
     LedgerWriteError,
 )
 from ._memory import MemoryStore
+from ._reader import LedgerReader
 from ._record import (
     GENESIS_HASH,
     Checkpoint,
@@ -44,7 +44,7 @@ from ._record import (
     digest_of,
     encode_payload,
 )
-from ._replay import Reducers, ReplayResult, replay_epoch_store, replay_store, summary_reducers
+from ._replay import Reducers, ReplayResult, summary_reducers
 from ._sqlite import SQLiteStore
 from ._writer import WriterThread
 
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
     from types import TracebackType
 
+    from ._chain import VerifyReport
     from ._store import Durability, Store
 
 __all__ = ["Ledger", "LedgerStatistics", "open_ledger"]
@@ -171,17 +172,14 @@ class Ledger:
         opened = False
         try:
             if store.blocking:
-                self._writer = writer = WriterThread(f"ledger-writer {store.location}")
-                writer.start()
+                self._writer = WriterThread(f"ledger-writer {store.location}")
+                self._writer.start()
                 self._background = WriterThread(f"ledger-sync {store.location}")
                 self._background.start()
-                state, checkpoints = await writer.submit(
-                    lambda: (store.open(durability=durability), store.checkpoints())
-                )
-            else:
-                state = store.open(durability=durability)
-                opened = True
-                checkpoints = store.checkpoints()
+            # One path for every store: on the writer thread if it blocks, else here.
+            state = await self._write(lambda: store.open(durability=durability))
+            opened = True
+            checkpoints = await self._write(store.checkpoints)
             epoch = state.head_epoch if self._requested_epoch is None else self._requested_epoch
             if epoch < state.head_epoch:
                 raise EpochError(
@@ -341,7 +339,7 @@ class Ledger:
                 raise InvalidPayload(f"entry {index}: {exc}") from None
         if not encoded:
             return []
-        records = [self._link(kind, data) for kind, data in encoded]
+        records = [self._chain(kind, None, data) for kind, data in encoded]
         committer.add(records)  # a batch is never split: one transaction
         await committer.wait()
         return records
@@ -356,25 +354,19 @@ class Ledger:
             ) from committer.failure
         return committer
 
-    def _chain(self, kind: str, payload: object) -> Record:
-        """Encode, hash and link the next record (the hot path of every append)."""
-        if type(kind) is not str or not kind:
-            _check_kind(kind)
-        try:
-            data = canonical_encode(payload)
-        except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
-            data = encode_payload(payload)  # raises InvalidPayload with the reason
-        # _link inlined: one Python call fewer per append.
-        seq = self._seq + 1
-        prev = self._prev
-        epoch = self._epoch
-        timestamp = self._wall()
-        digest = sha256(canonical_encode((seq, epoch, timestamp, kind, data, prev))).digest()
-        self._seq = seq
-        self._prev = digest
-        return Record(seq, epoch, timestamp, kind, data, prev, digest)
+    def _chain(self, kind: str, payload: object, data: bytes | None = None) -> Record:
+        """Encode (unless ``data`` is given), hash and link the next record.
 
-    def _link(self, kind: str, data: bytes) -> Record:
+        The one place a record joins the chain: the hot path of every append,
+        and :meth:`extend`'s, whose payloads are encoded before any is linked.
+        """
+        if data is None:
+            if type(kind) is not str or not kind:
+                _check_kind(kind)
+            try:
+                data = canonical_encode(payload)
+            except (TypeError, ValueError, OverflowError, msgspec.EncodeError):
+                data = encode_payload(payload)  # raises InvalidPayload with the reason
         seq = self._seq + 1
         prev = self._prev
         epoch = self._epoch
@@ -431,7 +423,8 @@ class Ledger:
         ]
         if existing:
             return existing[0]
-        result = await self._read(lambda store: replay_store(store, reducers, upto=seq))
+        chosen = reducers
+        result = await self._read(lambda reader: reader.replay(chosen, upto=seq), flush=False)
         checkpoint = Checkpoint(
             seq=seq,
             hash=chain_hash,
@@ -496,9 +489,7 @@ class Ledger:
 
     async def verify(self) -> VerifyReport:
         """Walk the committed chain; the report names the first bad record, if any."""
-        self._check_readable()
-        await self.flush()
-        report = await self._read(verify_store)
+        report = await self._read(LedgerReader.verify)
         if report.fault is not None:
             logger.warning(
                 "ledger_fault_found",
@@ -520,37 +511,25 @@ class Ledger:
         Raises :class:`LedgerCorrupted` on a bad record and :class:`ReplayError`
         when a reducer fails or the needed history was pruned.
         """
-        self._check_readable()
         chosen: Reducers[T] = self._pick(reducers)
-        await self.flush()
         return await self._read(
-            lambda store: replay_store(store, chosen, from_checkpoint=from_checkpoint, upto=upto)
+            lambda reader: reader.replay(chosen, from_checkpoint=from_checkpoint, upto=upto)
         )
 
     async def replay_epoch(
         self, epoch: int, reducers: Reducers[T] | None = None
     ) -> ReplayResult[T]:
         """Fold only the records of ``epoch`` into the initial state."""
-        self._check_readable()
         chosen: Reducers[T] = self._pick(reducers)
-        await self.flush()
-        return await self._read(lambda store: replay_epoch_store(store, chosen, epoch))
+        return await self._read(lambda reader: reader.replay_epoch(epoch, chosen))
 
     async def records(self, after: int = 0, upto: int | None = None) -> list[Record]:
         """The committed records with ``after < seq <= upto``."""
-        self._check_readable()
-        await self.flush()
-        return await self._read(lambda store: list(store.records(after, upto)))
+        return await self._read(lambda reader: list(reader.records(after, upto)))
 
     async def tail(self, count: int = 10) -> list[Record]:
         """The last ``count`` committed records, oldest first."""
-        self._check_readable()
-        await self.flush()
-        return await self._read(lambda store: store.tail(count))
-
-    def _check_readable(self) -> None:
-        if self._state is not _OPEN:
-            raise LedgerClosed(f"ledger {self._store.location} is {self._state}")
+        return await self._read(lambda reader: reader.tail(count))
 
     def _pick(self, reducers: Reducers[Any] | None) -> Reducers[Any]:
         if reducers is not None:
@@ -559,15 +538,21 @@ class Ledger:
             return self._reducers
         return summary_reducers()
 
-    async def _read(self, call: Callable[[Store], T]) -> T:
-        reader = self._store.reader()
+    async def _read(self, call: Callable[[LedgerReader], T], *, flush: bool = True) -> T:
+        """The one read path: a :class:`LedgerReader` of the store, on a worker thread.
+
+        With ``flush`` (every public read), the ledger must be open and what
+        was appended is committed first, so the read sees it.
+        """
+        if flush:
+            if self._state is not _OPEN:
+                raise LedgerClosed(f"ledger {self._store.location} is {self._state}")
+            await self.flush()
+        reader = LedgerReader(self._store)
 
         def run() -> T:
-            reader.open(readonly=True)
-            try:
+            with reader:
                 return call(reader)
-            finally:
-                reader.close()
 
         return await anyio.to_thread.run_sync(run)
 
@@ -646,28 +631,8 @@ class Ledger:
         )
 
 
-def open_ledger(
-    target: str | os.PathLike[str] | Store | None = None,
-    *,
-    durability: Durability = "group",
-    clock: Clock | None = None,
-    reducers: Reducers[Any] | None = None,  # Any: whatever state these reducers build
-    epoch: int | None = None,
-    sync_interval: float = 0.05,
-    keep_records: int | None = None,
-    max_pending: int = 1_000_000,
-) -> Ledger:
-    """A :class:`Ledger` to enter with ``async with``; see there for the options."""
-    return Ledger(
-        target,
-        durability=durability,
-        clock=clock,
-        reducers=reducers,
-        epoch=epoch,
-        sync_interval=sync_interval,
-        keep_records=keep_records,
-        max_pending=max_pending,
-    )
+open_ledger = Ledger
+"""A :class:`Ledger` to enter with ``async with``: the class itself, by its verb name."""
 
 
 def _check_kind(kind: object) -> None:

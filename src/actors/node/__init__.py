@@ -1,5 +1,7 @@
 """Cluster nodes: ``python -m actors.node`` and its parts, for embedding or tests."""
 
+from protocol._public import publish as _publish_names
+
 from ._config import ConfigError as ConfigError
 from ._config import NodeConfig as NodeConfig
 from ._config import load_config as load_config
@@ -21,3 +23,5 @@ __all__ = (
     "main",
     "run_node",
 )
+
+_publish_names(__name__, globals(), __all__)

@@ -63,6 +63,11 @@ class NodeConfig(msgspec.Struct, frozen=True):
     seed: int | None = None
     secret_file: Path | None = None
     """The file the secret was read from (``None``: from ``TADPOLE_SECRET`` or code)."""
+    http_listen: tuple[str, int] | None = None
+    """Where the tickets' HTTP API listens (``None``: no HTTP API)."""
+    http_token: str | None = None
+    """The HTTP API's bearer token (``None``: the cluster secret in hex)."""
+    http_max_body: int = 1 << 20
 
     def __repr__(self) -> str:  # never print the secret
         return f"NodeConfig(name={self.name!r}, listen={self.listen!r}, cluster={self.cluster!r})"
@@ -81,6 +86,20 @@ def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def _token(value: Any) -> str:
+    text = _text(value).strip()
+    if len(text) < 16 or not text.isprintable() or " " in text:
+        raise ConfigError("must be at least 16 printable characters without spaces")
+    return text
+
+
+def _body_limit(value: Any) -> int:
+    number = _integer(value)
+    if not 1024 <= number <= 1 << 30:
+        raise ConfigError(f"must be 1024..{1 << 30} bytes, got {number}")
+    return number
 
 
 def _node_name(value: Any) -> str:
@@ -246,6 +265,13 @@ _SETTINGS: Final[dict[str, tuple[Callable[[Any], Any], Any, str]]] = {
     "tls_key": (_readable_file, None, "PEM private key of this node"),
     "tls_ca": (_readable_file, None, "PEM CA bundle that signs the peers' certificates"),
     "seed": (_integer, None, "seed of the runtime's random generator (reproducible runs)"),
+    "http_listen": (
+        _listen,
+        None,
+        "HOST:PORT of the tickets' HTTP API (off by default; use 127.0.0.1 for loopback)",
+    ),
+    "http_token": (_token, None, "bearer token of the HTTP API (default: the secret in hex)"),
+    "http_max_body": (_body_limit, 1 << 20, "largest HTTP request body in bytes (default 1 MiB)"),
 }
 
 

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import structlog
 
-from .._actor import Actor
-from .._system import ActorSystem
+from .. import Actor, ActorSystem
 from ..cluster import (
     Cluster,
     ClusterConfig,
@@ -38,11 +37,14 @@ from ..cluster import (
 )
 from ..ledger import Ledger
 from ..remote import RemoteConfig, RemoteNode, TcpTransport
+from ..roles.tickets import SQLiteTicketStore, Tickets
 from ._config import ConfigError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from .. import ActorRef
+    from ..roles.tickets import TicketStore
     from ._config import NodeConfig
 
 __all__ = [
@@ -57,6 +59,48 @@ logger = structlog.get_logger(__name__)
 
 LEDGER_FILE: Final = "ledger.db"
 """The node's ledger, in its data directory."""
+TICKETS_FILE: Final = "tickets.db"
+"""The node's ticket table (a checkpoint of the ledger's tickets), in its data directory."""
+
+
+def _http_module() -> Any:  # Any: the module, imported only when the HTTP API is on
+    try:
+        from ..roles.tickets import http as _http
+    except ImportError as exc:
+        raise ConfigError(
+            f"--http-listen needs the http extra (pip install 'tadpole-actors[http]'): {exc}"
+        ) from None
+    return _http
+
+
+async def _start_tickets_http(
+    config: NodeConfig, system: ActorSystem, ledger: Ledger | None, tg: Any
+) -> tuple[ActorRef[Any], Any]:  # Any: the task group and the HttpServer (optional extra)
+    """Spawn the Tickets actor and serve its HTTP API as a task of ``tg``."""
+    assert config.http_listen is not None
+    http = _http_module()
+    store: TicketStore | None = None
+    if config.data_dir is not None:
+        store = SQLiteTicketStore(config.data_dir / TICKETS_FILE)
+    tickets = await system.spawn(Tickets, ledger, store, name="tickets")
+    token = config.http_token if config.http_token is not None else config.secret.hex()
+    app = http.build_app(tickets, token, max_body=config.http_max_body)
+    host, port = config.http_listen
+    try:
+        server = http.HttpServer(
+            app,
+            host,
+            port,
+            certfile=None if config.tls_cert is None else str(config.tls_cert),
+            keyfile=None if config.tls_key is None else str(config.tls_key),
+        )
+    except OSError as exc:
+        raise ConfigError(f"cannot listen for HTTP on {host}:{port}: {exc}") from None
+    tg.start_soon(server.run_until_stopped)
+    await server.wait_started()
+    logger.info("http_listening", node=config.name, url=server.url)
+    return tickets, server
+
 
 _MEMBER_KINDS: Final[dict[type[MemberEvent], str]] = {
     MemberUp: "cluster.member_up",
@@ -79,6 +123,10 @@ class NodeContext:
     ledger: Ledger | None = None
     """The node's ledger (``data_dir / LEDGER_FILE``), also ``system.ledger``; ``None``
     without a data directory."""
+    tickets: ActorRef[Any] | None = None
+    """The node's :class:`~actors.roles.tickets.Tickets` actor, when ``http_listen`` is set."""
+    http_url: str | None = None
+    """The tickets' HTTP API base URL, when ``http_listen`` is set."""
 
 
 class _MembershipRecorder(Actor[MemberEvent]):
@@ -234,8 +282,20 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                 )
                 recorder = await system.spawn(_MembershipRecorder, ledger, name="node-ledger")
                 cluster.subscribe(recorder)
+            tickets = server = None
+            if config.http_listen is not None:
+                tickets, server = await _start_tickets_http(config, system, ledger, tg)
             if app is not None:
-                context = NodeContext(system, remote, cluster, config, config.data_dir, ledger)
+                context = NodeContext(
+                    system,
+                    remote,
+                    cluster,
+                    config,
+                    config.data_dir,
+                    ledger,
+                    tickets,
+                    None if server is None else server.url,
+                )
                 result = app(context)
                 if inspect.isawaitable(result):
                     await result
@@ -253,6 +313,8 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
             logger.info("node_stopping", node=config.name, signal=received[:1])
             if ledger is not None:
                 ledger.append_nowait("node.stopping", {"node": config.name, "signal": received[:1]})
+            if server is not None:
+                await server.shutdown_and_wait()
             finished = await remote.drain(config.drain_timeout)
             logger.info(
                 "node_drained",

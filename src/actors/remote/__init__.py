@@ -7,6 +7,8 @@ ref's do. The wire format is the :mod:`protocol` package's; the network is a
 :class:`Transport` (:class:`TcpTransport`, or :class:`MemoryTransport` in tests).
 """
 
+from protocol._public import publish as _publish_names
+
 from ._address import Address as Address
 from ._address import parse_address as parse_address
 from ._backoff import ReconnectBackoff as ReconnectBackoff
@@ -48,3 +50,5 @@ __all__ = (
     "TransportListener",
     "parse_address",
 )
+
+_publish_names(__name__, globals(), __all__)

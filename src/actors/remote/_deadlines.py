@@ -16,13 +16,13 @@ import math
 from heapq import heapify, heappop, heappush
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .._clock import LoopClock
+from .. import LoopClock
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
-    from .._clock import Cancellable, Clock
+    from .. import Cancellable, Clock
 
 __all__ = ["Deadlines", "clock_reader"]
 

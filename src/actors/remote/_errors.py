@@ -18,7 +18,7 @@ connection, names the error's class as the reason and counts it.
 
 from __future__ import annotations
 
-from .._errors import ActorError, MailboxFull
+from .. import ActorError, MailboxFull
 
 __all__ = [
     "ConnectionLost",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import ByteStream
 
-from .._clock import Clock, LoopClock
+from .. import Clock, LoopClock
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable

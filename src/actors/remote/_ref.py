@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from protocol import Message
 
-from .._ref import ActorRef
+from .. import ActorRef
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
 
+    from ..lowlevel import RequestTo
     from ._address import Address
     from ._node import RemoteNode, _Peer
 
 __all__ = ["RemoteRef", "not_a_message"]
 
 M = TypeVar("M", contravariant=True)
+Q = TypeVar("Q")
+R = TypeVar("R")
 
 
 class RemoteRef(ActorRef[M]):
@@ -82,7 +85,13 @@ class RemoteRef(ActorRef[M]):
         if conn is None or not conn.tell_now(self._path, message):
             await self._node._send(self._peer, self._path, message, self._str)
 
-    def ask(self, message: M, timeout: float | None = None) -> Coroutine[Any, Any, Any]:
+    @overload
+    def ask(
+        self: ActorRef[Q], message: RequestTo[Q, R], timeout: float | None = None
+    ) -> Coroutine[Any, Any, R]: ...
+    @overload
+    def ask(self, message: M, timeout: float | None = None) -> Coroutine[Any, Any, Any]: ...
+    def ask(self, message: Any, timeout: float | None = None) -> Coroutine[Any, Any, Any]:
         # The node's coroutine itself: one coroutine per ask, not two.
         return self._node._ask(self._peer, self._path, message, timeout, self._str)
 

@@ -10,17 +10,12 @@
 See the "Swarm roles" page of the docs for every rule and number.
 """
 
+from protocol._public import publish as _publish_names
+
 from ._balancer import Balancer as Balancer
-from ._balancer import BalancerRestarted as BalancerRestarted
 from ._balancer import CycleHook as CycleHook
 from ._balancer import CycleReport as CycleReport
 from ._balancer import DispatchSummary as DispatchSummary
-from ._balancer import GetSummary as GetSummary
-from ._balancer import PlanCycle as PlanCycle
-from ._balancer import RunCycle as RunCycle
-from ._balancer import SubmitTask as SubmitTask
-from ._balancer import TaskAccepted as TaskAccepted
-from ._balancer import TaskRejected as TaskRejected
 from ._errors import HandlerNotFound as HandlerNotFound
 from ._errors import InvalidJob as InvalidJob
 from ._errors import InvalidTask as InvalidTask
@@ -47,21 +42,38 @@ from ._messages import RESOURCE_UPDATES as RESOURCE_UPDATES
 from ._messages import Acknowledge as Acknowledge
 from ._messages import Acknowledged as Acknowledged
 from ._messages import AwaitJob as AwaitJob
+from ._messages import BalancerRestarted as BalancerRestarted
+from ._messages import BeatEntry as BeatEntry
 from ._messages import CancelJob as CancelJob
+from ._messages import CancelRun as CancelRun
+from ._messages import Crash as Crash
 from ._messages import GetJob as GetJob
 from ._messages import GetLiveness as GetLiveness
 from ._messages import GetStatistics as GetStatistics
+from ._messages import GetSummary as GetSummary
 from ._messages import GetTadpoles as GetTadpoles
+from ._messages import GetTadpoleStatus as GetTadpoleStatus
+from ._messages import Heartbeat as Heartbeat
+from ._messages import JobReport as JobReport
 from ._messages import ListJobs as ListJobs
+from ._messages import PlanCycle as PlanCycle
 from ._messages import Refused as Refused
 from ._messages import Rejected as Rejected
 from ._messages import ResourceUpdate as ResourceUpdate
 from ._messages import Reward as Reward
+from ._messages import RunCycle as RunCycle
+from ._messages import RunJob as RunJob
+from ._messages import SetThreadBudget as SetThreadBudget
 from ._messages import ShardLiveness as ShardLiveness
 from ._messages import SubmitJob as SubmitJob
+from ._messages import SubmitTask as SubmitTask
 from ._messages import Submitted as Submitted
 from ._messages import SupervisorStatistics as SupervisorStatistics
 from ._messages import TadpoleInfo as TadpoleInfo
+from ._messages import TadpoleRestarted as TadpoleRestarted
+from ._messages import TadpoleStatus as TadpoleStatus
+from ._messages import TaskAccepted as TaskAccepted
+from ._messages import TaskRejected as TaskRejected
 from ._outcome import Acceptance as Acceptance
 from ._outcome import Verdict as Verdict
 from ._outcome import bound_result as bound_result
@@ -89,19 +101,9 @@ from ._supervisor import submit_job as submit_job
 from ._tadpole import DEFAULT_THREAD_BUDGET as DEFAULT_THREAD_BUDGET
 from ._tadpole import MAX_THREADS as MAX_THREADS
 from ._tadpole import MAX_THREADS_PER_TADPOLE as MAX_THREADS_PER_TADPOLE
-from ._tadpole import BeatEntry as BeatEntry
-from ._tadpole import CancelRun as CancelRun
-from ._tadpole import Crash as Crash
-from ._tadpole import GetTadpoleStatus as GetTadpoleStatus
 from ._tadpole import Handler as Handler
-from ._tadpole import Heartbeat as Heartbeat
 from ._tadpole import JobContext as JobContext
-from ._tadpole import JobReport as JobReport
-from ._tadpole import RunJob as RunJob
-from ._tadpole import SetThreadBudget as SetThreadBudget
 from ._tadpole import Tadpole as Tadpole
-from ._tadpole import TadpoleRestarted as TadpoleRestarted
-from ._tadpole import TadpoleStatus as TadpoleStatus
 from ._tadpole import ThreadPool as ThreadPool
 from ._tadpole import new_tadpole_id as new_tadpole_id
 from ._window import AdmissionGate as AdmissionGate
@@ -207,3 +209,5 @@ __all__ = (
     "validate_job",
     "validate_task",
 )
+
+_publish_names(__name__, globals(), __all__)

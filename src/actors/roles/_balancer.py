@@ -25,64 +25,30 @@ import msgspec
 
 from protocol import Message
 
-from .._actor import Actor
-from .._mailbox import MailboxConfig
+from .. import Actor, MailboxConfig
 from ._errors import InvalidTask
+from ._messages import (
+    BalancerRestarted,
+    GetSummary,
+    PlanCycle,
+    RunCycle,
+    SubmitTask,
+    TaskAccepted,
+    TaskRejected,
+)
 from ._planner import BalancerConfig, Dispatched, DispatchPlanner
 from ._records import DEFER, DISPATCH, RecordSink, append_record
 from ._scoring import Channel, Task
 
 if TYPE_CHECKING:
-    from .._ref import ActorRef
+    from .. import ActorRef
 
 __all__ = [
     "Balancer",
-    "BalancerRestarted",
     "CycleHook",
     "CycleReport",
     "DispatchSummary",
-    "GetSummary",
-    "PlanCycle",
-    "RunCycle",
-    "SubmitTask",
-    "TaskAccepted",
-    "TaskRejected",
 ]
-
-
-class SubmitTask(Message, tag="roles.submit_task"):
-    task: Task
-
-
-class TaskAccepted(Message, tag="roles.task_accepted"):
-    task_id: str
-    score: float
-    deferred: bool = False
-    """Held outside the dispatch queue by the creative backlog cap (it still waits)."""
-
-
-class TaskRejected(Message, tag="roles.task_rejected"):
-    task_id: str
-    field: str
-    error: str
-
-
-class RunCycle(Message, tag="roles.run_cycle"):
-    """Run a dispatch cycle now (in the balancer's mode); the reply is its report."""
-
-
-class PlanCycle(Message, tag="roles.plan_cycle"):
-    """Plan the next cycle without dispatching anything (a dry run, in any mode)."""
-
-
-class GetSummary(Message, tag="roles.get_summary"):
-    pass
-
-
-class BalancerRestarted(Message, tag="roles.balancer_restarted"):
-    """Told to the parent by a restarted balancer: its queue is empty again."""
-
-    reason: str
 
 
 class _Cycle(Message, tag="roles.balancer_cycle"):
@@ -90,6 +56,8 @@ class _Cycle(Message, tag="roles.balancer_cycle"):
 
 
 class CycleReport(msgspec.Struct, frozen=True):
+    """What one dispatch cycle did (or, planned only, would do)."""
+
     cycle: int
     applied: bool
     dispatches: tuple[Dispatched, ...]
@@ -98,6 +66,7 @@ class CycleReport(msgspec.Struct, frozen=True):
 
 
 CycleHook = Callable[[CycleReport], object]
+"""Called with each cycle's report (metrics, tests); its return value is ignored."""
 
 
 class DispatchSummary(msgspec.Struct, frozen=True):

@@ -142,9 +142,9 @@ def _simulate(config: BalancerConfig, tasks: list[Task], max_cycles: int) -> dic
 
 
 async def _apply(config: BalancerConfig, tasks: list[Task], max_cycles: int) -> dict[str, Any]:
-    from .._actor import Actor
-    from .._system import ActorSystem
-    from ._balancer import Balancer, CycleReport, GetSummary, RunCycle, SubmitTask
+    from .. import Actor, ActorSystem
+    from ._balancer import Balancer, CycleReport
+    from ._messages import GetSummary, RunCycle, SubmitTask
 
     class _Collector(Actor[Any]):
         async def receive(self, message: Any) -> None:

@@ -14,7 +14,7 @@ The tree (all under :class:`~actors.ActorError`)::
 
 from __future__ import annotations
 
-from .._errors import ActorError
+from .. import ActorError
 
 __all__ = [
     "HandlerNotFound",

@@ -69,6 +69,8 @@ _RESOURCES = ("compute_units", "memory_mb", "bandwidth_mbps")
 
 
 class JobState(enum.Enum):
+    """Where a job is in its lifecycle; see :mod:`actors.roles._table`."""
+
     QUEUED = "queued"
     RUNNING = "running"
     COMPLETED = "completed"
@@ -94,6 +96,8 @@ class Acknowledgement(enum.Enum):
 
 
 class ResourceRequest(msgspec.Struct, frozen=True):
+    """What a job asks of the pools: compute units, memory and bandwidth."""
+
     compute_units: int
     memory_mb: int
     bandwidth_mbps: int

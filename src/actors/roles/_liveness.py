@@ -33,6 +33,8 @@ __all__ = ["Liveness", "LivenessConfig", "LivenessReport", "assess"]
 
 
 class Liveness(enum.Enum):
+    """What liveness concludes about a running shard, each with its ``action``."""
+
     LIVE = "live"
     SPLIT_BRAIN_LIVE = "split-brain-live"
     AT_RISK = "at-risk"
@@ -70,6 +72,8 @@ class LivenessConfig(msgspec.Struct, frozen=True):
 
 
 class LivenessReport(msgspec.Struct, frozen=True):
+    """One assessment: the state, why, and what the supervisor does about it."""
+
     state: Liveness
     action: str
     heartbeat_age: float

@@ -15,10 +15,11 @@ kind               payload
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from .. import RecordSink
 from ..ledger import Reducers
 
 if TYPE_CHECKING:
@@ -44,12 +45,6 @@ JOB = "roles.job"
 ALLOCATE = "roles.allocate"
 RELEASE = "roles.release"
 MITIGATE = "roles.mitigate"
-
-
-class RecordSink(Protocol):
-    """What the roles need of a ledger (:class:`actors.ledger.Ledger` is one)."""
-
-    def append_nowait(self, kind: str, payload: object) -> object: ...
 
 
 def append_record(sink: RecordSink | None, kind: str, payload: dict[str, Any]) -> None:

@@ -47,6 +47,8 @@ class Resources(msgspec.Struct, frozen=True):
 
 
 class PoolConfig(msgspec.Struct, frozen=True):
+    """The resource pools: totals, minimum chunks, saturation threshold and reward weights."""
+
     totals: Resources = Resources(256, 65_536, 10_000)
     min_chunk: Resources = Resources(2, 256, 100)
     saturation_threshold: float = 0.85

@@ -32,131 +32,52 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import anyio
 import anyio.to_thread
-import msgspec
 
 from protocol import Message
 
-from .._actor import Actor
-from .._errors import ActorError
+from .. import Actor, ActorError
 from ._errors import HandlerNotFound, TadpoleCrashed
-from ._jobs import JobSpec
-from ._resources import Resources
+from ._messages import (
+    BeatEntry,
+    CancelRun,
+    Crash,
+    GetTadpoleStatus,
+    Heartbeat,
+    JobReport,
+    RunJob,
+    SetThreadBudget,
+    TadpoleRestarted,
+    TadpoleStatus,
+)
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Mapping
 
-    from .._ref import ActorRef
+    from .. import ActorRef
 
 __all__ = [
     "DEFAULT_THREAD_BUDGET",
     "MAX_THREADS",
     "MAX_THREADS_PER_TADPOLE",
-    "BeatEntry",
-    "CancelRun",
-    "Crash",
-    "GetTadpoleStatus",
     "Handler",
-    "Heartbeat",
     "JobContext",
-    "JobReport",
-    "RunJob",
-    "SetThreadBudget",
     "Tadpole",
-    "TadpoleRestarted",
-    "TadpoleStatus",
     "ThreadPool",
     "new_tadpole_id",
 ]
 
 DEFAULT_THREAD_BUDGET = 4
+"""Runs a tadpole may have at once unless told otherwise."""
 MAX_THREADS_PER_TADPOLE = 16
+"""The largest thread budget of one tadpole."""
 MAX_THREADS = 128
+"""Threads of all tadpoles of a supervisor together (the shared pool's cap)."""
 
 
 def new_tadpole_id(rng: random.Random) -> str:
     """A uuid4 drawn from ``rng`` (so a seed reproduces a run)."""
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-# -- messages ---------------------------------------------------------------------------
-
-
-class RunJob(Message, tag="roles.run_job"):
-    """Run shard ``shard`` of ``shards`` of one attempt of a job."""
-
-    job: JobSpec
-    attempt: int
-    shard: int = 0
-    shards: int = 1
-    incarnation: int = 0
-    granted: Resources = Resources()
-
-
-class CancelRun(Message, tag="roles.cancel_run"):
-    job_id: str
-    attempt: int
-
-
-class Crash(Message, tag="roles.crash"):
-    """Make the tadpole fail (chaos testing): its restart goes through its supervisor."""
-
-    reason: str = "told to crash"
-
-
-class SetThreadBudget(Message, tag="roles.set_thread_budget"):
-    threads: int
-
-
-class GetTadpoleStatus(Message, tag="roles.get_tadpole_status"):
-    pass
-
-
-class BeatEntry(msgspec.Struct, frozen=True):
-    job_id: str
-    attempt: int
-    shard: int
-    progress: float
-
-
-class Heartbeat(Message, tag="roles.heartbeat"):
-    tadpole_id: str
-    at: float
-    jobs: tuple[BeatEntry, ...]
-
-
-class JobReport(Message, tag="roles.job_report"):
-    """How one run ended; ``ok`` false carries the reason."""
-
-    tadpole_id: str
-    job_id: str
-    attempt: int
-    shard: int
-    ok: bool
-    reason: str = ""
-    duration: float = 0.0
-    lost: bool = False
-    """The run ended because its tadpole stopped or crashed."""
-    result: Any = None  # Any: whatever the handler returned
-    """The handler's return value (successful runs)."""
-
-
-class TadpoleRestarted(Message, tag="roles.tadpole_restarted"):
-    """Sent by a restarted tadpole to its supervisor: its previous runs are gone."""
-
-    tadpole_id: str
-    incarnation: int
-    reason: str
-
-
-class TadpoleStatus(msgspec.Struct, frozen=True):
-    tadpole_id: str
-    specialization: str
-    thread_budget: int
-    incarnation: int
-    running: tuple[str, ...]
-    completed: int
-    failed: int
 
 
 class _Beat(Message, tag="roles.tadpole_beat"):

@@ -22,6 +22,8 @@ __all__ = ["AdmissionGate", "ConcurrencyWindow", "WindowConfig"]
 
 
 class WindowConfig(msgspec.Struct, frozen=True):
+    """The concurrency window (bounds, success threshold, sample) and admission rate and burst."""
+
     initial: int = 5
     maximum: int = 10
     minimum: int = 1

@@ -1,5 +1,7 @@
 """Supervision as data: child specs, supervisor flags, and the restart engine."""
 
+from protocol._public import publish as _publish_names
+
 from ._engine import RestartEngine as RestartEngine
 from ._spec import Backoff as Backoff
 from ._spec import ChildSpec as ChildSpec
@@ -19,3 +21,5 @@ __all__ = (
     "Strategy",
     "SupervisorFlags",
 )
+
+_publish_names(__name__, globals(), __all__)

@@ -155,7 +155,7 @@ class RestartEngine:
                 # The factory itself failed: a failure like any other.
                 # Failing it re-enters this engine, so not under this lock.
                 cell.state = CellState.RUNNING
-                system.spawn_background(cell.fail(exc), f"failure of {cell.path}")
+                system._spawn_background(cell.fail(exc), f"failure of {cell.path}")
                 continue
             logger.warning(
                 "actor_restarted",

@@ -11,6 +11,8 @@
 See the how-to "Testing your actors on virtual time" in the docs.
 """
 
+from protocol._public import publish as _publish_names
+
 from ._clock import VirtualClock as VirtualClock
 from ._errors import ProbeTimeout as ProbeTimeout
 from ._errors import SimulationDeadlock as SimulationDeadlock
@@ -38,3 +40,5 @@ __all__ = (
     "seeds",
     "simulate",
 )
+
+_publish_names(__name__, globals(), __all__)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._clock import Cancellable
+    from .. import Cancellable
 
 __all__ = ["VirtualClock"]
 

@@ -53,6 +53,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._deadline_handler: Callable[[], object] | None = None
         self._stall_handler: Callable[[], object] | None = None
         self._stall_after = 1.0
+        self._holds = 0
         super().__init__(selector=_VirtualSelector(selectors.DefaultSelector(), self))
 
     def time(self) -> float:
@@ -63,6 +64,26 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def jumps(self) -> int:
         """How many times the clock has jumped ahead to a timer."""
         return self._jumps
+
+    def hold_time(self) -> Callable[[], None]:
+        """Keep virtual time still until the returned release is called (on the loop).
+
+        For work the loop waits on in another thread (a maintenance job on
+        the system's pool): while any hold is taken, the loop waits for real
+        wake-ups (``call_soon_threadsafe``) instead of jumping to the next
+        timer, so such work takes no virtual time, like I/O. Each release
+        counts once; calling it again does nothing.
+        """
+        self._holds += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._holds -= 1
+
+        return release
 
     def set_deadline(self, when: float | None, handler: Callable[[], object] | None) -> None:
         """Never jump past ``when``: stop the clock there and call ``handler`` once.
@@ -151,6 +172,9 @@ class _VirtualSelector(selectors.BaseSelector):
         ready = self._inner.select(0)
         if ready or (timeout is not None and timeout <= 0):
             return ready
+        if self._loop._holds:
+            # Work in another thread is under way: wait for its wake-up in real time.
+            return self._inner.select(timeout)
         if timeout is None:
             return self._loop._idle(self._inner)
         self._loop._jump(timeout)

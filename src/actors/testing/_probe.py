@@ -18,12 +18,11 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._actor import Actor
+from .. import Actor
 from ._errors import ProbeTimeout
 
 if TYPE_CHECKING:
-    from .._ref import ActorRef
-    from .._system import ActorSystem
+    from .. import ActorRef, ActorSystem
 
 __all__ = ["Probe"]
 

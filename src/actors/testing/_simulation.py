@@ -21,7 +21,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .._system import ActorSystem
+from .. import ActorSystem
 from ._clock import VirtualClock
 from ._errors import SimulationDeadlock, SimulationError, SimulationTimeout
 from ._loop import VirtualEventLoop

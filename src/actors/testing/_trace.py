@@ -23,7 +23,7 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .._system import ActorSystem
+    from .. import ActorSystem
 
 __all__ = ["Delivery", "TraceRecorder", "tap"]
 

@@ -352,3 +352,24 @@ def test_every_handshake_message_fits_the_unauthenticated_frame_limit() -> None:
         Reject("x" * 64, "\U0001f438" * 1024),
     ]
     assert max(len(msgspec.msgpack.encode(m)) for m in largest) <= HANDSHAKE_MAX_FRAME_SIZE
+
+
+def test_the_acceptor_knows_the_claimed_name_from_the_hello_before_it_is_proved() -> None:
+    initiator, acceptor = _initiator(node="alpha"), _acceptor()
+    assert acceptor.claimed_node is None
+    [hello] = initiator.data_to_send()
+    acceptor.receive(hello)
+    assert acceptor.claimed_node == "alpha"
+    assert acceptor.peer_node is None  # not proved yet
+
+
+def test_a_reject_built_outside_the_handshake_fails_the_peers_handshake_with_its_reason() -> None:
+    initiator = _initiator()
+    initiator.data_to_send()
+    payload = Handshake.reject("simultaneous_connect", "x" * 2000)
+    assert msgspec.msgpack.decode(payload, type=Reject) == Reject(
+        "simultaneous_connect", "x" * 1024
+    )
+    with pytest.raises(HandshakeError, match=r"\(simultaneous_connect\)"):
+        initiator.receive(payload)
+    assert initiator.failed

@@ -193,3 +193,12 @@ def test_next_due_is_the_earliest_deadline_of_all_jobs(clock: FakeClock) -> None
     clock.advance(2.0)
     assert names(table.collect_due(clock())) == ["fast"]
     assert table.next_due == clock() + 2.0
+
+
+def test_a_table_times_runs_with_its_timer_not_its_clock() -> None:
+    readings = iter([100.0, 100.25])
+    table = PeriodicTable(lambda: 0.0, timer=lambda: next(readings))
+    job = table.add(PeriodicJobSpec("timed", interval=1.0, fn=lambda: None))
+    (run,) = table.collect_due(1.0)
+    run.run()
+    assert job.statistics().last_duration == 0.25

@@ -444,3 +444,81 @@ def test_pool_whose_threads_cannot_start_reports_the_error_and_ends_closed(
     assert pool.statistics().state == "closed"
     assert pool_threads(pool) == []
     asyncio.run(asyncio.wait_for(pool.aclose(), TIMEOUT))  # nothing left to wait for
+
+
+# -- the urgent queue ----------------------------------------------------------------
+
+
+def test_an_urgent_job_runs_before_every_queued_job() -> None:
+    gate = Gate()
+    order: list[str] = []
+    with WorkStealingPool(1) as pool:
+        held = gate.hold(pool)
+        queued = [pool.submit(order.append, f"job {i}") for i in range(5)]
+        urgent = [pool.submit_urgent(order.append, f"urgent {i}") for i in range(2)]
+        gate.opened.set()
+        for future in (held, *queued, *urgent):
+            future.result(TIMEOUT)
+    # Urgent jobs first, in submission order, then the rest in theirs.
+    assert order == ["urgent 0", "urgent 1"] + [f"job {i}" for i in range(5)]
+    assert pool.statistics().injected == 8
+
+
+def test_an_urgent_job_runs_before_a_workers_own_local_jobs() -> None:
+    gate = Gate()
+    order: list[str] = []
+    started = threading.Event()
+
+    def fan_out() -> None:
+        for i in range(3):
+            pool.submit(order.append, f"local {i}")
+        started.set()
+        gate()
+
+    with WorkStealingPool(1) as pool:
+        fan_out_future = pool.submit(fan_out)
+        assert started.wait(TIMEOUT)
+        urgent = pool.submit_urgent(order.append, "urgent")
+        gate.opened.set()
+        fan_out_future.result(TIMEOUT)
+        urgent.result(TIMEOUT)
+    assert order[0] == "urgent"
+    assert sorted(order[1:]) == ["local 0", "local 1", "local 2"]
+
+
+def test_an_urgent_job_result_and_exception_reach_the_submitter() -> None:
+    with WorkStealingPool(2) as pool:
+        assert pool.submit_urgent(int, "42").result(TIMEOUT) == 42
+        with pytest.raises(ValueError, match="invalid literal"):
+            pool.submit_urgent(int, "x").result(TIMEOUT)
+
+
+def test_urgent_submission_is_refused_before_start_and_after_shutdown() -> None:
+    pool = WorkStealingPool(1)
+    with pytest.raises(PoolNotStarted):
+        pool.submit_urgent(int, "1")
+    pool.start()
+    pool.shutdown()
+    with pytest.raises(PoolClosed):
+        pool.submit_urgent(int, "1")
+
+
+def test_shutdown_with_cancel_cancels_queued_urgent_jobs() -> None:
+    gate = Gate()
+    pool = WorkStealingPool(1).start()
+    held = gate.hold(pool)
+    pending = [pool.submit_urgent(int, str(i)) for i in range(4)]
+    pool.shutdown(wait=False, cancel_futures=True)
+    assert all(f.cancelled() for f in pending)
+    gate.opened.set()
+    pool.shutdown(wait=True)
+    assert held.result(0) == "gate passed"
+    assert pool.statistics().cancelled == 4
+
+
+def test_a_parked_pool_wakes_for_an_urgent_job() -> None:
+    with WorkStealingPool(2) as pool:
+        assert pool.submit(int, "1").result(TIMEOUT) == 1
+        # Every worker parks for lack of work; an urgent submission must wake one.
+        for _ in range(3):
+            assert pool.submit_urgent(int, "7").result(TIMEOUT) == 7

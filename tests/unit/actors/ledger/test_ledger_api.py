@@ -20,6 +20,8 @@ from actors.ledger import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .conftest import StepClock
 
 pytestmark = pytest.mark.anyio
@@ -188,3 +190,52 @@ async def test_append_waiting_for_room_resolves_to_its_record(tmp_path: anyio.Pa
         records = [await waiter for waiter in waiters]
         assert [r.seq for r in records] == [1, 2, 3, 4, 5]
         assert [r.value() for r in await ledger.records()] == [{"n": n} for n in range(5)]
+
+
+@pytest.mark.parametrize("on_file", [False, True], ids=["memory", "sqlite"])
+async def test_the_ledger_reads_what_a_reader_reads_on_every_store(
+    on_file: bool, tmp_path: Path
+) -> None:
+    from actors.ledger import LedgerReader
+
+    target = tmp_path / "one.ledger" if on_file else MemoryStore()
+    async with open_ledger(target) as ledger:
+        for i in range(7):
+            ledger.append_nowait("tick", {"i": i})
+        await ledger.extend([("pair", 1), ("pair", 2)])
+        ledger.start_epoch()
+        ledger.append_nowait("tock", {"i": 7})
+        # Every read commits what was appended first, then reads it.
+        records = await ledger.records()
+        tail = await ledger.tail(3)
+        replayed = await ledger.replay()
+        epoch_one = await ledger.replay_epoch(1)
+        report = await ledger.verify()
+        store = ledger.store
+        assert ledger.committed_seq == 10
+        with LedgerReader(target if on_file else store) as reader:
+            assert records == list(reader.records())
+            assert tail == reader.tail(3)
+            assert replayed.state == reader.replay().state
+            assert epoch_one.state == reader.replay_epoch(1).state
+            assert report == reader.verify()
+    assert [r.seq for r in records] == list(range(1, 11))
+    assert [r.seq for r in tail] == [8, 9, 10]
+    assert report.ok
+
+
+async def test_open_ledger_is_the_ledger_itself() -> None:
+    assert open_ledger is Ledger
+    ledger = open_ledger(max_pending=3)
+    assert isinstance(ledger, Ledger)
+    with pytest.raises(ValueError, match="max_pending"):
+        open_ledger(max_pending=0)
+
+
+async def test_reads_of_a_closed_ledger_are_refused() -> None:
+    ledger = open_ledger()
+    async with ledger:
+        ledger.append_nowait("tick", 1)
+    for read in (ledger.records(), ledger.tail(), ledger.replay(), ledger.verify()):
+        with pytest.raises(LedgerClosed):
+            await read

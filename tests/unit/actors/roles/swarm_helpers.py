@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors import Actor
-from actors.roles import JobEvent
+from actors.roles import Channel, JobEvent, JobState, JobView
+
+if TYPE_CHECKING:
+    from actors.roles._entries import JobRecord
+    from actors.roles._errors import InvalidJob
+    from actors.roles._table import JobTable
 
 
 def job(job_id: str, **overrides: Any) -> dict[str, Any]:
@@ -50,3 +55,48 @@ def finals(events: list[Any]) -> dict[str, int]:
         if isinstance(event, JobEvent) and event.final and event.state != "rejected":
             counts[event.job_id] = counts.get(event.job_id, 0) + 1
     return counts
+
+
+class TableEffectsLog:
+    """A job table's effects that record what it asks; admission dispatches at once."""
+
+    def __init__(self) -> None:
+        self.table: JobTable | None = None
+        self.changes: list[tuple[str, str | None, str, bool]] = []
+        self.settled_views: list[JobView] = []
+        self.rejections: list[str] = []
+        self.schedules = 0
+
+    def changed(
+        self,
+        job: JobRecord,
+        previous: JobState | None,
+        reason: str,
+        final: bool,
+        extra: dict[str, Any] | None,
+    ) -> None:
+        self.changes.append(
+            (job.spec.job_id, None if previous is None else previous.value, job.state.value, final)
+        )
+
+    def rejected(self, job_id: str, error: InvalidJob) -> None:
+        self.rejections.append(job_id)
+
+    def settled(self, job: JobRecord, view: JobView) -> None:
+        self.settled_views.append(view)
+
+    def abort(self, job: JobRecord, reason: str) -> None:
+        assert self.table is not None
+        job.shards.clear()
+        self.table.fail(job, reason, 0.0, retry=False)
+
+    def admit(self) -> None:
+        table = self.table
+        assert table is not None
+        while table.intake:
+            job_id = table.intake.popleft()
+            table.jobs[job_id].admitted = True
+            table.dispatched(job_id, Channel.STRICT, None)
+
+    def schedule(self) -> None:
+        self.schedules += 1

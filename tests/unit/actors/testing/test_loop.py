@@ -194,3 +194,38 @@ def test_jumps_are_counted() -> None:
         return loop.jumps
 
     assert run(main()) == 10
+
+
+def test_a_hold_keeps_virtual_time_still_until_another_threads_work_is_back() -> None:
+    async def main() -> tuple[float, float, float]:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualEventLoop)
+        timer_fired = asyncio.Event()
+        loop.call_later(100.0, timer_fired.set)
+        release = loop.hold_time()
+        done: asyncio.Future[float] = loop.create_future()
+        go = threading.Event()
+
+        def worker() -> None:
+            assert go.wait(5.0)
+            loop.call_soon_threadsafe(done.set_result, 1.0)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        await asyncio.sleep(0)
+        go.set()  # the thread answers in real time; the due timer must not jump ahead
+        await asyncio.wait_for(done, 200.0)
+        at_result = loop.time()
+        assert not timer_fired.is_set()
+        release()
+        release()  # a second release counts for nothing
+        await timer_fired.wait()
+        at_timer = loop.time()
+        thread.join()
+        # Without holds, time jumps again.
+        other = loop.hold_time()
+        other()
+        await asyncio.sleep(5.0)
+        return at_result, at_timer, loop.time()
+
+    assert run(main()) == (0.0, 100.0, 105.0)

@@ -23,22 +23,39 @@ but the registered types; no pickle.
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING, Annotated, Any, Final, Union
 
 import msgspec
 
-from protocol import FRAME_HEADER_SIZE, FrameTooLarge, MessageKind, TruncatedFrame, registry
+from ._envelope import MessageKind
+from ._errors import FrameTooLarge, TruncatedFrame
+from ._framing import FRAME_HEADER_SIZE, _unpack_from
+from ._message import registry
 
 if TYPE_CHECKING:
-    from protocol import FrameReader
+    from ._framing import FrameReader
 
-__all__ = ["FrameSplitter", "IncomingDecoder"]
+__all__ = ["FrameSplitter", "IncomingDecoder", "is_run_frame", "lone_frame"]
 
-_unpack_from = struct.Struct(">I").unpack_from
+_RUN_PREFIX: Final = bytes((0x93, MessageKind.TELLS))
+"""How a ``TELLS`` envelope written by :class:`BatchWriter` starts: a 3-element array, kind 5."""
 
-DECODE_FAILURES: Final = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
-"""What msgspec raises for bytes that do not decode (``ValidationError`` included)."""
+
+def is_run_frame(frame: bytes) -> bool:
+    """Whether ``frame`` (a payload) starts as a ``TELLS`` envelope this code writes:
+    worth trying :attr:`IncomingDecoder.decode_run` first."""
+    return frame.startswith(_RUN_PREFIX)
+
+
+def lone_frame(chunk: bytes, max_frame_size: int) -> memoryview | None:
+    """The payload of ``chunk`` if it is exactly one whole frame within the limit,
+    else ``None``: the lone-frame fast path (a request or an answer that arrives
+    alone skips the splitter)."""
+    size = len(chunk) - FRAME_HEADER_SIZE
+    if size < 0 or _unpack_from(chunk)[0] != size or size > max_frame_size:
+        return None
+    return memoryview(chunk)[FRAME_HEADER_SIZE:]
+
 
 _NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
 _Seconds = Annotated[float, msgspec.Meta(ge=0.0)]

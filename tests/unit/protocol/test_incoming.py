@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.remote._incoming import FrameSplitter
 from protocol import FrameReader, FrameTooLarge, TruncatedFrame, encode_frame
+from protocol.wire import FrameSplitter
 
 
 def _stream(payloads: list[bytes]) -> bytes:

@@ -1,4 +1,4 @@
-"""The connection's write buffer: runs of tells to one target in one TELLS frame."""
+"""The batch writer, a connection's write buffer: tells to one target in one TELLS frame."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.remote._connection import _Frames
-from actors.remote._incoming import IncomingDecoder
 from protocol import EnvelopeCodec, FrameReader, Message, MessageKind, MessageTooLarge
+from protocol.wire import BatchWriter, IncomingDecoder
 from tests.helpers import Ping
 
 
@@ -24,7 +23,7 @@ class Anything(Message, tag="test.frames.anything"):
 _encoder = msgspec.msgpack.Encoder()
 
 
-def frames_of(out: _Frames) -> list[bytes]:
+def frames_of(out: BatchWriter) -> list[bytes]:
     out.close_run()
     reader = FrameReader(max_frame_size=1 << 30)
     reader.feed(bytes(out.data))
@@ -32,7 +31,7 @@ def frames_of(out: _Frames) -> list[bytes]:
 
 
 def test_consecutive_tells_to_one_target_share_one_tells_frame() -> None:
-    out = _Frames(_encoder.encode_into, 1 << 20)
+    out = BatchWriter(max_frame_size=1 << 20)
     for n in range(5):
         out.tell("/user/a", Ping(n))
     [frame] = frames_of(out)
@@ -44,17 +43,17 @@ def test_consecutive_tells_to_one_target_share_one_tells_frame() -> None:
 
 
 def test_a_lone_tell_is_a_plain_tell_frame() -> None:
-    out = _Frames(_encoder.encode_into, 1 << 20)
+    out = BatchWriter(max_frame_size=1 << 20)
     out.tell("/user/a", Ping(1))
     assert frames_of(out) == [_encoder.encode((MessageKind.TELL, "/user/a", Ping(1)))]
 
 
 def test_another_target_or_another_frame_closes_the_run_in_order() -> None:
-    out = _Frames(_encoder.encode_into, 1 << 20)
+    out = BatchWriter(max_frame_size=1 << 20)
     out.tell("/user/a", Ping(1))
     out.tell("/user/a", Ping(2))
     out.tell("/user/b", Ping(3))
-    out.add((MessageKind.ASK, "/user/b", Ping(4), None, 7, None, 1.0))
+    out.ask("/user/b", Ping(4), 7, 1.0)
     out.tell("/user/b", Ping(5))
     codec = EnvelopeCodec()
     envelopes = [codec.decode(frame) for frame in frames_of(out)]
@@ -70,7 +69,7 @@ def test_another_target_or_another_frame_closes_the_run_in_order() -> None:
 
 def test_a_run_that_reaches_the_frame_limit_continues_in_a_new_frame() -> None:
     limit = 200
-    out = _Frames(_encoder.encode_into, limit)
+    out = BatchWriter(max_frame_size=limit)
     messages = [Blob(bytes([n]) * 30) for n in range(20)]
     for message in messages:
         out.tell("/user/a", message)
@@ -89,7 +88,7 @@ def test_a_run_that_reaches_the_frame_limit_continues_in_a_new_frame() -> None:
 
 
 def test_a_tell_that_fails_to_encode_leaves_nothing_and_the_run_open() -> None:
-    out = _Frames(_encoder.encode_into, 1 << 20)
+    out = BatchWriter(max_frame_size=1 << 20)
     out.tell("/user/a", Ping(1))
     out.tell("/user/a", Ping(2))
     with pytest.raises(TypeError):
@@ -101,7 +100,7 @@ def test_a_tell_that_fails_to_encode_leaves_nothing_and_the_run_open() -> None:
         Ping(2),
         Ping(3),
     ]
-    empty = _Frames(_encoder.encode_into, 1 << 20)
+    empty = BatchWriter(max_frame_size=1 << 20)
     with pytest.raises(TypeError):
         empty.tell("/user/a", Anything(object()))  # it would have opened the run
     assert frames_of(empty) == []
@@ -109,13 +108,13 @@ def test_a_tell_that_fails_to_encode_leaves_nothing_and_the_run_open() -> None:
 
 def test_a_tell_over_the_frame_limit_raises_and_leaves_nothing() -> None:
     limit = 100
-    out = _Frames(_encoder.encode_into, limit)
+    out = BatchWriter(max_frame_size=limit)
     out.tell("/user/a", Ping(1))
     with pytest.raises(MessageTooLarge):
         out.tell("/user/a", Blob(b"x" * 200))
     out.tell("/user/a", Ping(2))
     assert len(frames_of(out)) == 1
-    alone = _Frames(_encoder.encode_into, limit)
+    alone = BatchWriter(max_frame_size=limit)
     with pytest.raises(MessageTooLarge):
         alone.tell("/user/a", Blob(b"x" * 200))
     assert frames_of(alone) == []
@@ -124,6 +123,6 @@ def test_a_tell_over_the_frame_limit_raises_and_leaves_nothing() -> None:
 def test_a_lone_tell_that_fits_as_a_tell_frame_is_accepted() -> None:
     # As a TELLS frame it would be a few bytes over the limit; alone it is a TELL.
     frame = _encoder.encode((MessageKind.TELL, "/user/a", Blob(b"x" * 50)))
-    out = _Frames(_encoder.encode_into, len(frame))
+    out = BatchWriter(max_frame_size=len(frame))
     out.tell("/user/a", Blob(b"x" * 50))
     assert frames_of(out) == [frame]
