@@ -75,3 +75,7 @@ __all__ = (
     "Tickets",
     "replay_table",
 )
+
+from protocol._public import publish as _publish_names
+
+_publish_names(__name__, globals(), __all__)

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
     from actors import ActorRef
 
-__all__ = ["DEFAULT_MAX_BODY", "ROUTES", "HttpServer", "build_app", "openapi"]
+__all__ = ("DEFAULT_MAX_BODY", "ROUTES", "HttpServer", "build_app", "openapi")
 
 DEFAULT_MAX_BODY: Final = 1 << 20
 """Largest request body accepted (bytes); a bigger one gets 413."""
