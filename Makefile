@@ -36,8 +36,25 @@ pytest: $(STAMP)
 docs: $(STAMP)
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
+# Every bench prints JSON lines; _table.py gathers them into one Markdown table
+# (benchmarks/results.md and the table in docs/performance.md). Peers (Pykka,
+# Thespian) come from the `bench` extra. The 1M-record ledger and 1M-actor
+# figures run here (--large); a bench run alone skips them unless given it.
+BENCH_OUT := benchmarks/.out
+bench: SHELL := /bin/bash
+bench: .SHELLFLAGS := -o pipefail -c
 bench: $(STAMP)
-	@for b in benchmarks/bench_*.py; do echo "# $$b"; $(PY) $$b || exit 1; done
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	@rm -rf $(BENCH_OUT) && mkdir -p $(BENCH_OUT)
+	cd benchmarks && ../$(PY) bench_inproc.py --repeats 3 --large 1000000 | tee .out/inproc.jsonl
+	cd benchmarks && ../$(PY) bench_remote.py --repeats 5 | tee .out/remote.jsonl
+	cd benchmarks && ../$(PY) bench_peers.py --repeats 3 | tee .out/peers.jsonl
+	cd benchmarks && ../$(PY) bench_ledger.py --large 1000000 | tee .out/ledger.jsonl
+	cd benchmarks && ../$(PY) bench_ledger.py --uvloop --only group | tee .out/ledger-uvloop.jsonl
+	cd benchmarks && ../$(PY) bench_dispatch.py | tee .out/dispatch.jsonl
+	cd benchmarks && ../$(PY) bench_stealing.py | tee .out/stealing.jsonl
+	cd benchmarks && ../$(PY) bench_tickets.py | tee .out/tickets.jsonl
+	$(PY) benchmarks/_table.py --command "make bench" $(BENCH_OUT)/*.jsonl
 
 clean:
 	rm -rf $(VENV) docs/_build .mypy_cache .ruff_cache .hypothesis

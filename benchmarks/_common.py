@@ -43,16 +43,34 @@ def median_of(repeats: int, measure: Callable[[], float]) -> float:
     return statistics.median(measure() for _ in range(repeats))
 
 
+def interleaved(
+    repeats: int, baseline: Callable[[], float], ours: Callable[[], float]
+) -> tuple[list[float], list[float]]:
+    """Runs of baseline and ours, one of each per repetition, which goes first alternating."""
+    base_runs: list[float] = []
+    our_runs: list[float] = []
+    for rep in range(repeats):
+        if rep % 2:
+            our_runs.append(ours())
+            base_runs.append(baseline())
+        else:
+            base_runs.append(baseline())
+            our_runs.append(ours())
+    return base_runs, our_runs
+
+
 def interleaved_medians(
     repeats: int, baseline: Callable[[], float], ours: Callable[[], float]
 ) -> tuple[float, float]:
     """Medians of baseline and ours, measured alternately so drift hits both alike."""
-    base_runs: list[float] = []
-    our_runs: list[float] = []
-    for _ in range(repeats):
-        base_runs.append(baseline())
-        our_runs.append(ours())
+    base_runs, our_runs = interleaved(repeats, baseline, ours)
     return statistics.median(base_runs), statistics.median(our_runs)
+
+
+def paired_ratio(ours: list[float], base: list[float], *, higher_is_better: bool = True) -> float:
+    """The median of each repetition's own ratio (ours against its paired baseline)."""
+    pairs = [(o / b if higher_is_better else b / o) for o, b in zip(ours, base, strict=True)]
+    return round(statistics.median(pairs), 3)
 
 
 def emit(

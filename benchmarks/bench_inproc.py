@@ -5,8 +5,20 @@
   the unfiltered tell (the cost of a filter; an actor without one pays nothing)
 - send: the same through a bounded mailbox (waiting for room) against a bounded Queue
 - ask: sequential round trips against a raw queue + future ping-pong
-- spawn: actors started per second against raw task creation
-- memory: bytes per idle actor (100k actors) against a raw parked task
+- concurrent ask: 1,000 askers on one actor, throughput and p99, against 1,000 raw
+  tasks doing the queue + future ping-pong to one server task
+- ask timeout: ``ask(timeout=5.0)`` against ``ask()`` in the same run (1 asker and
+  10 askers): the cost of the timeout alone (target: within 15%)
+- spawn: actors started per second against raw task creation (dormant), and
+  "spawn and first message" (each actor spawned, told once, and the message
+  handled) against a raw task per actor handling one queued message
+- first message to a dormant actor among ``--actors`` (``--large``: 1M) others,
+  per message, against ``create_task`` of a handler coroutine (target < 10 us)
+- stop: shutting down a system of ``--actors`` (``--large``: 1M) messaged
+  actors against cancelling as many raw parked tasks (target <= 1.5x)
+- memory: bytes per idle actor (100k actors) against a raw parked task, by
+  tracemalloc and by RSS (each RSS figure measured in a fresh process); the
+  2 KiB target applies to RSS after one message
 
 Run: ``python benchmarks/bench_inproc.py [--repeats N] [--loop asyncio|uvloop|both]``.
 """
@@ -16,11 +28,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
+import resource
+import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from typing import TYPE_CHECKING, Any
 
-from _common import emit, interleaved_medians, quiet_logging
+from _common import emit, interleaved, paired_ratio, quiet_logging
 from actors import Actor, ActorSystem, MailboxConfig, lowlevel
 from protocol import Message
 
@@ -64,6 +81,33 @@ class IdleStarted(Idle):
 
     async def on_start(self) -> None:
         return None
+
+
+class Counted(Actor[Message]):
+    """Counts messages handled into a shared tally; dormant until its first message."""
+
+    async def receive(self, message: Message) -> Any:
+        TALLY.hit()
+        return None
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.count = 0
+        self.target = 0
+        self.done: asyncio.Event | None = None
+
+    def arm(self, target: int) -> asyncio.Event:
+        self.count, self.target, self.done = 0, target, asyncio.Event()
+        return self.done
+
+    def hit(self) -> None:
+        self.count += 1
+        if self.count == self.target and self.done is not None:
+            self.done.set()
+
+
+TALLY = Tally()
 
 
 def run_on(loop_name: str, fn: Callable[[], Awaitable[float]]) -> float:
@@ -261,6 +305,257 @@ async def actor_memory(n: int, messaged: bool = False) -> float:
         return (after - before) / n
 
 
+# -- concurrent askers and ask timeouts -------------------------------------------
+
+
+async def raw_concurrent(
+    askers: int, each: int, timeout: float | None = None
+) -> tuple[float, float]:
+    """Round trips/s and p99 (s) of ``askers`` tasks each ping-ponging one server task."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[object, asyncio.Future[object]] | None] = asyncio.Queue()
+    latencies: list[float] = []
+
+    async def server() -> None:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            message, future = item
+            future.set_result(message)
+
+    async def asker() -> None:
+        msg, clock = Ping(1), time.perf_counter
+        for _ in range(each):
+            start = clock()
+            future: asyncio.Future[object] = loop.create_future()
+            handle = None if timeout is None else loop.call_later(timeout, future.cancel)
+            queue.put_nowait((msg, future))
+            await future
+            if handle is not None:
+                handle.cancel()
+            latencies.append(clock() - start)
+
+    task = asyncio.create_task(server())
+    start = time.perf_counter()
+    await asyncio.gather(*(asker() for _ in range(askers)))
+    elapsed = time.perf_counter() - start
+    queue.put_nowait(None)
+    await task
+    return askers * each / elapsed, pct(latencies, 0.99)
+
+
+async def actor_concurrent(
+    askers: int, each: int, timeout: float | None = None
+) -> tuple[float, float]:
+    latencies: list[float] = []
+    async with ActorSystem("bench") as system:
+        ref = await system.spawn(Echo)
+        await ref.ask(Ping(0))
+
+        async def asker() -> None:
+            msg, ask, clock = Ping(1), ref.ask, time.perf_counter
+            for _ in range(each):
+                start = clock()
+                await ask(msg, timeout)
+                latencies.append(clock() - start)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(asker() for _ in range(askers)))
+        elapsed = time.perf_counter() - start
+    return askers * each / elapsed, pct(latencies, 0.99)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- spawn and first message, first message at scale, stop -----------------------
+
+
+async def raw_spawn_first_message(n: int) -> float:
+    """A task per "actor" with its own queue, one message put, until all n are handled."""
+    done = TALLY.arm(n)
+    msg = Ping(0)
+
+    async def actor(queue: asyncio.Queue[object]) -> None:
+        while True:
+            await queue.get()
+            TALLY.hit()
+
+    start = time.perf_counter()
+    tasks = []
+    for _ in range(n):
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        tasks.append(asyncio.create_task(actor(queue)))
+        queue.put_nowait(msg)
+    await done.wait()
+    elapsed = time.perf_counter() - start
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return n / elapsed
+
+
+async def actor_spawn_first_message(n: int) -> float:
+    async with ActorSystem("bench") as system:
+        done = TALLY.arm(n)
+        msg = Ping(0)
+        start = time.perf_counter()
+        for _ in range(n):
+            (await system.spawn(Counted)).tell(msg)
+        await done.wait()
+        return n / (time.perf_counter() - start)
+
+
+FIRST_MESSAGES = 10_000
+
+
+async def raw_first_message(population: int) -> float:
+    """Microseconds per first message: ``create_task`` of a handler, until all ran."""
+    done = TALLY.arm(FIRST_MESSAGES)
+    msg = Ping(0)
+    parked = [asyncio.Queue[object]() for _ in range(population)]  # the idle population
+
+    async def handle(message: object) -> None:
+        TALLY.hit()
+
+    loop = asyncio.get_running_loop()
+    start = time.perf_counter()
+    tasks = [loop.create_task(handle(msg)) for _ in range(FIRST_MESSAGES)]
+    await done.wait()
+    elapsed = time.perf_counter() - start
+    await asyncio.gather(*tasks)
+    del parked
+    return elapsed / FIRST_MESSAGES * 1e6
+
+
+async def actor_first_message(population: int) -> float:
+    async with ActorSystem("bench") as system:
+        refs = [await system.spawn(Counted) for _ in range(population)]
+        step = max(1, population // FIRST_MESSAGES)
+        chosen = refs[::step][:FIRST_MESSAGES]
+        done = TALLY.arm(len(chosen))
+        msg = Ping(0)
+        collections = gc.get_stats()[2]["collections"]
+        start = time.perf_counter()
+        for ref in chosen:
+            ref.tell(msg)
+        await done.wait()
+        elapsed = time.perf_counter() - start
+        # A full collection of a million actors takes about half a second: one
+        # landing in this window swamps the figure, so say when it happened.
+        FULL_GC_IN_WINDOW[0] = gc.get_stats()[2]["collections"] - collections
+        return elapsed / len(chosen) * 1e6
+
+
+FULL_GC_IN_WINDOW = [0]
+"""Full (generation 2) collections during the last first-message window."""
+
+
+async def raw_cancel(n: int) -> float:
+    """Seconds to cancel ``n`` tasks parked on their queues after one message each."""
+    done = TALLY.arm(n)
+    msg = Ping(0)
+
+    async def actor(queue: asyncio.Queue[object]) -> None:
+        while True:
+            await queue.get()
+            TALLY.hit()
+
+    tasks = []
+    for _ in range(n):
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        tasks.append(asyncio.create_task(actor(queue)))
+        queue.put_nowait(msg)
+    await done.wait()
+    start = time.perf_counter()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return time.perf_counter() - start
+
+
+async def actor_stop(n: int) -> float:
+    """Seconds for a system of ``n`` actors that each handled one message to stop."""
+    system = ActorSystem("bench")
+    await system.__aenter__()
+    done = TALLY.arm(n)
+    msg = Ping(0)
+    for _ in range(n):
+        (await system.spawn(Counted)).tell(msg)
+    await done.wait()
+    start = time.perf_counter()
+    await system.__aexit__(None, None, None)
+    return time.perf_counter() - start
+
+
+# -- RSS in a fresh process ----------------------------------------------------------
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+async def rss_child(kind: str, n: int) -> float:
+    """Bytes of RSS per actor (or raw task) added to this fresh process."""
+    loop = asyncio.get_running_loop()
+    msg = Ping(0)
+    gc.collect()
+    if kind == "raw":
+        parked: asyncio.Future[None] = loop.create_future()
+
+        async def idle() -> None:
+            await parked
+
+        before = rss_bytes()
+        tasks = [loop.create_task(idle()) for _ in range(n)]
+        await asyncio.sleep(0)
+        after = rss_bytes()
+        parked.set_result(None)
+        await asyncio.gather(*tasks)
+        return (after - before) / n
+    async with ActorSystem("bench") as system:
+        done = TALLY.arm(n)
+        before = rss_bytes()
+        for _ in range(n):
+            ref = await system.spawn(Counted)
+            if kind == "messaged":
+                ref.tell(msg)
+        if kind == "messaged":
+            await done.wait()
+        await asyncio.sleep(0)
+        after = rss_bytes()
+        return (after - before) / n
+
+
+def rss_in_child(loop_name: str, kind: str, n: int) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-child", kind, "--loop", loop_name, "--actors", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["bytes"])
+
+
+def rotated_medians(repeats: int, runs: dict[str, Callable[[], Any]]) -> dict[str, list[Any]]:
+    """Each run once per repetition, the order rotated every repetition."""
+    names = list(runs)
+    results: dict[str, list[Any]] = {name: [] for name in names}
+    for rep in range(repeats):
+        shift = rep % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(runs[name]())
+    return results
+
+
+def paired(ours: list[float], base: list[float], higher_is_better: bool = True) -> float:
+    return paired_ratio(ours, base, higher_is_better=higher_is_better)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=5)
@@ -268,10 +563,26 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--asks", type=int, default=50_000)
     parser.add_argument("--actors", type=int, default=100_000)
+    parser.add_argument("--askers", type=int, default=1_000)
+    parser.add_argument(
+        "--large",
+        type=int,
+        default=0,
+        metavar="N",
+        help="population for the first-message and stop figures (make bench: 1000000)",
+    )
+    parser.add_argument("--rss-child", choices=["raw", "idle", "messaged"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_child:
+        quiet_logging()
+        loop_name = "asyncio" if args.loop == "both" else args.loop
+        per = run_on(loop_name, lambda: rss_child(args.rss_child, args.actors))
+        print(json.dumps({"bytes": per}))
+        return
     quiet_logging()
     loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
     r, n = args.repeats, args.messages
+    last = [0.0]  # the paired ratio of the last pair() run
     for loop in loops:
 
         def pair(
@@ -279,8 +590,13 @@ def main() -> None:
             ours: Callable[[], Awaitable[float]],
             repeats: int = r,
             lp: str = loop,
+            better: bool = True,
         ) -> tuple[float, float]:
-            return interleaved_medians(repeats, lambda: run_on(lp, raw), lambda: run_on(lp, ours))
+            base_runs, our_runs = interleaved(
+                repeats, lambda: run_on(lp, raw), lambda: run_on(lp, ours)
+            )
+            last[0] = paired_ratio(our_runs, base_runs, higher_is_better=better)
+            return statistics.median(base_runs), statistics.median(our_runs)
 
         raw, ours = pair(lambda: raw_queue_throughput(n), lambda: actor_tell_throughput(n))
         emit(
@@ -288,6 +604,7 @@ def main() -> None:
             ours,
             "msg/s",
             baseline=raw,
+            paired_ratio=last[0],
             baseline_name="asyncio.Queue put_nowait/get",
             loop=loop,
             messages=n,
@@ -301,6 +618,7 @@ def main() -> None:
             ours,
             "msg/s",
             baseline=raw,
+            paired_ratio=last[0],
             baseline_name="tell to the same actor without a delivery filter",
             loop=loop,
             messages=n,
@@ -314,6 +632,7 @@ def main() -> None:
             ours,
             "msg/s",
             baseline=raw,
+            paired_ratio=last[0],
             baseline_name="asyncio.Queue(1024) put/get",
             loop=loop,
             messages=n,
@@ -324,6 +643,7 @@ def main() -> None:
             ours,
             "asks/s",
             baseline=raw,
+            paired_ratio=last[0],
             baseline_name="queue + future ping-pong",
             loop=loop,
             timeout=None,
@@ -337,6 +657,7 @@ def main() -> None:
             ours,
             "asks/s",
             baseline=raw,
+            paired_ratio=last[0],
             baseline_name="queue + future ping-pong + call_later timer",
             loop=loop,
             timeout=5.0,
@@ -350,10 +671,26 @@ def main() -> None:
             ours,
             "actors/s",
             baseline=raw,
+            paired_ratio=last[0],
             baseline_name="loop.create_task of a parked coroutine",
             loop=loop,
             actor="no hooks: dormant until its first message",
             target=100_000,
+        )
+        raw, ours = pair(
+            lambda: raw_spawn_first_message(args.actors),
+            lambda: actor_spawn_first_message(args.actors),
+            3,
+        )
+        emit(
+            "spawn_and_first_message_rate",
+            ours,
+            "actors/s",
+            baseline=raw,
+            paired_ratio=last[0],
+            baseline_name="create_task + own queue, one message put and handled",
+            loop=loop,
+            actor="spawned, told once, message handled",
         )
         raw, ours = pair(
             lambda: raw_task_spawn(args.actors),
@@ -365,6 +702,7 @@ def main() -> None:
             ours,
             "actors/s",
             baseline=raw,
+            paired_ratio=last[0],
             baseline_name="loop.create_task of a parked coroutine",
             loop=loop,
             actor="on_start hook: loop task started at spawn and run once",
@@ -378,18 +716,149 @@ def main() -> None:
                 lambda: raw_task_memory(args.actors),
                 lambda m=messaged: actor_memory(args.actors, m),  # type: ignore[misc]
                 1,
+                better=False,
             )
             emit(
-                figure,
+                figure + "_tracemalloc",
                 ours,
                 "bytes",
                 baseline=raw,
-                baseline_name="parked asyncio task",
+                paired_ratio=last[0],
+                baseline_name="parked asyncio task (tracemalloc)",
                 higher_is_better=False,
                 loop=loop,
+                actors=args.actors,
                 actor="never messaged" if not messaged else "handled one message, loop parked",
-                target=2048,
             )
+        rss = rotated_medians(
+            max(1, r // 2),
+            {
+                kind: (lambda k=kind, lp=loop: rss_in_child(lp, k, args.actors))  # type: ignore[misc]
+                for kind in ("raw", "idle", "messaged")
+            },
+        )
+        for figure, kind in (
+            ("memory_per_idle_actor_rss", "idle"),
+            ("memory_per_parked_actor_rss", "messaged"),
+        ):
+            emit(
+                figure,
+                statistics.median(rss[kind]),
+                "bytes",
+                baseline=statistics.median(rss["raw"]),
+                baseline_name="parked asyncio task (RSS, fresh process)",
+                higher_is_better=False,
+                paired_ratio=paired(rss[kind], rss["raw"], higher_is_better=False),
+                loop=loop,
+                actors=args.actors,
+                actor="never messaged" if kind == "idle" else "handled one message, loop parked",
+                target=2048 if kind == "messaged" else None,
+            )
+        concurrent(loop, args, r)
+        at_scale(loop, args)
+
+
+def concurrent(loop: str, args: argparse.Namespace, repeats: int) -> None:
+    """1,000 askers on one actor; and ask(timeout) against ask() at 1 and 10 askers."""
+    askers = args.askers
+    each = max(1, args.asks // askers)
+    runs = rotated_medians(
+        repeats,
+        {
+            "raw": lambda: run_on(loop, lambda: raw_concurrent(askers, each)),
+            "ours": lambda: run_on(loop, lambda: actor_concurrent(askers, each)),
+        },
+    )
+    rates = {k: [v[0] for v in runs[k]] for k in runs}
+    p99s = {k: [v[1] * 1e6 for v in runs[k]] for k in runs}
+    common = {"loop": loop, "askers": askers, "asks_each": each}
+    emit(
+        "concurrent_ask_throughput",
+        statistics.median(rates["ours"]),
+        "asks/s",
+        baseline=statistics.median(rates["raw"]),
+        baseline_name=f"{askers} tasks ping-ponging one server task (queue + future)",
+        paired_ratio=paired(rates["ours"], rates["raw"]),
+        target_ratio=0.9,
+        **common,
+    )
+    emit(
+        "concurrent_ask_p99",
+        statistics.median(p99s["ours"]),
+        "us",
+        baseline=statistics.median(p99s["raw"]),
+        baseline_name=f"{askers} tasks ping-ponging one server task, p99",
+        higher_is_better=False,
+        paired_ratio=paired(p99s["ours"], p99s["raw"], higher_is_better=False),
+        target_ratio=round(1 / 1.2, 3),
+        **common,
+    )
+    for count in (1, 10):
+        per = max(1, args.asks // count)
+        runs = rotated_medians(
+            repeats,
+            {
+                "plain": lambda c=count, e=per: run_on(loop, lambda: actor_concurrent(c, e)),
+                "timeout": lambda c=count, e=per: run_on(loop, lambda: actor_concurrent(c, e, 5.0)),
+            },
+        )
+        plain = [v[0] for v in runs["plain"]]
+        timed = [v[0] for v in runs["timeout"]]
+        emit(
+            "ask_with_timeout_vs_without",
+            statistics.median(timed),
+            "asks/s",
+            baseline=statistics.median(plain),
+            baseline_name="ask() without a timeout, same askers",
+            paired_ratio=paired(timed, plain),
+            target_ratio=0.85,
+            loop=loop,
+            askers=count,
+            timeout=5.0,
+        )
+
+
+def at_scale(loop: str, args: argparse.Namespace) -> None:
+    """First message to a dormant actor among many, and stopping many messaged actors."""
+    population = args.large or args.actors
+    runs = rotated_medians(
+        1 if args.large else 3,
+        {
+            "raw": lambda: run_on(loop, lambda: raw_first_message(population)),
+            "ours": lambda: run_on(loop, lambda: actor_first_message(population)),
+        },
+    )
+    emit(
+        "first_message_to_dormant_actor",
+        statistics.median(runs["ours"]),
+        "us",
+        baseline=statistics.median(runs["raw"]),
+        baseline_name="create_task of a handler coroutine",
+        higher_is_better=False,
+        loop=loop,
+        population=population,
+        messages=FIRST_MESSAGES,
+        full_gc_in_window=FULL_GC_IN_WINDOW[0],
+        target="value < 10 us at 1M actors",
+    )
+    runs = rotated_medians(
+        1 if args.large else 3,
+        {
+            "raw": lambda: run_on(loop, lambda: raw_cancel(population)),
+            "ours": lambda: run_on(loop, lambda: actor_stop(population)),
+        },
+    )
+    emit(
+        "stop_messaged_actors",
+        statistics.median(runs["ours"]),
+        "s",
+        baseline=statistics.median(runs["raw"]),
+        baseline_name="cancel and gather as many raw tasks parked on their queues",
+        higher_is_better=False,
+        loop=loop,
+        population=population,
+        target_ratio=round(1 / 1.5, 3),
+    )
 
 
 if __name__ == "__main__":

@@ -23,13 +23,21 @@ cache is synced before each (``os.sync``), so that neither pays for the
 other's writeback: on this kind of machine the raw baseline alone otherwise
 swings by 70% between repetitions.
 
-Run: ``python benchmarks/bench_ledger.py [--uvloop] [--replay-records N] [--only group,nowait]``
+Each group-commit line also carries what the run spent outside SQLite's own
+work: ``gc_share`` (the share of the run the cyclic garbage collector took,
+ours and raw) and the files' sizes and B-tree depth afterwards, so a ratio
+that moves with the record count can be traced (``--large 1000000`` runs group
+commit at 1M records as well; ``make bench`` passes it).
+
+Run: ``python benchmarks/bench_ledger.py [--uvloop] [--replay-records N] [--large N]
+[--only group,nowait]``
 (``--only`` takes any of ``group``, ``nowait``, ``memory``, ``always``, ``replay``).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -137,6 +145,50 @@ async def _appenders(ledger: Ledger, total: int, tasks: int, nowait: bool) -> No
     await ledger.flush()
 
 
+class _GcTimer:
+    """Seconds the cyclic garbage collector ran, and its collections per generation."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.collections[info["generation"]] += 1
+
+    def __enter__(self) -> _GcTimer:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+def _file_facts(path: str) -> dict[str, float]:
+    """The database and WAL sizes (MiB) and the records B-tree's depth, after a run."""
+    wal = path + "-wal"
+    facts = {
+        "db_mib": round(os.path.getsize(path) / 2**20, 1),
+        "wal_mib": round(os.path.getsize(wal) / 2**20, 1) if os.path.exists(wal) else 0.0,
+    }
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT max(depth) FROM (SELECT length(path) - length(replace(path, '/', '')) AS depth"
+            " FROM dbstat WHERE name = 'records')"
+        ).fetchone()
+        facts["btree_depth"] = rows[0] if rows else -1
+    except sqlite3.DatabaseError:  # no dbstat in this sqlite build
+        facts["btree_depth"] = -1
+    finally:
+        conn.close()
+    return facts
+
+
 def _ledger_appends(
     target: str | MemoryStore,
     total: int,
@@ -152,15 +204,28 @@ def _ledger_appends(
     async def main() -> None:
         async with Ledger(target, durability=durability) as ledger:  # type: ignore[arg-type]
             start = time.perf_counter()
-            await _appenders(ledger, total, tasks, nowait)
+            with _GcTimer() as gc_timer:
+                await _appenders(ledger, total, tasks, nowait)
             elapsed = time.perf_counter() - start
+            result["gc_share"] = gc_timer.seconds / elapsed
+            result["gc_full"] = gc_timer.collections[2]
             stats = ledger.statistics()
             result["rate"] = stats.records_committed / elapsed
             result["batch"] = stats.records_committed / max(stats.batches, 1)
             result["records"] = await ledger.records()
+            closing = time.perf_counter()
+        # Closing copies what is left of the WAL back (untimed above): report it.
+        result["close_s"] = time.perf_counter() - closing
 
     _run(main, uvloop)
+    _LAST_RUN.update(
+        gc_share=result["gc_share"], gc_full=result["gc_full"], close_s=result["close_s"]
+    )
     return result["rate"], result["records"], result["batch"]
+
+
+_LAST_RUN: dict[str, float] = {}
+"""Diagnostics of the last ledger run (GC share of its time, full collections)."""
 
 
 def _raw_sqlite(path: str, records: list[Record], batch: int, synchronous: str) -> float:
@@ -170,13 +235,18 @@ def _raw_sqlite(path: str, records: list[Record], batch: int, synchronous: str) 
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute(_SCHEMA)
     start = time.perf_counter()
-    for i in range(0, len(rows), batch):
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(_INSERT, rows[i : i + batch])
-        conn.execute("COMMIT")
+    with _GcTimer() as gc_timer:
+        for i in range(0, len(rows), batch):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(_INSERT, rows[i : i + batch])
+            conn.execute("COMMIT")
     elapsed = time.perf_counter() - start
     conn.close()
+    _LAST_RAW.update(gc_share=gc_timer.seconds / elapsed, gc_full=gc_timer.collections[2])
     return len(rows) / elapsed
+
+
+_LAST_RAW: dict[str, float] = {}
 
 
 def _raw_chain(total: int) -> float:
@@ -207,6 +277,11 @@ def _bench_sqlite(
         tasks = args.appenders
     synchronous = "NORMAL" if durability == "group" else "FULL"
     values, baselines, batches = [], [], []
+    ours_gc: list[float] = []
+    closes: list[float] = []
+    raw_gc: list[float] = []
+    facts: dict[str, float] = {}
+    raw_facts: dict[str, float] = {}
     last: tuple[list[Record], float] | None = None
     for i in range(args.repeat):
         path = os.path.join(workdir, f"{figure}-{i}.db")
@@ -214,7 +289,11 @@ def _bench_sqlite(
 
         def raw(records: list[Record], batch: float, raw_path: str = raw_path) -> float:
             os.sync()  # neither side pays for the other's writeback
-            return _raw_sqlite(raw_path, records, max(round(batch), 1), synchronous)
+            rate = _raw_sqlite(raw_path, records, max(round(batch), 1), synchronous)
+            raw_gc.append(_LAST_RAW["gc_share"])
+            raw_facts.update(_file_facts(raw_path))
+            os.remove(raw_path)
+            return rate
 
         if i % 2 and last is not None:  # every other time the baseline goes first
             baselines.append(raw(*last))
@@ -222,6 +301,10 @@ def _bench_sqlite(
         rate, records, batch = _ledger_appends(
             path, total, tasks, durability, args.uvloop, nowait=nowait
         )
+        ours_gc.append(_LAST_RUN["gc_share"])
+        closes.append(_LAST_RUN["close_s"])
+        facts.update(_file_facts(path))
+        os.remove(path)
         if not (i % 2 and last is not None):
             baselines.append(raw(records, batch))
         last = records, batch
@@ -238,6 +321,10 @@ def _bench_sqlite(
         mode="append_nowait + yield" if nowait else "await append",
         avg_batch=round(statistics.median(batches), 1),
         target="ratio >= 0.5" if durability == "group" else None,
+        gc_share=round(statistics.median(ours_gc), 3),
+        raw_gc_share=round(statistics.median(raw_gc), 3),
+        close_s=round(statistics.median(closes), 3),
+        files={"ours": facts, "raw": raw_facts},
     )
 
 
@@ -323,6 +410,13 @@ def main() -> int:
     parser.add_argument("--always-appenders", type=int, default=200)
     parser.add_argument("--replay-records", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--large",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run group commit at N records (make bench: 1000000), two repetitions",
+    )
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument(
         "--only",
@@ -338,6 +432,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as workdir:
         if "group" in only:
             _bench_sqlite(emit, workdir, args, "group", args.records)
+            if args.large:
+                large = argparse.Namespace(**{**vars(args), "repeat": 2})
+                _bench_sqlite(emit, workdir, large, "group", args.large)
         if "nowait" in only:
             _bench_sqlite(emit, workdir, args, "group", args.records, nowait=True)
         if "memory" in only:
