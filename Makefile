@@ -54,6 +54,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(PY) bench_dispatch.py | tee .out/dispatch.jsonl
 	cd benchmarks && ../$(PY) bench_stealing.py | tee .out/stealing.jsonl
 	cd benchmarks && ../$(PY) bench_tickets.py | tee .out/tickets.jsonl
+	cd benchmarks && ../$(PY) bench_territories.py | tee .out/territories.jsonl
 	$(PY) benchmarks/_table.py --command "make bench" $(BENCH_OUT)/*.jsonl
 
 clean:
