@@ -15,7 +15,6 @@ import structlog
 
 from protocol import (
     Message,
-    MessageKind,
     MessageTooLarge,
     RemoteFailure,
 )
@@ -32,14 +31,6 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
-_TELL, _ASK, _REPLY, _ERROR, _CANCEL, _TELLS = (
-    MessageKind.TELL,
-    MessageKind.ASK,
-    MessageKind.REPLY,
-    MessageKind.ERROR,
-    MessageKind.CANCEL,
-    MessageKind.TELLS,
-)
 
 __all__ = ["Answering"]
 

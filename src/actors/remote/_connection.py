@@ -25,9 +25,6 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import structlog
 
-from protocol import (
-    MessageKind,
-)
 from protocol.wire import (
     BatchWriter,
     FrameSplitter,
@@ -55,14 +52,6 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
-_TELL, _ASK, _REPLY, _ERROR, _CANCEL, _TELLS = (
-    MessageKind.TELL,
-    MessageKind.ASK,
-    MessageKind.REPLY,
-    MessageKind.ERROR,
-    MessageKind.CANCEL,
-    MessageKind.TELLS,
-)
 
 __all__ = ["_STREAM_GONE", "Connection", "NoReply"]
 

@@ -22,7 +22,6 @@ import structlog
 
 from protocol import (
     Message,
-    MessageKind,
     RemoteFailure,
     RemoteProtocolError,
 )
@@ -34,6 +33,7 @@ from protocol.wire import (
 
 from ..lowlevel import cell_at
 from ._answer import NoReply, _failure_error
+from ._kinds import _ASK, _CANCEL, _ERROR, _REPLY, _TELL, _TELLS
 from ._state import ConnectionState
 
 if TYPE_CHECKING:
@@ -47,14 +47,6 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
-_TELL, _ASK, _REPLY, _ERROR, _CANCEL, _TELLS = (
-    MessageKind.TELL,
-    MessageKind.ASK,
-    MessageKind.REPLY,
-    MessageKind.ERROR,
-    MessageKind.CANCEL,
-    MessageKind.TELLS,
-)
 
 __all__ = ["Inbound"]
 

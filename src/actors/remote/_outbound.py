@@ -24,7 +24,6 @@ import anyio
 import structlog
 
 from protocol import (
-    MessageKind,
     MessageTooLarge,
 )
 from protocol.wire import (
@@ -39,14 +38,6 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
-_TELL, _ASK, _REPLY, _ERROR, _CANCEL, _TELLS = (
-    MessageKind.TELL,
-    MessageKind.ASK,
-    MessageKind.REPLY,
-    MessageKind.ERROR,
-    MessageKind.CANCEL,
-    MessageKind.TELLS,
-)
 
 __all__ = ["Outbound"]
 

@@ -17,7 +17,6 @@ import anyio
 import structlog
 
 from protocol import (
-    MessageKind,
     RemoteProtocolError,
 )
 from protocol.wire import (
@@ -25,6 +24,7 @@ from protocol.wire import (
     lone_frame,
 )
 
+from ._kinds import _ASK, _REPLY
 from ._state import ConnectionState
 
 if TYPE_CHECKING:
@@ -32,14 +32,6 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger(__name__)
 
-_TELL, _ASK, _REPLY, _ERROR, _CANCEL, _TELLS = (
-    MessageKind.TELL,
-    MessageKind.ASK,
-    MessageKind.REPLY,
-    MessageKind.ERROR,
-    MessageKind.CANCEL,
-    MessageKind.TELLS,
-)
 
 __all__ = ["Reading"]
 
