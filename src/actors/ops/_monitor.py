@@ -177,6 +177,17 @@ class StabilityMonitor:
         self._values: dict[str, float] = {}
         self._listeners: list[AlertListener] = []
         self._handle: Cancellable | None = None
+        self._started: float | None = None
+        self._windows = {
+            "message_rate_variance": c.rate_window,
+            "mailbox_amplitude": c.queue_window,
+            "mailbox_reversals": c.queue_window,
+            "backlog_amplitude": c.queue_window,
+            "backlog_reversals": c.queue_window,
+            "lease_churn": c.churn_window,
+            "success_rate": c.outcome_window,
+            "concurrency_window": c.interval,
+        }
         self.samples = 0
         """Samples taken since the monitor started."""
         self.raised: dict[tuple[str, str], int] = {}
@@ -237,6 +248,7 @@ class StabilityMonitor:
         """Take a first sample and sample every ``interval`` from now (idempotent)."""
         if self._handle is not None:
             return
+        self._started = self.system.clock.now()
         self.sample()
         self._handle = self.system.clock.call_later(self.config.interval, self._tick)
 
@@ -334,7 +346,9 @@ class StabilityMonitor:
                 series = self._history[name] = deque(maxlen=c.history)
             series.append(value)
         self.samples += 1
-        self._check(values, clock.wall())
+        if self._started is None:
+            self._started = now
+        self._check(values, now - self._started, clock.wall())
         return dict(values)
 
     def _statistics(self, ref: ActorRef[Any] | None) -> Any:
@@ -354,12 +368,12 @@ class StabilityMonitor:
 
     # -- alerts ------------------------------------------------------------------------
 
-    def _check(self, values: Mapping[str, float], wall: float) -> None:
+    def _check(self, values: Mapping[str, float], running: float, wall: float) -> None:
         times = list(self._times)
         for name, tracker in self._trackers.items():
             value = values.get(name)
-            if value is None:
-                continue
+            if value is None or running < self._windows[name]:
+                continue  # no alert before the parameter's first full window
             n = tracker.threshold.trend_samples
             trend = _params.slope(times[-n:], list(self._history[name])[-n:])
             event = tracker.observe(value, trend, wall)
