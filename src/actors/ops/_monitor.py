@@ -171,7 +171,7 @@ class StabilityMonitor:
         c = self.config
         self._trackers = {t.parameter: AlertTracker(t) for t in c.thresholds}
         self._samples: deque[_Sample] = deque()
-        self._processed: deque[tuple[float, dict[tuple[str, int], int]]] = deque()
+        self._processed: deque[tuple[float, dict[int, int]]] = deque()
         self._times: deque[float] = deque(maxlen=c.history)
         self._history: dict[str, deque[float]] = {}
         self._values: dict[str, float] = {}
@@ -289,10 +289,12 @@ class StabilityMonitor:
         c = self.config
         clock = self.system.clock
         now = clock.now()
-        processed: dict[tuple[str, int], int] = {}
+        # By the cell's uid (unique per process): an actor stopped and started again
+        # under the same path is another actor, counted from 0.
+        processed: dict[int, int] = {}
         depth = 0
         for cell in cells(self.system):
-            processed[(cell.path, cell.uid)] = cell.processed
+            processed[cell.uid] = cell.processed
             depth += len(cell)
         sup = self._statistics(self.supervisor)
         man = self._statistics(self.territories)
