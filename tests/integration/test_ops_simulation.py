@@ -23,6 +23,8 @@ import asyncio
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from actors import Actor
 from actors.ops import (
@@ -32,6 +34,7 @@ from actors.ops import (
     Alert,
     AlertCleared,
     MonitorConfig,
+    NodeMetrics,
     StabilityMonitor,
     Threshold,
 )
@@ -158,6 +161,7 @@ async def swarm(sim: Simulation, faults: bool) -> dict[str, Any]:
 
         await asyncio.gather(load(), partition(), monitoring(), *(agent(i) for i in range(AGENTS)))
         monitor.stop()
+        metrics = scrape(NodeMetrics(system, monitor=monitor))
         await sim.sleep(0.1)  # the topic's last deliveries
         published = list(probe.received)
     return {
@@ -166,6 +170,16 @@ async def swarm(sim: Simulation, faults: bool) -> dict[str, Any]:
         "records": [kind for kind, _ in sink.records if kind.startswith("ops.")],
         "active": monitor.active_alerts(),
         "history": {name: list(monitor.history(name)) for name in monitor.snapshot()},
+        "metrics": metrics,
+    }
+
+
+def scrape(metrics: NodeMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(metrics.registry).decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
     }
 
 
@@ -228,6 +242,15 @@ def test_a_calm_swarm_raises_no_alert() -> None:
     assert result["events"] == []
     assert result["records"] == []
     assert max(result["history"]["message_rate_variance"]) < 1.5
+    metrics = result["metrics"]
+    assert metrics[("tadpole_leases", ())] == AGENTS
+    assert metrics[("tadpole_lease_events_total", (("event", "granted"),))] == AGENTS
+    assert metrics[("tadpole_lease_events_total", (("event", "expired"),))] == 0
+    assert metrics[("tadpole_jobs", (("state", "completed"),))] >= 15
+    assert metrics[("tadpole_jobs", (("state", "failed"),))] == 0
+    assert metrics[("tadpole_jobs_window", ())] == 10
+    assert metrics[("tadpole_order_parameter", (("parameter", "success_rate"),))] == 1.0
+    assert not any(name == "tadpole_alert_active" for name, _ in metrics)
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,9 +15,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+try:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+    from prometheus_client.registry import Collector
+except ImportError as missing:  # pragma: no cover - the extra is part of dev
+    raise ImportError(
+        "actors.ops needs prometheus-client: install the metrics extra "
+        "(pip install 'tadpole-actors[metrics]')"
+    ) from missing
 
 from ..lowlevel import cells, totals
 
