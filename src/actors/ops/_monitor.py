@@ -172,8 +172,9 @@ class StabilityMonitor:
         self._trackers = {t.parameter: AlertTracker(t) for t in c.thresholds}
         self._samples: deque[_Sample] = deque()
         self._processed: deque[tuple[float, dict[int, int]]] = deque()
-        self._times: deque[float] = deque(maxlen=c.history)
-        self._history: dict[str, deque[float]] = {}
+        # Per parameter: (sample time, value); a parameter whose source was
+        # missing at a sample (a supervisor restarting) skips it.
+        self._history: dict[str, deque[tuple[float, float]]] = {}
         self._values: dict[str, float] = {}
         self._listeners: list[AlertListener] = []
         self._handle: Cancellable | None = None
@@ -212,11 +213,11 @@ class StabilityMonitor:
 
     def history(self, name: str) -> Sequence[float]:
         """Recent values of parameter ``name``, oldest first (empty if unknown)."""
-        return tuple(self._history.get(name, ()))
+        return tuple(value for _, value in self._history.get(name, ()))
 
-    def times(self) -> Sequence[float]:
-        """The clock's ``now`` of each sample kept in :meth:`history`, oldest first."""
-        return tuple(self._times)
+    def times(self, name: str) -> Sequence[float]:
+        """The clock's ``now`` of each value :meth:`history` returns for ``name``."""
+        return tuple(at for at, _ in self._history.get(name, ()))
 
     def active_alerts(self) -> Sequence[Alert]:
         """The alerts raised and not cleared yet, in parameter order."""
@@ -341,12 +342,11 @@ class StabilityMonitor:
                 first_churn.churn or 0.0, sample.churn or 0.0, now - first_churn.at
             )
         self._values = values
-        self._times.append(now)
         for name, value in values.items():
             series = self._history.get(name)
             if series is None:
                 series = self._history[name] = deque(maxlen=c.history)
-            series.append(value)
+            series.append((now, value))
         self.samples += 1
         if self._started is None:
             self._started = now
@@ -371,13 +371,13 @@ class StabilityMonitor:
     # -- alerts ------------------------------------------------------------------------
 
     def _check(self, values: Mapping[str, float], running: float, wall: float) -> None:
-        times = list(self._times)
         for name, tracker in self._trackers.items():
             value = values.get(name)
             if value is None or running < self._windows[name]:
                 continue  # no alert before the parameter's first full window
             n = tracker.threshold.trend_samples
-            trend = _params.slope(times[-n:], list(self._history[name])[-n:])
+            recent = list(self._history[name])[-n:]
+            trend = _params.slope([at for at, _ in recent], [v for _, v in recent])
             event = tracker.observe(value, trend, wall)
             if event is not None:
                 self._emit(event)
