@@ -88,7 +88,7 @@ class Worker(Actor[Work]):
         await asyncio.sleep(self.costs[self.index])
 
 
-async def swarm(sim: Simulation, faults: bool) -> dict[str, Any]:
+async def swarm(sim: Simulation, faults: bool, config: MonitorConfig = CONFIG) -> dict[str, Any]:
     rng = sim.random_for("faults")
     burst_worker = rng.randrange(WORKERS)
     slow_worker = rng.randrange(WORKERS)
@@ -116,7 +116,7 @@ async def swarm(sim: Simulation, faults: bool) -> dict[str, Any]:
         )
         probe = await Probe.start(system)
         system.topics.subscribe(ALERTS_TOPIC, probe.ref)
-        monitor = StabilityMonitor(system, config=CONFIG, supervisor=sup, territories=manager)
+        monitor = StabilityMonitor(system, config=config, supervisor=sup, territories=manager)
         monitor.subscribe(lambda event: events.append((sim.now(), event)))
 
         async def load() -> None:
@@ -199,6 +199,10 @@ async def calm(sim: Simulation) -> dict[str, Any]:
     return await swarm(sim, faults=False)
 
 
+async def calm_with_defaults(sim: Simulation) -> dict[str, Any]:
+    return await swarm(sim, faults=False, config=MonitorConfig(history=300))
+
+
 def check_faulty_run(result: dict[str, Any]) -> None:
     events = result["events"]
     steps = summary(events)
@@ -251,6 +255,11 @@ def test_a_calm_swarm_raises_no_alert() -> None:
     assert metrics[("tadpole_jobs_window", ())] == 10
     assert metrics[("tadpole_order_parameter", (("parameter", "success_rate"),))] == 1.0
     assert not any(name == "tadpole_alert_active" for name, _ in metrics)
+
+
+def test_the_default_thresholds_raise_nothing_in_a_calm_swarm() -> None:
+    result = simulate(calm_with_defaults, seed=1717, timeout=END + 60).value
+    assert result["events"] == []
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
