@@ -24,6 +24,14 @@ from actors.ops import (
     start_operations,
 )
 from actors.remote import RemoteStatistics
+from actors.roles.territories import (
+    Acquire,
+    Granted,
+    MemoryLeaseStore,
+    TerritoryConfig,
+    TerritoryManager,
+)
+from actors.roles.territories import Refused as TerritoryRefused
 from actors.testing import Probe, Simulation, simulate
 from protocol import Message
 from tests.unit.actors.roles.swarm_helpers import ListSink
@@ -190,3 +198,25 @@ def test_an_alert_is_logged_recorded_and_published_and_so_is_its_clear() -> None
     assert [type(e) for e in published] == [Alert, AlertCleared]
     assert published[1].raised_at == published[0].raised_at
     assert kinds == ["ops.alert", "ops.alert_cleared"]
+
+
+def test_leases_and_heat_of_a_territory_manager_are_scraped() -> None:
+    async def scenario(sim: Simulation) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        async with sim.system("leases", maintenance_workers=0) as system:
+            manager = await system.spawn(
+                lambda: TerritoryManager(TerritoryConfig(), store=MemoryLeaseStore())
+            )
+            assert isinstance(await manager.ask(Acquire("north", "a")), Granted)
+            for _ in range(3):  # contention: refused, and the territory heats up
+                assert isinstance(await manager.ask(Acquire("north", "b")), TerritoryRefused)
+            ops = start_operations(system, territories=manager)
+            seen = scrape(ops.metrics)
+            ops.stop()
+            return seen
+
+    seen = simulate(scenario, seed=11).value
+    assert seen[("tadpole_leases", ())] == 1
+    assert seen[("tadpole_lease_events_total", (("event", "granted"),))] == 1
+    assert seen[("tadpole_lease_events_total", (("event", "refused"),))] == 3
+    assert seen[("tadpole_heat", (("territory", "north"),))] == pytest.approx(3.0, rel=0.05)
+    assert ("tadpole_order_parameter", (("parameter", "lease_churn"),)) in seen

@@ -64,12 +64,12 @@ CONFIG = MonitorConfig(
     rate_window=5.0,
     history=300,
     queue_window=20.0,
-    churn_window=5.0,
+    churn_window=10.0,
     outcome_window=15.0,
     thresholds=(
         Threshold("message_rate_variance", raise_at=3.0, clear_at=1.5),
         Threshold("mailbox_amplitude", raise_at=60.0, clear_at=10.0, trend=2.0),
-        Threshold("lease_churn", raise_at=2.0, clear_at=0.5),
+        Threshold("lease_churn", raise_at=1.5, clear_at=0.3),
         Threshold("success_rate", raise_at=0.6, clear_at=0.9, direction="below"),
     ),
 )
@@ -171,6 +171,7 @@ async def swarm(sim: Simulation, faults: bool, config: MonitorConfig = CONFIG) -
         "active": monitor.active_alerts(),
         "history": {name: list(monitor.history(name)) for name in monitor.snapshot()},
         "metrics": metrics,
+        "heat": monitor.last_heat,
     }
 
 
@@ -255,6 +256,7 @@ def test_a_calm_swarm_raises_no_alert() -> None:
     assert metrics[("tadpole_jobs_window", ())] == 10
     assert metrics[("tadpole_order_parameter", (("parameter", "success_rate"),))] == 1.0
     assert not any(name == "tadpole_alert_active" for name, _ in metrics)
+    assert result["heat"] is not None  # read from the manager (no contention: no heat)
 
 
 def test_the_default_thresholds_raise_nothing_in_a_calm_swarm() -> None:
