@@ -99,6 +99,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "AlertListener",
         "AlertTracker",
         "MonitorConfig",
+        "MonitorStatistics",
         "NodeMetrics",
         "Operations",
         "StabilityMonitor",

@@ -29,6 +29,7 @@ from ._monitor import DEFAULT_THRESHOLDS as DEFAULT_THRESHOLDS
 from ._monitor import PARAMETERS as PARAMETERS
 from ._monitor import AlertListener as AlertListener
 from ._monitor import MonitorConfig as MonitorConfig
+from ._monitor import MonitorStatistics as MonitorStatistics
 from ._monitor import StabilityMonitor as StabilityMonitor
 from ._start import Operations as Operations
 from ._start import start_operations as start_operations
@@ -44,6 +45,7 @@ __all__ = (
     "AlertListener",
     "AlertTracker",
     "MonitorConfig",
+    "MonitorStatistics",
     "NodeMetrics",
     "Operations",
     "StabilityMonitor",

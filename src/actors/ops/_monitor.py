@@ -46,6 +46,7 @@ __all__ = [
     "PARAMETERS",
     "AlertListener",
     "MonitorConfig",
+    "MonitorStatistics",
     "StabilityMonitor",
 ]
 
@@ -120,6 +121,19 @@ class MonitorConfig(msgspec.Struct, frozen=True):
             raise ValueError(f"MonitorConfig.thresholds name unknown parameters: {unknown}")
         if len(set(names)) != len(names):
             raise ValueError("MonitorConfig.thresholds: at most one threshold per parameter")
+
+
+class MonitorStatistics(msgspec.Struct, frozen=True):
+    """A snapshot of a monitor's counters."""
+
+    running: bool
+    samples: int
+    """Samples taken since it started."""
+    alerts_raised: int
+    """Alerts raised, escalations from warning to critical included."""
+    alerts_cleared: int
+    active: int
+    """Alerts raised and not cleared now."""
 
 
 class _SupervisorCounters(Protocol):
@@ -238,6 +252,15 @@ class StabilityMonitor:
                 self._listeners.remove(listener)
 
         return unsubscribe
+
+    def statistics(self) -> MonitorStatistics:
+        return MonitorStatistics(
+            running=self.running,
+            samples=self.samples,
+            alerts_raised=sum(self.raised.values()),
+            alerts_cleared=sum(self.cleared.values()),
+            active=len(self.active_alerts()),
+        )
 
     # -- running -----------------------------------------------------------------------
 

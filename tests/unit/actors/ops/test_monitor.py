@@ -11,6 +11,7 @@ from actors.ops import (
     Alert,
     AlertCleared,
     MonitorConfig,
+    MonitorStatistics,
     StabilityMonitor,
     Threshold,
 )
@@ -69,7 +70,7 @@ def test_rate_variance_sees_one_actor_take_the_load_and_forgets_it_after_the_win
 
 
 def test_a_failing_listener_is_logged_and_the_others_still_hear() -> None:
-    async def scenario(sim: Simulation) -> list[Any]:
+    async def scenario(sim: Simulation) -> tuple[list[Any], MonitorStatistics]:
         heard: list[Any] = []
         async with sim.system("l") as system:
             ref = await system.spawn(Busy)
@@ -91,10 +92,12 @@ def test_a_failing_listener_is_logged_and_the_others_still_hear() -> None:
                 unsubscribe()
                 unsubscribe()  # twice: harmless
                 await sim.sleep(3.0)  # the clear is not heard any more
-            return heard
+            return heard, monitor.statistics()
 
-    heard = simulate(scenario, seed=3).value
+    heard, stats = simulate(scenario, seed=3).value
     assert [type(e) for e in heard] == [Alert]
+    assert (stats.alerts_raised, stats.alerts_cleared, stats.active) == (1, 1, 0)
+    assert not stats.running
 
 
 def test_a_monitor_stops_with_its_system() -> None:
