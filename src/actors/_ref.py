@@ -195,6 +195,10 @@ class LocalActorRef(ActorRef[M]):
             if not cell.offer(pending):
                 await cell.deliver_ask(pending)
             return await future
+        except AskTimeout:
+            # Only the failing path pays: a try costs nothing until it catches.
+            system.ask_timeouts += 1
+            raise
         finally:
             if handle is not None:
                 handle.cancel()

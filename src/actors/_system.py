@@ -156,6 +156,11 @@ class ActorSystem:
         self._background: dict[asyncio.Task[Any], None] = {}
         self._correlation_ids = itertools.count(1)
         """Correlation ids for asks, unique within this system."""
+        self.ask_timeouts = 0
+        """Local asks that ended in :class:`~actors.AskTimeout` (counted off the hot path)."""
+        # What stopped actors' cells had counted, so totals never go backwards
+        # (added when a cell leaves the registry: once per actor, not per message).
+        self._retired = [0, 0, 0, 0, 0]
         self._running = False
         self.stopping = False
         self._remote: RemoteResolver | None = None
@@ -388,6 +393,25 @@ class ActorSystem:
     def _unregister(self, cell: ActorCell) -> None:
         if self._cells.get(cell.path) is cell:
             del self._cells[cell.path]
+            retired = self._retired
+            retired[0] += cell.processed
+            retired[1] += cell.enqueued
+            retired[2] += cell.restart_count
+            retired[3] += cell.failures
+            retired[4] += cell.dropped_newest + cell.dropped_oldest + cell.rejected
+
+    def _totals(self) -> tuple[int, int, int, int, int, int, int]:
+        """Lifetime totals: processed, enqueued, restarts, failures, dropped, asks, timeouts."""
+        processed, enqueued, restarts, failures, dropped = self._retired
+        for cell in self._cells.values():
+            processed += cell.processed
+            enqueued += cell.enqueued
+            restarts += cell.restart_count
+            failures += cell.failures
+            dropped += cell.dropped_newest + cell.dropped_oldest + cell.rejected
+        # itertools.count has no read-only accessor; its repr is "count(N)", N the next id.
+        asks = int(repr(self._correlation_ids)[6:-1]) - 1
+        return processed, enqueued, restarts, failures, dropped, asks, self.ask_timeouts
 
     def _cell_at(self, path: str) -> ActorCell | None:
         return self._cells.get(path)

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from ._cell import ActorCell as ActorCell
 from ._filters import DeliveryFilter as DeliveryFilter
 from ._filters import FilterStatistics as FilterStatistics
@@ -55,10 +57,12 @@ __all__ = (
     "PendingAsk",
     "RemoteResolver",
     "RequestTo",
+    "RuntimeTotals",
     "add_delivery_filter",
     "attach_remote",
     "cell_at",
     "cell_of",
+    "cells",
     "check_running",
     "check_timeout",
     "delivery_filters",
@@ -67,12 +71,50 @@ __all__ = (
     "next_correlation_id",
     "pool",
     "spawn_background",
+    "totals",
 )
 
 
 def cell_at(system: ActorSystem, path: str) -> ActorCell | None:
     """The cell of the live actor at ``path`` (``/user/a/b``) in ``system``, or ``None``."""
     return system._cell_at(path)
+
+
+def cells(system: ActorSystem) -> tuple[ActorCell, ...]:
+    """Every live actor's cell in ``system`` (a snapshot, in registration order).
+
+    For observers that read the cells' plain counters (``processed``,
+    ``restart_count``, ``failures``, the mailbox's ``len`` and ``enqueued``)
+    without sending anything: :mod:`actors.ops` samples them this way.
+    """
+    return tuple(system._cells.values())
+
+
+class RuntimeTotals(msgspec.Struct, frozen=True):
+    """A system's counters over its whole life (stopped actors' counts included)."""
+
+    messages_processed: int
+    """Messages handed to ``receive`` and handled."""
+    messages_enqueued: int
+    """Messages and asks accepted into mailboxes."""
+    restarts: int
+    failures: int
+    dropped: int
+    """Messages a full mailbox dropped (newest or oldest) or refused."""
+    asks: int
+    """Correlation ids handed out: local asks and asks from other nodes."""
+    ask_timeouts: int
+    """Local asks that ended in :class:`~actors.AskTimeout`."""
+
+
+def totals(system: ActorSystem) -> RuntimeTotals:
+    """``system``'s lifetime counters, read from plain ints at call time (no hot-path cost).
+
+    Unlike :meth:`~actors.ActorSystem.statistics` (which sums the live
+    actors), these never go backwards when an actor stops: metrics that must
+    be monotonic counters read them.
+    """
+    return RuntimeTotals(*system._totals())
 
 
 def next_correlation_id(system: ActorSystem) -> int:

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = {
     "actors": "api",
     "actors.lowlevel": "api",
+    "actors.ops": "operations",
     "protocol": "protocol",
     "scheduler": "scheduler",
 }
