@@ -94,7 +94,7 @@ async def _start_tickets_http(
     tickets = await system.spawn(Tickets, ledger, store, name="tickets")
     token = config.http_token if config.http_token is not None else config.secret.hex()
     api = http.build_app(tickets, token, max_body=config.http_max_body)
-    source = web.NodeSource(members=cluster.members, monitor=monitor)
+    source = web.NodeSource(members=lambda: cluster.members, monitor=monitor)
     app = web.build_app(api=api, registry=registry, source=source, token=token, title=config.name)
     host, port = config.http_listen
     try:

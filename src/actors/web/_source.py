@@ -117,7 +117,7 @@ class MemberLike(Protocol):
 class NodeSource:
     """The node's :class:`DashboardSource`, assembled from the parts it has.
 
-    ``members`` is a callable such as ``cluster.members``; ``monitor`` gives the
+    ``members`` is a callable such as ``lambda: cluster.members``; ``monitor`` gives the
     order parameters, their history and the active alerts; ``jobs`` lists jobs.
     A part left out shows as empty.
     """
