@@ -84,25 +84,28 @@ async def test_metrics_over_the_socket_parse_back() -> None:
 async def test_the_event_stream_follows_the_source() -> None:
     source = calm_source()
     app = build_app(source=source, interval=0.02)
-    async with serving(app) as server, httpx.AsyncClient(timeout=10) as c:
-        async with c.stream("GET", f"{server.url}/events") as response:
-            assert response.headers["content-type"].startswith("text/event-stream")
-            stream = events(response)
-            with anyio.fail_after(10):
-                first = await anext(stream)
-                by_name = {p["name"]: p for p in first["parameters"]}
-                before = by_name["queue_oscillation"]["path"]
-                assert first["alerts"] == []
-                assert [m["node"] for m in first["members"]] == ["n1", "n2"]
-                source.record("queue_oscillation", 9.5)
-                source.alert_rows.append(ALERT)
-                async for state in stream:  # bounded by fail_after
-                    if state["alerts"]:
-                        break
-            after = {p["name"]: p for p in state["parameters"]}["queue_oscillation"]
-            assert after["path"] != before
-            assert after["value"] == 9.5
-            assert AlertRow(**state["alerts"][0]) == ALERT
+    async with (
+        serving(app) as server,
+        httpx.AsyncClient(timeout=10) as c,
+        c.stream("GET", f"{server.url}/events") as response,
+    ):
+        assert response.headers["content-type"].startswith("text/event-stream")
+        stream = events(response)
+        with anyio.fail_after(10):
+            first = await anext(stream)
+            by_name = {p["name"]: p for p in first["parameters"]}
+            before = by_name["queue_oscillation"]["path"]
+            assert first["alerts"] == []
+            assert [m["node"] for m in first["members"]] == ["n1", "n2"]
+            source.record("queue_oscillation", 9.5)
+            source.alert_rows.append(ALERT)
+            async for state in stream:  # bounded by fail_after
+                if state["alerts"]:
+                    break
+        after = {p["name"]: p for p in state["parameters"]}["queue_oscillation"]
+        assert after["path"] != before
+        assert after["value"] == 9.5
+        assert AlertRow(**state["alerts"][0]) == ALERT
 
 
 async def test_stopping_the_server_ends_open_event_streams() -> None:

@@ -11,8 +11,6 @@ from actors.web._app import _is_loopback
 from tests.unit.actors.web.fakes import calm_source
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from starlette.types import ASGIApp
 
 httpx = pytest.importorskip("httpx", reason="the HTTP tests need httpx (the dev extra)")
@@ -45,9 +43,10 @@ def client(app: ASGIApp, peer: tuple[str, int] = LOOPBACK, **kwargs: Any) -> Any
 
 
 @pytest.fixture
-async def tickets_api() -> AsyncIterator[ASGIApp]:
+def tickets_api() -> ASGIApp:
     tickets_http = pytest.importorskip("actors.roles.tickets.http")
-    yield tickets_http.build_app(object(), TOKEN)
+    app: ASGIApp = tickets_http.build_app(object(), TOKEN)
+    return app
 
 
 async def test_metrics_are_prometheus_text_that_prometheus_parses_back() -> None:
@@ -121,7 +120,7 @@ async def test_the_dashboard_loads_for_loopback_with_its_script_and_a_strict_pol
     assert "new EventSource(" in script.text
 
 
-async def test_a_browser_from_afar_signs_in_with_the_token_and_gets_a_cookie_not_the_token() -> None:
+async def test_a_browser_from_afar_signs_in_and_gets_a_cookie_not_the_token() -> None:
     app = build_app(source=calm_source(), token=TOKEN)
     async with client(app, REMOTE) as c:
         first = await c.get("/")
@@ -148,9 +147,7 @@ async def test_a_browser_from_afar_signs_in_with_the_token_and_gets_a_cookie_not
 
 
 async def test_the_session_cookie_opens_the_views_but_never_the_api(tickets_api: ASGIApp) -> None:
-    app = build_app(
-        api=tickets_api, registry=filled_registry(), source=calm_source(), token=TOKEN
-    )
+    app = build_app(api=tickets_api, registry=filled_registry(), source=calm_source(), token=TOKEN)
     async with client(app, REMOTE) as c:
         await c.post("/login", data={"token": TOKEN})
         assert c.cookies[SESSION_COOKIE]
