@@ -130,13 +130,13 @@ def _unauthorized(request: Request, *, page: bool) -> Response:
 
 
 def _as_mounted(app: ASGIApp) -> ASGIApp:
-    """``app`` sees the full path: the tickets app routes ``/api/...`` itself."""
+    """``app`` under ``Mount("/api")`` as if it were not mounted: the tickets app
+    routes ``/api/...`` itself (its OpenAPI document names those paths), and
+    Starlette's mount would hide the prefix from it."""
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        if "root_path" in scope:
-            root = scope["root_path"]
-            scope = {**scope, "root_path": root[: len(root) - len("/api")]}
-        await app(scope, receive, send)
+        root: str = scope.get("root_path", "")
+        await app({**scope, "root_path": root.removesuffix("/api")}, receive, send)
 
     return asgi
 
