@@ -34,12 +34,11 @@ import urllib.parse
 from typing import TYPE_CHECKING, Final
 
 import anyio
-import msgspec
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 
-from ._dashboard import SCRIPT, render_page, state_of
+from ._dashboard import SCRIPT, event_of, render_page, state_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -57,7 +56,6 @@ SESSION_COOKIE: Final = "tadpole_session"
 
 _MAX_LOGIN_BODY: Final = 4096
 _KEEPALIVE: Final = 15.0  # seconds between SSE comments when nothing changes
-_encode = msgspec.json.Encoder().encode
 _SECURITY_HEADERS: Final = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; connect-src 'self'; "
@@ -178,11 +176,10 @@ def _dashboard_routes(
         quiet = 0.0
         yield f"retry: {max(1000, int(interval * 1000))}\n\n".encode()
         while not stopping.is_set():
-            data = state_of(source, points)
-            payload = _encode(data)
-            if payload != last:
-                yield b"data: " + payload + b"\n\n"
-                last, quiet = payload, 0.0
+            event = event_of(state_of(source, points))
+            if event != last:
+                yield event
+                last, quiet = event, 0.0
             elif quiet >= _KEEPALIVE:
                 yield b": keepalive\n\n"
                 quiet = 0.0

@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 
     from ._source import DashboardSource
 
-__all__ = ("SPARK_HEIGHT", "SPARK_WIDTH", "State", "render_page", "sparkline_path", "state_of")
+__all__ = (
+    "SPARK_HEIGHT",
+    "SPARK_WIDTH",
+    "State",
+    "event_of",
+    "render_page",
+    "sparkline_path",
+    "state_of",
+)
 
 SPARK_WIDTH: Final = 120.0
 SPARK_HEIGHT: Final = 24.0
@@ -92,6 +100,18 @@ def state_of(source: DashboardSource, points: int = 60) -> State:
         tuple(source.alerts()),
         tuple(source.jobs()),
     )
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def event_of(state: State) -> bytes:
+    """``state`` as one Server-Sent Event: a single ``data:`` line of JSON.
+
+    JSON escapes every line break inside strings, so no member name or alert
+    message can end the line early or inject a field of its own.
+    """
+    return b"data: " + _encode(state) + b"\n\n"
 
 
 # -- the page --------------------------------------------------------------------------

@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors.web import JobRow, MemberRow, NodeSource, sparkline_path
-from actors.web._dashboard import SCRIPT, SPARK_HEIGHT, SPARK_WIDTH, State, render_page, state_of
+from actors.web._dashboard import (
+    SCRIPT,
+    SPARK_HEIGHT,
+    SPARK_WIDTH,
+    State,
+    event_of,
+    render_page,
+    state_of,
+)
 from tests.unit.actors.web.fakes import ALERT, FakeSource, calm_source
 
 _POINT = re.compile(r"^[ML](-?\d+\.\d),(-?\d+\.\d)$")
@@ -164,3 +172,27 @@ def test_a_node_source_without_parts_shows_nothing() -> None:
     state = state_of(source)
     assert state == State((), (), (), ())
     assert list(source.history("anything")) == []
+
+
+text = st.text(st.characters(codec="utf-8"), max_size=40)
+
+
+@given(
+    st.lists(st.builds(MemberRow, text, text, text), max_size=4),
+    st.lists(st.builds(JobRow, text, text, text), max_size=4),
+    st.dictionaries(text, st.lists(finite, min_size=1, max_size=5), max_size=4),
+)
+def test_an_event_is_one_data_line_whatever_the_text_it_carries(
+    members: list[MemberRow], jobs: list[JobRow], values: dict[str, list[float]]
+) -> None:
+    # The event stream format (WHATWG HTML, "server-sent events"): a field ends at
+    # CR, LF or CRLF and an event at a blank line, so a line break inside a name
+    # must never reach the wire raw.
+    state = state_of(FakeSource(member_rows=members, values=values, job_rows=jobs))
+    event = event_of(state)
+    assert event.startswith(b"data: ")
+    assert event.endswith(b"\n\n")
+    line = event[len(b"data: ") : -2]
+    assert b"\n" not in line
+    assert b"\r" not in line
+    assert msgspec.json.decode(line, type=State) == state
