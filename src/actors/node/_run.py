@@ -63,31 +63,42 @@ TICKETS_FILE: Final = "tickets.db"
 """The node's ticket table (a checkpoint of the ledger's tickets), in its data directory."""
 
 
-def _http_module() -> Any:  # Any: the module, imported only when the HTTP API is on
+def _http_modules() -> tuple[Any, Any]:  # Any: modules imported only when HTTP is on
     try:
+        from .. import web
         from ..roles.tickets import http as _http
     except ImportError as exc:
         raise ConfigError(
             f"--http-listen needs the http extra (pip install 'tadpole-actors[http]'): {exc}"
         ) from None
-    return _http
+    return web, _http
 
 
 async def _start_tickets_http(
-    config: NodeConfig, system: ActorSystem, ledger: Ledger | None, tg: Any
+    config: NodeConfig,
+    system: ActorSystem,
+    ledger: Ledger | None,
+    tg: Any,
+    cluster: Cluster,
+    *,
+    registry: Any = None,  # Any: a prometheus CollectorRegistry (the ops metrics' registry)
+    monitor: Any = None,  # Any: an actors.web.MonitorLike (the ops stability monitor)
 ) -> tuple[ActorRef[Any], Any]:  # Any: the task group and the HttpServer (optional extra)
-    """Spawn the Tickets actor and serve its HTTP API as a task of ``tg``."""
+    """Spawn the Tickets actor and serve the node's HTTP listener as a task of ``tg``:
+    the tickets API under /api, ``registry`` at /metrics, the dashboard at /."""
     assert config.http_listen is not None
-    http = _http_module()
+    web, http = _http_modules()
     store: TicketStore | None = None
     if config.data_dir is not None:
         store = SQLiteTicketStore(config.data_dir / TICKETS_FILE)
     tickets = await system.spawn(Tickets, ledger, store, name="tickets")
     token = config.http_token if config.http_token is not None else config.secret.hex()
-    app = http.build_app(tickets, token, max_body=config.http_max_body)
+    api = http.build_app(tickets, token, max_body=config.http_max_body)
+    source = web.NodeSource(members=lambda: cluster.members, monitor=monitor)
+    app = web.build_app(api=api, registry=registry, source=source, token=token, title=config.name)
     host, port = config.http_listen
     try:
-        server = http.HttpServer(
+        server = web.HttpServer(
             app,
             host,
             port,
@@ -126,7 +137,8 @@ class NodeContext:
     tickets: ActorRef[Any] | None = None
     """The node's :class:`~actors.roles.tickets.Tickets` actor, when ``http_listen`` is set."""
     http_url: str | None = None
-    """The tickets' HTTP API base URL, when ``http_listen`` is set."""
+    """The node's HTTP listener's base URL (tickets API under /api, dashboard at /),
+    when ``http_listen`` is set."""
 
 
 class _MembershipRecorder(Actor[MemberEvent]):
@@ -284,7 +296,7 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                 cluster.subscribe(recorder)
             tickets = server = None
             if config.http_listen is not None:
-                tickets, server = await _start_tickets_http(config, system, ledger, tg)
+                tickets, server = await _start_tickets_http(config, system, ledger, tg, cluster)
             if app is not None:
                 context = NodeContext(
                     system,

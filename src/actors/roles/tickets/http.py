@@ -1,8 +1,10 @@
 """The tickets' JSON API over HTTP, for agents that only speak HTTP.
 
 Starlette routes served by uvicorn *inside the node's event loop* (a task of
-the node's task group, never a second loop or thread); bodies are decoded and
-encoded with msgspec. Needs the ``http`` extra (``pip install '.[http]'``).
+the node's task group, never a second loop or thread: :class:`HttpServer`, here
+for convenience, is :class:`actors.web.HttpServer`; the node mounts this app
+under ``/api`` of its listener); bodies are decoded and encoded with msgspec.
+Needs the ``http`` extra (``pip install '.[http]'``).
 
 Every error is ``{"error": {"code": ..., "message": ..., "field": ...}}`` with a
 stable code: 400 ``bad_request`` (names the field), 401 ``unauthorized``, 404
@@ -14,20 +16,17 @@ from it.
 
 from __future__ import annotations
 
-import contextlib
 import hmac
-import socket
 from typing import TYPE_CHECKING, Any, Final
 
-import anyio
 import msgspec
-import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
 from actors import ActorError
+from actors.web import HttpServer as HttpServer
 
 from ._messages import (
     Accepted,
@@ -47,8 +46,7 @@ from ._messages import (
 from ._model import Concern, Input, Outcome, Pipeline, RunStatus, Ticket
 
 if TYPE_CHECKING:
-    import ssl
-    from collections.abc import Awaitable, Callable, Iterator
+    from collections.abc import Awaitable, Callable
 
     from starlette.requests import Request
 
@@ -412,84 +410,3 @@ def build_app(tickets: ActorRef[Any], token: str, *, max_body: int = DEFAULT_MAX
         return _error(status, code, f"{request.method} {request.url.path}: {detail}")
 
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
-
-
-class HttpServer(uvicorn.Server):
-    """uvicorn serving ``app`` as a task of the caller's event loop.
-
-    The node owns the signals, so this server installs no handlers; stop it
-    with :meth:`stop`. ``port`` 0 picks a free port: :attr:`port` tells which.
-    """
-
-    def __init__(
-        self,
-        app: Starlette,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        certfile: str | None = None,
-        keyfile: str | None = None,
-    ) -> None:
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            ssl_certfile=certfile,
-            ssl_keyfile=keyfile,
-        )
-        super().__init__(config)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.socket = socket.socket(family, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Accepted connections inherit it: without it a response written in two
-        # parts (headers, body) waits for the client's delayed ACK, ~40 ms each.
-        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.socket.bind((host, port))
-        self.socket.set_inheritable(True)
-        self.host = host
-        self.port: int = self.socket.getsockname()[1]
-        self.tls = certfile is not None or ssl_context is not None
-        self._up = anyio.Event()
-        self._down = anyio.Event()
-        self.failure: BaseException | None = None
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self._up.set()
-
-    async def run_until_stopped(self) -> None:
-        """Serve until :meth:`stop`; closes the listening socket at the end."""
-        try:
-            await self.serve(sockets=[self.socket])
-        except (Exception, SystemExit) as exc:  # uvicorn exits on a failed startup
-            self.failure = exc
-        finally:
-            self.socket.close()
-            self._up.set()
-            self._down.set()
-
-    async def wait_started(self) -> None:
-        """Wait until the server accepts connections; raises if it could not start."""
-        await self._up.wait()
-        if self.failure is not None or self._down.is_set():
-            raise OSError(f"the HTTP server did not start: {self.failure!r}")
-
-    def stop(self) -> None:
-        self.should_exit = True
-
-    async def shutdown_and_wait(self) -> None:
-        """Stop accepting, finish the requests in flight, and wait until closed."""
-        self.stop()
-        await self._down.wait()
-
-    @property
-    def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
