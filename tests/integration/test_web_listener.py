@@ -196,6 +196,15 @@ def test_a_node_serves_the_api_and_its_dashboard_and_stops_with_a_stream_open(
             assert "<title>web-node</title>" in page.text
             assert c.get("/api/openapi.json").status_code == 200
             assert c.get("/api/runs").status_code == 401  # the API keeps its bearer token
+            # The node's own registry (actors.ops) at /metrics, the monitor on the dashboard.
+            samples = {
+                sample.name: sample.value
+                for family in text_string_to_metric_families(c.get("/metrics").text)
+                for sample in family.samples
+            }
+            assert samples["tadpole_actors"] >= 1
+            assert samples["tadpole_cluster_members"] == 1
+            assert 'data-parameter="message_rate_variance"' in c.get("/").text
             with c.stream("GET", "/events") as response:
                 lines = response.iter_lines()  # held: the stream stays open (see above)
                 for line in lines:  # bounded by the client's timeout

@@ -36,6 +36,7 @@ from ..cluster import (
     MemberUp,
 )
 from ..ledger import Ledger
+from ..ops import Operations, start_operations
 from ..remote import RemoteConfig, RemoteNode, TcpTransport
 from ..roles.tickets import SQLiteTicketStore, Tickets
 from ._config import ConfigError
@@ -136,6 +137,9 @@ class NodeContext:
     without a data directory."""
     tickets: ActorRef[Any] | None = None
     """The node's :class:`~actors.roles.tickets.Tickets` actor, when ``http_listen`` is set."""
+    operations: Operations | None = None
+    """The node's stability monitor and (with the ``metrics`` extra) its Prometheus
+    registry, served at ``/metrics`` when ``http_listen`` is set."""
     http_url: str | None = None
     """The node's HTTP listener's base URL (tickets API under /api, dashboard at /),
     when ``http_listen`` is set."""
@@ -294,9 +298,20 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                 )
                 recorder = await system.spawn(_MembershipRecorder, ledger, name="node-ledger")
                 cluster.subscribe(recorder)
+            operations = start_operations(
+                system, remote=remote, cluster=cluster, ledger=ledger, metrics=None
+            )
             tickets = server = None
             if config.http_listen is not None:
-                tickets, server = await _start_tickets_http(config, system, ledger, tg, cluster)
+                tickets, server = await _start_tickets_http(
+                    config,
+                    system,
+                    ledger,
+                    tg,
+                    cluster,
+                    registry=None if operations.metrics is None else operations.metrics.registry,
+                    monitor=operations.monitor,
+                )
             if app is not None:
                 context = NodeContext(
                     system,
@@ -305,8 +320,9 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                     config,
                     config.data_dir,
                     ledger,
-                    tickets,
-                    None if server is None else server.url,
+                    tickets=tickets,
+                    operations=operations,
+                    http_url=None if server is None else server.url,
                 )
                 result = app(context)
                 if inspect.isawaitable(result):

@@ -12,7 +12,8 @@
   whose collector reads the runtime's plain counters at scrape time.
 * :func:`start_operations`: both at once, for the node.
 
-Needs the ``metrics`` extra (``prometheus-client``). See the "Operations" page.
+:class:`NodeMetrics` needs the ``metrics`` extra (``prometheus-client``); the
+monitor and its alerts do not. See the "Operations" page.
 """
 
 from protocol._public import publish as _publish_names

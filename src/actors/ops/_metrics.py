@@ -13,28 +13,35 @@ Serve it with ``prometheus_client.generate_latest(metrics.registry)``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-try:
-    from prometheus_client import CollectorRegistry
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-    from prometheus_client.registry import Collector
-except ImportError as missing:  # pragma: no cover - the extra is part of dev
-    raise ImportError(
-        "actors.ops needs prometheus-client: install the metrics extra "
-        "(pip install 'tadpole-actors[metrics]')"
-    ) from missing
+import importlib.util
+from typing import TYPE_CHECKING, Any, cast
 
 from ..lowlevel import cells, totals
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+    from prometheus_client.registry import Collector
+
     from actors import ActorSystem
 
     from ._monitor import StabilityMonitor
 
-__all__ = ["JOB_STATES", "NodeMetrics", "RuntimeCollector"]
+__all__ = ["JOB_STATES", "NodeMetrics", "RuntimeCollector", "metrics_available"]
+
+_MISSING = (
+    "actors.ops.NodeMetrics needs prometheus-client: install the metrics extra "
+    "(pip install 'tadpole-actors[metrics]')"
+)
+
+
+def metrics_available() -> bool:
+    """Whether prometheus-client (the ``metrics`` extra) is installed.
+
+    The monitor and its alerts work without it; only :class:`NodeMetrics` needs it.
+    """
+    return importlib.util.find_spec("prometheus_client") is not None
 
 JOB_STATES = ("queued", "waiting", "running", "completed", "failed", "needs_review", "unread")
 """The job counts exported as ``tadpole_jobs{state=...}``, from the supervisor's statistics."""
@@ -60,6 +67,10 @@ class NodeMetrics:
     ) -> None:
         # Any: each part is read only through its statistics() record (duck-typed,
         # so the metrics import none of the wings they report on).
+        try:
+            from prometheus_client import CollectorRegistry
+        except ImportError as missing:
+            raise ImportError(_MISSING) from missing
         if ledger is None and hasattr(system.ledger, "statistics"):
             ledger = system.ledger
         self.registry = CollectorRegistry(auto_describe=False)
@@ -67,10 +78,12 @@ class NodeMetrics:
         self.collector = RuntimeCollector(
             system, remote=remote, cluster=cluster, ledger=ledger, monitor=monitor
         )
-        self.registry.register(self.collector)
+        # Duck-typed: a collector is anything with collect(); the class itself does not
+        # derive from prometheus-client's so that importing actors.ops does not need it.
+        self.registry.register(cast("Collector", self.collector))
 
 
-class RuntimeCollector(Collector):
+class RuntimeCollector:
     """Reads the runtime's counters into metric families at each scrape."""
 
     def __init__(
@@ -187,6 +200,8 @@ class RuntimeCollector(Collector):
         yield _counter("tadpole_ledger_batches", "Batches committed.", s.batches)
 
     def _monitor(self, monitor: StabilityMonitor) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         params = GaugeMetricFamily(
             "tadpole_order_parameter",
             "Order parameters (docs/operations.md).",
@@ -233,8 +248,12 @@ class RuntimeCollector(Collector):
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    from prometheus_client.core import GaugeMetricFamily
+
     return GaugeMetricFamily(name, documentation, value=float(value))
 
 
 def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
+    from prometheus_client.core import CounterMetricFamily
+
     return CounterMetricFamily(name, documentation, value=float(value))

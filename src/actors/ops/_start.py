@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._metrics import NodeMetrics
+from ._metrics import NodeMetrics, metrics_available
 from ._monitor import MonitorConfig, StabilityMonitor
 
 if TYPE_CHECKING:
@@ -19,7 +19,9 @@ class Operations(msgspec.Struct, frozen=True):
     """What :func:`start_operations` started: the monitor and the metrics over it."""
 
     monitor: StabilityMonitor
-    metrics: NodeMetrics
+    metrics: NodeMetrics | None
+    """``None`` when started with ``metrics=False`` (or without prometheus-client and
+    ``metrics=None``)."""
 
     def stop(self) -> None:
         """Stop sampling (it also stops by itself when the system stops)."""
@@ -35,6 +37,7 @@ def start_operations(
     supervisor: ActorRef[Any] | None = None,
     territories: ActorRef[Any] | None = None,
     config: MonitorConfig | None = None,
+    metrics: bool | None = True,
 ) -> Operations:
     """Start a :class:`StabilityMonitor` on ``system`` and a :class:`NodeMetrics` reading it.
 
@@ -43,8 +46,16 @@ def start_operations(
     their metrics, ``supervisor`` and ``territories`` (refs to a local job
     supervisor and territory manager) add their order parameters and
     metrics. Serve ``operations.metrics.registry`` on ``/metrics``.
+
+    ``metrics=True`` needs prometheus-client (the ``metrics`` extra) and
+    raises :class:`ImportError` without it, before anything starts;
+    ``metrics=None`` builds the metrics only where it is installed (what the
+    node does); ``False`` starts the monitor alone.
     """
+    if metrics is None:
+        metrics = metrics_available()
     # Any: the parts are read through their statistics() records (duck-typed).
+    node_metrics = None
     monitor = StabilityMonitor(
         system,
         config=config,
@@ -52,6 +63,9 @@ def start_operations(
         territories=territories,
         ledger=ledger,
     )
+    if metrics:  # before the monitor starts: a missing extra leaves nothing running
+        node_metrics = NodeMetrics(
+            system, remote=remote, cluster=cluster, ledger=ledger, monitor=monitor
+        )
     monitor.start()
-    metrics = NodeMetrics(system, remote=remote, cluster=cluster, ledger=ledger, monitor=monitor)
-    return Operations(monitor, metrics)
+    return Operations(monitor, node_metrics)
