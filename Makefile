@@ -37,7 +37,7 @@ pytest: $(STAMP) browser
 # where it is missing and we may (root, apt); they are skipped, saying so, without it.
 browser:
 	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null && \
-		apt-get update -qq && apt-get install -y -qq chromium; } || \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium </dev/null; } || \
 		echo "no chromium: the dashboard's browser tests will be skipped"
 
 docs: $(STAMP)
