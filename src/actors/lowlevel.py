@@ -59,6 +59,7 @@ __all__ = (
     "attach_remote",
     "cell_at",
     "cell_of",
+    "cells",
     "check_running",
     "check_timeout",
     "delivery_filters",
@@ -73,6 +74,16 @@ __all__ = (
 def cell_at(system: ActorSystem, path: str) -> ActorCell | None:
     """The cell of the live actor at ``path`` (``/user/a/b``) in ``system``, or ``None``."""
     return system._cell_at(path)
+
+
+def cells(system: ActorSystem) -> tuple[ActorCell, ...]:
+    """The cells of every live actor in ``system``, sorted by path (parents before children).
+
+    A snapshot for introspection (an operator's view of the actor tree): each
+    cell's ``path``, ``actor_type``, ``len(cell.mailbox)``, ``restart_count``
+    and ``processed`` describe it at the moment of the call.
+    """
+    return tuple(cell for _, cell in sorted(system._cells.items()))
 
 
 def next_correlation_id(system: ActorSystem) -> int:

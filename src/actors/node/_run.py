@@ -35,6 +35,7 @@ from ..cluster import (
     MemberUnreachable,
     MemberUp,
 )
+from ..ctl import AdminSources, spawn_admin
 from ..ledger import Ledger
 from ..remote import RemoteConfig, RemoteNode, TcpTransport
 from ..roles.tickets import SQLiteTicketStore, Tickets
@@ -127,6 +128,10 @@ class NodeContext:
     """The node's :class:`~actors.roles.tickets.Tickets` actor, when ``http_listen`` is set."""
     http_url: str | None = None
     """The tickets' HTTP API base URL, when ``http_listen`` is set."""
+    admin: AdminSources | None = None
+    """What the node's admin actor (``tadpole-ctl``) reports on: set ``jobs``,
+    ``territories`` or ``stability`` here to name them (a job supervisor or
+    territory manager left unset is found among the live actors)."""
 
 
 class _MembershipRecorder(Actor[MemberEvent]):
@@ -282,6 +287,8 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                 )
                 recorder = await system.spawn(_MembershipRecorder, ledger, name="node-ledger")
                 cluster.subscribe(recorder)
+            admin = AdminSources(remote=remote, cluster=cluster, ledger=ledger)
+            await spawn_admin(system, admin)
             tickets = server = None
             if config.http_listen is not None:
                 tickets, server = await _start_tickets_http(config, system, ledger, tg)
@@ -295,6 +302,7 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                     ledger,
                     tickets,
                     None if server is None else server.url,
+                    admin,
                 )
                 result = app(context)
                 if inspect.isawaitable(result):
