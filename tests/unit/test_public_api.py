@@ -383,6 +383,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     "actors.ctl": (
         "ADMIN_NAME",
         "MAX_TAIL",
+        "SPARKS",
         "ActorRow",
         "Actors",
         "Admin",

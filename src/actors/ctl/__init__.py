@@ -24,6 +24,7 @@ from ._client import NodeUnreachableError as NodeUnreachableError
 from ._client import NotAuthenticated as NotAuthenticated
 from ._client import SecretError as SecretError
 from ._client import read_secret as read_secret
+from ._format import SPARKS as SPARKS
 from ._format import sparkline as sparkline
 from ._format import table as table
 from ._queries import MAX_TAIL as MAX_TAIL
@@ -68,6 +69,7 @@ from ._sources import StabilitySource as StabilitySource
 __all__ = (
     "ADMIN_NAME",
     "MAX_TAIL",
+    "SPARKS",
     "ActorRow",
     "Actors",
     "Admin",

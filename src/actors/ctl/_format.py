@@ -233,7 +233,7 @@ def render_job(job: JobRow) -> str:
 
 def _detail(payload: Any) -> str:  # Any: a decoded ledger payload
     if isinstance(payload, dict) and "from" in payload and "to" in payload:
-        text = f"{payload['from']} -> {payload['to']}"
+        text = f"{payload['from'] or 'new'} -> {payload['to']}"
         reason = payload.get("reason")
         return f"{text} ({reason})" if reason else text
     text = json_line(payload)
