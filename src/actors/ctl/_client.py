@@ -23,7 +23,7 @@ from protocol import (
     cluster_key,
 )
 
-from .. import ActorNotFound, ActorSystem, AskTimeout, RemoteActorError
+from .. import ActorNotFound, ActorStopped, ActorSystem, AskTimeout, RemoteActorError
 from ..remote import ConnectionLost, NodeUnreachable, RemoteNode
 from ._admin import ADMIN_NAME
 
@@ -161,6 +161,10 @@ class AdminClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if isinstance(exc, Exception):
+            # An error of the caller's: close cleanly and let it through as it is
+            # (the node's task group would wrap it in an ExceptionGroup).
+            exc_type, exc, tb = None, None, None
         try:
             await self._remote.__aexit__(exc_type, exc, tb)
         finally:
@@ -207,9 +211,12 @@ class AdminClient:
             ) from None
         except (ConnectionLost, NodeUnreachable) as exc:
             raise NodeUnreachableError(f"lost node {self.node} at {self.where}: {exc}") from None
-        except ActorNotFound:
-            raise CtlError(f"node {self.node} at {self.where} runs no admin actor") from None
+        except (ActorNotFound, ActorStopped) as exc:
+            # A node answers an ask to a path where nothing lives with ActorStopped.
+            raise CtlError(
+                f"node {self.node} at {self.where} runs no admin actor ({exc})"
+            ) from None
         except RemoteActorError as exc:
-            if exc.type_name == "ActorNotFound":
+            if exc.type_name.rpartition(".")[2] == "ActorNotFound":
                 raise CtlError(f"node {self.node} at {self.where} runs no admin actor") from None
             raise CtlError(f"node {self.node} failed the query: {exc}") from None
