@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -236,6 +237,8 @@ def test_jobs_shows_the_unread_finished_job(node: Node) -> None:
     assert [(j["job_id"], j["state"], j["unread"]) for j in jobs["jobs"]] == [
         (JOB_ID, "completed", True)
     ]
+    # Times are wall-clock seconds, not the node's monotonic clock.
+    assert abs(jobs["jobs"][0]["finished_at"] - time.time()) < 3600
 
 
 def test_job_shows_one_job_and_its_trace_from_the_ledger(node: Node) -> None:

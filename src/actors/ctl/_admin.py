@@ -115,7 +115,8 @@ async def spawn_admin(
     return ref
 
 
-def _job_row(view: JobView) -> JobRow:
+def _job_row(view: JobView, wall_offset: float) -> JobRow:
+    """The row of ``view``, its times moved from the system's clock to wall-clock seconds."""
     return JobRow(
         job_id=view.job_id,
         state=view.state.value,
@@ -123,8 +124,8 @@ def _job_row(view: JobView) -> JobRow:
         unread=view.unread,
         channel=None if view.channel is None else str(view.channel.value),
         reason=view.reason,
-        submitted_at=view.submitted_at,
-        finished_at=view.finished_at,
+        submitted_at=view.submitted_at + wall_offset,
+        finished_at=None if view.finished_at is None else view.finished_at + wall_offset,
     )
 
 
@@ -201,6 +202,11 @@ class Admin(Actor[Any]):
     def _territories(self) -> ActorRef[Any] | None:
         return self.sources.territories or self._find(TerritoryManager)
 
+    def _wall_offset(self) -> float:
+        """Add to a time on the system's clock to get wall-clock seconds (the job table's)."""
+        clock = self.context.system.clock
+        return clock.wall() - clock.now()
+
     # -- handlers --------------------------------------------------------------
 
     async def _status(self, _: GetStatus) -> Status:
@@ -247,7 +253,8 @@ class Admin(Actor[Any]):
         views = await supervisor.ask(
             ListJobs(unread=True if query.unread_only else None), timeout=SOURCE_TIMEOUT
         )
-        return Jobs(supervisor.path, tuple(_job_row(view) for view in views))
+        offset = self._wall_offset()
+        return Jobs(supervisor.path, tuple(_job_row(view, offset) for view in views))
 
     async def _trace(self, query: TraceJob) -> JobTrace | NoSuchJob | Unavailable | BadQuery:
         if not query.job_id:
@@ -259,7 +266,7 @@ class Admin(Actor[Any]):
         supervisor = self._jobs()
         if supervisor is not None:
             view = await supervisor.ask(GetRoleJob(query.job_id), timeout=SOURCE_TIMEOUT)
-            job = None if view is None else _job_row(view)
+            job = None if view is None else _job_row(view, self._wall_offset())
         events = tuple(
             _record_row(record)
             for record in await ledger.records()

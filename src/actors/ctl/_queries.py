@@ -137,6 +137,7 @@ class JobRow(msgspec.Struct, frozen=True):
     channel: str | None
     reason: str
     submitted_at: float
+    """Wall-clock seconds (Unix time)."""
     finished_at: float | None
 
 
