@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio
 
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from .. import ActorRef
+    from ..lowlevel import RequestTo
+    from ._queries import AdminQuery
 
 __all__ = [
     "AdminClient",
@@ -41,6 +43,8 @@ __all__ = [
     "SecretError",
     "read_secret",
 ]
+
+R = TypeVar("R")
 
 EXIT_UNREACHABLE = 3
 """Exit status when the node cannot be reached or refuses the handshake."""
@@ -200,11 +204,15 @@ class AdminClient:
             f"tadpole://{self.node}@{self.host}:{self.port}/user/{ADMIN_NAME}"
         )
 
-    async def ask(self, query: Any) -> Any:  # Any: the query's declared reply
-        """Ask the admin actor; raises a :class:`CtlError` when no reply comes."""
+    async def ask(self, query: RequestTo[AdminQuery, R]) -> R:
+        """Ask the admin actor; typed by the query (``GetStatus()`` gives a ``Status``).
+
+        Raises a :class:`CtlError` when no reply comes.
+        """
         assert self._admin is not None, "use `async with AdminClient(...)`"
         try:
-            return await self._admin.ask(query, timeout=self.timeout)
+            reply: R = await self._admin.ask(query, timeout=self.timeout)
+            return reply
         except AskTimeout:
             raise NodeUnreachableError(
                 f"node {self.node} at {self.where} did not answer within {self.timeout:g}s"
