@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -107,7 +108,9 @@ def _env(**extra: str) -> dict[str, str]:
 class Node:
     """One node subprocess; its log lines are drained by a thread so it never blocks."""
 
-    def __init__(self, tmp: Path, *, data: bool = True, cluster: str = "ctl-test") -> None:
+    def __init__(
+        self, tmp: Path, *, data: bool = True, cluster: str = "ctl-test", extra: Sequence[str] = ()
+    ) -> None:
         self.port = _free_port()
         self.secret_file = tmp / "secret"
         self.secret_file.write_text(SECRET + "\n")
@@ -122,6 +125,7 @@ class Node:
         ]  # fmt: skip
         if data:
             args += ["--data-dir", str(tmp / "data"), "--app", f"{__name__}:app"]
+        args += extra
         self.proc = subprocess.Popen(
             args, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -443,3 +447,33 @@ def test_a_node_without_ledger_or_roles_says_what_it_lacks(tmp_path: Path) -> No
         assert "this node runs no stability monitor" in frame
     finally:
         bare.stop()
+
+
+def test_a_tls_node_is_reached_with_its_certificate(tmp_path: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command-line tool is needed to generate a test certificate")
+    cert, key = tmp_path / "node.pem", tmp_path / "node.key"
+    subprocess.run(
+        [
+            openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    tls = Node(tmp_path, data=False, extra=["--tls-cert", str(cert), "--tls-key", str(key)])
+    try:
+        status = json.loads(ok(tls, "status", "--json", "--tls-ca", str(cert)))
+        assert status["node"] == "n1"
+        done = ctl(tls, "status", env={"TADPOLE_TLS_CA": str(cert), "TADPOLE_SECRET": SECRET})
+        assert done.returncode == 0, done.stderr
+        plain = ctl(tls, "status", "--timeout", "2")
+        assert plain.returncode == 3
+        assert "no handshake with the node" in _one_error_line(plain)
+        missing = ctl(tls, "status", "--tls-ca", str(tmp_path / "nope.pem"))
+        assert missing.returncode == 2
+        assert "cannot load the TLS files" in _one_error_line(missing)
+    finally:
+        tls.stop()

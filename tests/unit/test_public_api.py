@@ -433,6 +433,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "sparkline",
         "spawn_admin",
         "table",
+        "tls_transport",
     ),
     "actors.testing": (
         "Delivery",

@@ -24,6 +24,7 @@ from ._client import NodeUnreachableError as NodeUnreachableError
 from ._client import NotAuthenticated as NotAuthenticated
 from ._client import SecretError as SecretError
 from ._client import read_secret as read_secret
+from ._client import tls_transport as tls_transport
 from ._format import SPARKS as SPARKS
 from ._format import sparkline as sparkline
 from ._format import table as table
@@ -119,6 +120,7 @@ __all__ = (
     "sparkline",
     "spawn_admin",
     "table",
+    "tls_transport",
 )
 
 _publish_names(__name__, globals(), __all__)

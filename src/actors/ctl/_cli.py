@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import structlog
 
-from ._client import AdminClient, CtlError, read_secret
+from ._client import AdminClient, CtlError, read_secret, tls_transport
 from ._format import (
     json_line,
     plain,
@@ -77,7 +77,9 @@ exit status:
 The node is --node HOST:PORT, else TADPOLE_CTL_NODE, else 127.0.0.1:7350.
 The secret is --secret-file, else TADPOLE_SECRET (the secret itself), else
 TADPOLE_SECRET_FILE: the node's own. The cluster name is --cluster, else
-TADPOLE_CLUSTER, else "tadpole".
+TADPOLE_CLUSTER, else "tadpole". A node that listens with TLS needs
+--tls-ca (its certificate or CA; env TADPOLE_TLS_CA), and --tls-cert with
+--tls-key when it requires client certificates.
 For the ledger file of a stopped node, use python -m actors.ledger."""
 
 
@@ -107,6 +109,12 @@ def _common(*, defaults: bool) -> argparse.ArgumentParser:
     common.add_argument(
         "--json", action="store_true", default=default(False), help="JSON instead of tables"
     )
+    for name, text in [
+        ("ca", "dial with TLS, trusting this CA file (the node's certificate, say)"),
+        ("cert", "dial with TLS, with this client certificate"),
+        ("key", "the client certificate's key"),
+    ]:
+        common.add_argument(f"--tls-{name}", metavar="PATH", default=default(None), help=text)
     return common
 
 
@@ -296,7 +304,16 @@ async def _run(args: argparse.Namespace) -> int | CtlError:
         raise _Usage(f"--timeout must be > 0, not {args.timeout}")
     secret = read_secret(args.secret_file)
     cluster = args.cluster or os.environ.get("TADPOLE_CLUSTER") or "tadpole"
-    async with AdminClient(host, port, secret=secret, cluster=cluster, timeout=args.timeout) as c:
+    tls = {
+        name: getattr(args, f"tls_{name}") or os.environ.get(f"TADPOLE_TLS_{name.upper()}")
+        for name in ("ca", "cert", "key")
+    }
+    if (tls["cert"] is None) != (tls["key"] is None):
+        raise _Usage("--tls-cert and --tls-key go together")
+    transport = tls_transport(**tls) if any(tls.values()) else None
+    async with AdminClient(
+        host, port, secret=secret, cluster=cluster, timeout=args.timeout, transport=transport
+    ) as c:
         try:
             return await _COMMANDS[args.command](_Session(args, c))
         except CtlError as exc:  # returned, not raised: the node's task group would wrap it

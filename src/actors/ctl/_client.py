@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -24,7 +25,7 @@ from protocol import (
 )
 
 from .. import ActorNotFound, ActorStopped, ActorSystem, AskTimeout, RemoteActorError
-from ..remote import ConnectionLost, NodeUnreachable, RemoteNode
+from ..remote import ConnectionLost, NodeUnreachable, RemoteNode, TcpTransport
 from ._admin import ADMIN_NAME
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
     from .. import ActorRef
     from ..lowlevel import RequestTo
+    from ..remote import Transport
     from ._queries import AdminQuery
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "NotAuthenticated",
     "SecretError",
     "read_secret",
+    "tls_transport",
 ]
 
 R = TypeVar("R")
@@ -57,7 +60,7 @@ class CtlError(Exception):
 
 
 class SecretError(CtlError):
-    """No usable cluster secret (missing, unreadable, too weak)."""
+    """No usable cluster secret (missing, unreadable, too weak), or TLS files that do not load."""
 
     exit_status = 2
 
@@ -106,13 +109,34 @@ def read_secret(secret_file: str | None, env: Mapping[str, str] | None = None) -
         raise SecretError(f"invalid secret in {secret_file!r} from {source}: {exc}") from None
 
 
+def tls_transport(
+    ca: str | None = None, cert: str | None = None, key: str | None = None
+) -> TcpTransport:
+    """A TCP transport that dials with TLS, trusting ``ca`` (default: the system's CAs).
+
+    ``cert`` and ``key`` are this side's certificate, for a node that requires
+    client certificates (one started with ``--tls-ca``). Raises :class:`SecretError`
+    when the files cannot be loaded.
+    """
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+        if cert is not None:
+            context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise SecretError(f"cannot load the TLS files: {exc}") from None
+    context.check_hostname = False  # nodes are named by the cluster secret, not by host names
+    return TcpTransport(client_ssl=context)
+
+
 class AdminClient:
     """A connection to one node's admin actor; an async context manager.
 
     ``async with AdminClient("127.0.0.1", 7350, secret=key) as client:
     status = await client.ask(GetStatus())``. Entering dials the node and
     completes the handshake; it raises :class:`NodeUnreachableError` or
-    :class:`NotAuthenticated`.
+    :class:`NotAuthenticated`. A node that listens with TLS needs a
+    ``transport`` whose client context trusts its certificate (see
+    :func:`tls_transport`).
     """
 
     def __init__(
@@ -123,6 +147,7 @@ class AdminClient:
         secret: bytes | str,
         cluster: str = "tadpole",
         timeout: float = 5.0,
+        transport: Transport | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -131,7 +156,9 @@ class AdminClient:
         """The node's name, once connected."""
         name = f"tadpole-ctl-{os.getpid()}-{secrets.token_hex(3)}"
         self._system = ActorSystem(name, maintenance_workers=0)
-        self._remote = RemoteNode(self._system, name=name, cluster=cluster, secret=secret)
+        self._remote = RemoteNode(
+            self._system, name=name, cluster=cluster, secret=secret, transport=transport
+        )
         self._admin: ActorRef[Any] | None = None
 
     @property
@@ -199,6 +226,11 @@ class AdminClient:
         except OSError as exc:
             raise NodeUnreachableError(
                 f"cannot reach a node at {where}: {exc.strerror or exc}"
+            ) from None
+        except Exception as exc:  # the remote wing's own "peer hung up in the handshake"
+            raise NotAuthenticated(
+                f"no handshake with the node at {where}: {exc} "
+                "(a node that listens with TLS needs --tls-ca)"
             ) from None
         self._admin = self._remote.ref(
             f"tadpole://{self.node}@{self.host}:{self.port}/user/{ADMIN_NAME}"
