@@ -112,6 +112,7 @@ class Node:
         self, tmp: Path, *, data: bool = True, cluster: str = "ctl-test", extra: Sequence[str] = ()
     ) -> None:
         self.port = _free_port()
+        self.ledger = tmp / "data" / "ledger.db"
         self.secret_file = tmp / "secret"
         self.secret_file.write_text(SECRET + "\n")
         self.secret_file.chmod(0o600)
@@ -477,3 +478,23 @@ def test_a_tls_node_is_reached_with_its_certificate(tmp_path: Path) -> None:
         assert "cannot load the TLS files" in _one_error_line(missing)
     finally:
         tls.stop()
+
+
+def test_tail_and_replay_print_what_the_ledgers_own_cli_prints_for_the_file(node: Node) -> None:
+    ours = ok(node, "tail", "-n", "4", "--json")
+    digest = ok(node, "replay")  # asked after the tail: the node flushed before reading
+
+    def ledger_cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "actors.ledger", *args],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=RUN,
+            check=True,
+        )
+        return done.stdout
+
+    assert ledger_cli("tail", str(node.ledger), "-n", "4") == ours
+    assert ledger_cli("replay", str(node.ledger)) == digest
