@@ -238,7 +238,7 @@ async def _top(s: _Session) -> int:
     frame = 0
     while iterations is None or frame < iterations:
         if frame:
-            await anyio.sleep(args.interval)  # the refresh period the operator asked for
+            await s.client.clock.sleep(args.interval)  # the refresh the operator asked for
         status = await s.ask(GetStatus())
         actors = await s.ask(GetActors())
         reply = await s.client.ask(GetOrderParameters(points=min(args.width, MAX_TAIL)))

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
 
-    from .. import ActorRef
+    from .. import ActorRef, Clock
     from ..lowlevel import RequestTo
     from ..remote import Transport
     from ._queries import AdminQuery
@@ -160,6 +160,11 @@ class AdminClient:
             self._system, name=name, cluster=cluster, secret=secret, transport=transport
         )
         self._admin: ActorRef[Any] | None = None
+
+    @property
+    def clock(self) -> Clock:
+        """The client's clock (what ``top`` waits on between frames)."""
+        return self._system.clock
 
     @property
     def where(self) -> str:
