@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors import Actor, ActorRef, ActorSystem, Request
+from actors.ctl import AdminClient, GetStatus
 from protocol import Message
 
 
@@ -81,3 +82,9 @@ class Parent(Actor[Message]):
         child = await self.context.spawn(Counter, 0)
         child.tell(Stop())  # E: Argument 1 to "tell" of "ActorRef" has incompatible type "Stop"
         self.context.spawn_nowait(Counter, 0.5)  # E: Argument 1 to "spawn_nowait" of "ActorContext"
+
+
+async def operator(client: AdminClient) -> None:
+    await client.ask(Get())  # E: Argument 1 to "ask" of "AdminClient" has incompatible type "Get"
+    status = await client.ask(GetStatus())
+    print(status.jobs)  # E: "Status" has no attribute "jobs"

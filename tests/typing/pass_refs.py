@@ -8,6 +8,18 @@ from __future__ import annotations
 from typing import Any, assert_type
 
 from actors import Actor, ActorRef, ActorSystem, Request, VirtualRef
+from actors.ctl import (
+    AdminClient,
+    BadQuery,
+    GetJobs,
+    GetStatus,
+    Jobs,
+    JobTrace,
+    NoSuchJob,
+    Status,
+    TraceJob,
+    Unavailable,
+)
 from protocol import Message
 
 
@@ -117,3 +129,10 @@ async def main(system: ActorSystem, remote: ActorRef[Any]) -> None:
 
     spec_ref: ActorRef[Add | Get] = await system.spawn_spec(ChildSpec(Counter, (0,)))
     assert_type(await spec_ref.ask(Get()), Total)
+
+
+async def operator(client: AdminClient) -> None:
+    """The admin actor's queries are typed asks: each declares its replies."""
+    assert_type(await client.ask(GetStatus()), Status)
+    assert_type(await client.ask(GetJobs()), Jobs | Unavailable)
+    assert_type(await client.ask(TraceJob("j-1")), JobTrace | NoSuchJob | Unavailable | BadQuery)

@@ -35,6 +35,7 @@ from ..cluster import (
     MemberUnreachable,
     MemberUp,
 )
+from ..ctl import AdminSources, spawn_admin
 from ..ledger import Ledger
 from ..ops import Operations, start_operations
 from ..remote import RemoteConfig, RemoteNode, TcpTransport
@@ -143,6 +144,10 @@ class NodeContext:
     http_url: str | None = None
     """The node's HTTP listener's base URL (tickets API under /api, dashboard at /),
     when ``http_listen`` is set."""
+    admin: AdminSources | None = None
+    """What the node's admin actor (``tadpole-ctl``) reports on: set ``jobs``,
+    ``territories`` or ``stability`` here to name them (a job supervisor or
+    territory manager left unset is found among the live actors)."""
 
 
 class _MembershipRecorder(Actor[MemberEvent]):
@@ -301,6 +306,10 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
             operations = start_operations(
                 system, remote=remote, cluster=cluster, ledger=ledger, metrics=None
             )
+            admin = AdminSources(
+                remote=remote, cluster=cluster, ledger=ledger, stability=operations.monitor
+            )
+            await spawn_admin(system, admin)
             tickets = server = None
             if config.http_listen is not None:
                 tickets, server = await _start_tickets_http(
@@ -323,6 +332,7 @@ async def run_node(config: NodeConfig, *, started: anyio.Event | None = None) ->
                     tickets=tickets,
                     operations=operations,
                     http_url=None if server is None else server.url,
+                    admin=admin,
                 )
                 result = app(context)
                 if inspect.isawaitable(result):

@@ -43,6 +43,7 @@ def metrics_available() -> bool:
     """
     return importlib.util.find_spec("prometheus_client") is not None
 
+
 JOB_STATES = ("queued", "waiting", "running", "completed", "failed", "needs_review", "unread")
 """The job counts exported as ``tadpole_jobs{state=...}``, from the supervisor's statistics."""
 

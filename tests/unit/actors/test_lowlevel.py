@@ -24,6 +24,16 @@ async def test_cell_lookup_and_correlation_ids() -> None:
         assert lowlevel.next_correlation_id(system) == first + 1
 
 
+async def test_cells_lists_every_live_actor_in_registration_order() -> None:
+    async with ActorSystem("t") as system:
+        b = await system.spawn(Echo, name="b")
+        await system.spawn(Echo, name="a")
+        assert [c.path for c in lowlevel.cells(system)] == ["/user/b", "/user/a"]
+        await asyncio.wait_for(system.stop(b), WAIT)
+        assert [c.path for c in lowlevel.cells(system)] == ["/user/a"]
+        assert all(len(c.mailbox) == 0 for c in lowlevel.cells(system))
+
+
 async def test_background_work_belongs_to_the_system() -> None:
     ran = asyncio.Event()
 
