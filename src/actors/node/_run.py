@@ -416,77 +416,68 @@ async def _serve(
             cluster = await stack.enter_async_context(
                 Cluster(remote, seeds=config.seeds, config=cluster_config)
             )
+            # The app runs while the node joins, so its actors are there when
+            # the other members first see it.
+            tickets = server = None
+            if config.http_listen is not None:
+                tickets, server = await _start_tickets_http(config, system, ledger, tg)
+            if app is not None:
+                context = NodeContext(
+                    system,
+                    remote,
+                    cluster,
+                    config,
+                    config.data_dir,
+                    ledger,
+                    tickets,
+                    None if server is None else server.url,
+                )
+                result = app(context)
+                if inspect.isawaitable(result):
+                    await result
             if config.seeds and not cluster.joined.is_set():
                 logger.info(
                     "node_joining", node=config.name, seeds=[f"{h}:{p}" for h, p in config.seeds]
                 )
-            finished = True
             if await _join_or_stop(cluster, stop):
-                finished = await _run_member(
-                    config,
-                    app,
-                    ledger,
-                    system,
-                    remote,
-                    cluster,
-                    cluster_config,
-                    tg,
-                    stop,
-                    started,
-                    received,
-                )
-            else:
-                _stopping(config, ledger, received)
+                await _started(config, ledger, system, remote, cluster, cluster_config)
+                if started is not None:
+                    started.set()
+                await stop.wait()
+            logger.info("node_stopping", node=config.name, signal=received[:1])
+            if ledger is not None:
+                ledger.append_nowait("node.stopping", {"node": config.name, "signal": received[:1]})
+            if server is not None:
+                await server.shutdown_and_wait()
+            finished = await remote.drain(config.drain_timeout)
+            logger.info(
+                "node_drained",
+                node=config.name,
+                complete=finished,
+                in_flight=remote.statistics().asks_in_flight,
+            )
             # Leaving the stack leaves the cluster (announcing it) and stops the system.
         if ledger is not None:
             ledger.append_nowait("node.stopped", {"node": config.name, "drained": finished})
         tg.cancel_scope.cancel()
 
 
-def _stopping(config: NodeConfig, ledger: Ledger | None, received: list[str]) -> None:
-    logger.info("node_stopping", node=config.name, signal=received[:1])
-    if ledger is not None:
-        ledger.append_nowait("node.stopping", {"node": config.name, "signal": received[:1]})
-
-
-async def _run_member(
+async def _started(
     config: NodeConfig,
-    app: Any,
     ledger: Ledger | None,
     system: ActorSystem,
     remote: RemoteNode,
     cluster: Cluster,
     cluster_config: ClusterConfig,
-    tg: Any,  # Any: anyio's TaskGroup
-    stop: anyio.Event,
-    started: anyio.Event | None,
-    received: list[str],
-) -> bool:
-    """The node's life once it is a member; returns whether in-flight asks drained."""
+) -> None:
+    """The node is a member: record and log that it started."""
     if ledger is not None:
         ledger.append_nowait(
             "node.started",
             {"node": config.name, "address": remote.address, "cluster": config.cluster},
         )
         recorder = await system.spawn(_MembershipRecorder, ledger, name="node-ledger")
-        cluster.subscribe(recorder)
-    tickets = server = None
-    if config.http_listen is not None:
-        tickets, server = await _start_tickets_http(config, system, ledger, tg)
-    if app is not None:
-        context = NodeContext(
-            system,
-            remote,
-            cluster,
-            config,
-            config.data_dir,
-            ledger,
-            tickets,
-            None if server is None else server.url,
-        )
-        result = app(context)
-        if inspect.isawaitable(result):
-            await result
+        cluster.subscribe(recorder)  # a MemberUp per current member first: none is missed
     logger.info(
         "node_started",
         node=config.name,
@@ -496,17 +487,3 @@ async def _run_member(
         members=len(cluster.members),
         detection_time=round(cluster_config.detection_time(), 3),
     )
-    if started is not None:
-        started.set()
-    await stop.wait()
-    _stopping(config, ledger, received)
-    if server is not None:
-        await server.shutdown_and_wait()
-    finished = await remote.drain(config.drain_timeout)
-    logger.info(
-        "node_drained",
-        node=config.name,
-        complete=finished,
-        in_flight=remote.statistics().asks_in_flight,
-    )
-    return finished
