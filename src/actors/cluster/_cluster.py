@@ -544,18 +544,16 @@ class Cluster:
         """A refusal if a live member already has the joiner's name at another address.
 
         The same name at the same address is a restarted node (a new
-        incarnation replaces the old); at another address while the old one
-        still heartbeats, it is a second node under a name already taken.
+        incarnation replaces the old); at another address while the failure
+        detector still trusts the old one (phi under the threshold), it is a
+        second node under a name already taken. A node restarted on another
+        port is refused until the old incarnation's silence is noticed.
         """
         tracked = self._members.get(info.name)
-        if tracked is None or tracked.info.uid == info.uid:
+        if tracked is None or tracked.info.address == info.address or not tracked.reachable:
             return None
-        if tracked.info.address == info.address or not tracked.reachable:
-            return None
-        last = tracked.detector.last_heartbeat
-        now = self.system.clock.now()
-        if last is None or now - last > 2 * self.config.heartbeat_interval:
-            return None
+        if tracked.detector.phi(self.system.clock.now()) >= self.config.phi_threshold:
+            return None  # its heartbeats stopped: a restart elsewhere, not a duplicate
         detail = f"a node named {info.name!r} is already a member at {tracked.info.address}"
         self._warn_once("join_refused", peer, reason="duplicate_name", error=detail)
         return JoinRefusal("duplicate_name", detail)
