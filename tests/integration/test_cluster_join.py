@@ -22,7 +22,7 @@ import msgspec
 import pytest
 from structlog.testing import capture_logs
 
-from actors import ActorSystem
+from actors import ActorSystem, SystemNotRunning
 from actors.cluster import Cluster, ClusterConfig, JoinRefused
 from actors.remote import NodeNameConflict, RemoteNode
 from tests.helpers import OTHER_SECRET, SECRET, WAIT, wait_until
@@ -193,6 +193,15 @@ async def test_a_seed_that_is_not_first_waits_for_the_others() -> None:
                 lambda: sum(e["event"] == "join_retrying" for e in logs) >= 3, timeout=WAIT
             )
         assert not joining.joined.is_set()
+
+
+async def test_leaving_while_joining_ends_the_wait() -> None:
+    async with AsyncExitStack() as stack:
+        joiner = await node(stack, "joiner")
+        joining = await member(stack, joiner, [("127.0.0.1", dead_port())])
+        await joining.leave()
+        with anyio.fail_after(WAIT), pytest.raises(SystemNotRunning, match="before it joined"):
+            await joining.wait_joined()
 
 
 async def test_the_join_config_is_checked() -> None:

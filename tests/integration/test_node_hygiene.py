@@ -181,9 +181,9 @@ def test_an_unresolvable_listen_host_is_one_line() -> None:
 
 
 def test_a_listen_address_of_another_machine_is_one_line() -> None:
-    # 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine.
-    result = run(["-m", "actors.node", "--name", "n", "--listen", "192.0.2.1:7350"])
-    assert_one_line_exit_2(result, "cannot listen on 192.0.2.1:7350")
+    # 203.0.113.7 is in TEST-NET-3 (RFC 5737): not an address of this machine.
+    result = run(["-m", "actors.node", "--name", "n", "--listen", "203.0.113.7:7350"])
+    assert_one_line_exit_2(result, "cannot listen on 203.0.113.7:7350")
 
 
 def test_a_data_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:

@@ -356,6 +356,7 @@ class Cluster:
                     return
                 if outcome is _ITSELF:  # this node's own address under another name
                     seeds.remove(seed)
+                    first_seed = first_seed or seed == self.seeds[0]
                 elif isinstance(outcome, _Refusal):
                     count = refusals[seed] = refusals.get(seed, 0) + 1
                     logger.warning(
@@ -408,12 +409,14 @@ class Cluster:
         Raises :class:`~actors.cluster.JoinRefused` once a seed has refused it
         ``join_attempts`` times in a row for a reason retrying cannot fix (wrong
         secret, other cluster name or protocol version, a duplicate node
-        name). While the seeds are merely unreachable it keeps waiting.
+        name); :class:`~actors.SystemNotRunning` if the node left before it
+        joined. While the seeds are merely unreachable it keeps waiting.
         """
         await self._settled.wait()
         if self.join_error is not None:
             raise self.join_error
-        await self.joined.wait()
+        if not self.joined.is_set():
+            raise SystemNotRunning(f"node {self.node.name!r} left the cluster before it joined")
 
     async def _join_through(self, host: str, port: int) -> bool | _Refusal | object:
         """One join attempt through one seed: ``True`` if it joined, a
