@@ -5,7 +5,14 @@ system's ledger, which the app's actors may record into, and where the node
 records its own life (``node.started``, ``node.stopping``, ``node.stopped``)
 and every membership event it sees (``cluster.member_up``, ...). Leaving the
 node closes the ledger last, after the system stopped: everything appended is
-committed and the file is marked as closed cleanly.
+committed and the file is marked as closed cleanly. The data directory is
+locked (``fcntl.flock`` on ``node.lock``) for the node's life: one node per
+directory.
+
+Anything that keeps the node from starting (an address in use, a data
+directory it cannot use, a corrupt ledger, seeds that refuse it) is a
+:class:`ConfigError`, which ``python -m actors.node`` prints as one line and
+exit status 2.
 """
 
 from __future__ import annotations
