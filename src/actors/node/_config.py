@@ -245,7 +245,9 @@ _FALSE: Final = frozenset({"0", "false", "no", "off"})
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    text = _text(value).strip().lower()
+    if not isinstance(value, str):
+        raise ConfigError(f"expected true or false, got {type(value).__name__}")
+    text = value.strip().lower()
     if text in _TRUE:
         return True
     if text in _FALSE:
