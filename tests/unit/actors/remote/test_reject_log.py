@@ -6,13 +6,16 @@ a warning for each attempt (the issue found it doing so twice a second).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from structlog.testing import capture_logs
 
 from actors import ActorSystem
 from actors.remote import RemoteNode
 from tests.helpers import SECRET
+
+if TYPE_CHECKING:
+    from collections.abc import MutableMapping
 
 
 class ManualClock:
@@ -34,7 +37,7 @@ class ManualClock:
         raise AssertionError("not used")
 
 
-def warnings(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def warnings(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     return [e for e in logs if e["event"] == "connection_rejected" and e["log_level"] == "warning"]
 
 
