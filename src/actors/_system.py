@@ -138,7 +138,8 @@ class ActorSystem:
         self.ledger = ledger
         self.record_deliveries = record_deliveries
         self._logs_info = _info_enabled()
-        """Whether info events pass the application's structlog level filter.
+        """Whether info events pass the application's structlog level filter (``False``
+        when the application configured no logging at all).
 
         Read once, when the system is made: structlog's lazy logger costs
         microseconds per call even when the level is filtered out, which
@@ -479,6 +480,11 @@ class ActorSystem:
 
 
 def _info_enabled() -> bool:
+    """Whether per-actor info events (lifecycle, dead letters) are logged: only when the
+    application configured structlog and its filter lets info through. Unconfigured,
+    structlog prints everything, and 10,000 actors would be 20,000 lines."""
+    if not structlog.is_configured():
+        return False
     bound = structlog.get_logger("actors").bind()
     is_enabled_for = getattr(bound, "is_enabled_for", None)
     return True if is_enabled_for is None else bool(is_enabled_for(logging.INFO))

@@ -15,6 +15,7 @@ from ._cluster import ClusterStatistics as ClusterStatistics
 from ._cluster import Member as Member
 from ._detector import HeartbeatHistory as HeartbeatHistory
 from ._detector import PhiAccrualFailureDetector as PhiAccrualFailureDetector
+from ._errors import JoinRefused as JoinRefused
 from ._events import MemberDown as MemberDown
 from ._events import MemberEvent as MemberEvent
 from ._events import MemberLeft as MemberLeft
@@ -27,6 +28,7 @@ __all__ = (
     "ClusterConfig",
     "ClusterStatistics",
     "HeartbeatHistory",
+    "JoinRefused",
     "Member",
     "MemberDown",
     "MemberEvent",

@@ -26,18 +26,22 @@ A bug there never silently ends membership.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Self
 
 import anyio
 import msgspec
 import structlog
 
+from protocol import AuthenticationFailed, ClusterMismatch, ProtocolVersionMismatch
+
 from .. import ActorError, SystemNotRunning
-from ..remote import parse_address
+from ..remote import NodeNameConflict, ReconnectBackoff, parse_address
 from ._detector import PhiAccrualFailureDetector
+from ._errors import JoinRefused
 from ._events import (
     Heartbeat,
     Join,
+    JoinRefusal,
     Leave,
     LeaveAck,
     MemberDown,
@@ -66,6 +70,21 @@ __all__ = ["Cluster", "ClusterConfig", "ClusterStatistics", "Member"]
 logger = structlog.get_logger(__name__)
 
 SERVICE_PATH: Final = "/system/cluster"
+_WARN_PERIOD: Final = 60.0
+"""Seconds between two warnings of one kind about one peer (a misconfigured
+peer retries every few seconds; its log lines must not)."""
+_FATAL: Final[dict[type[Exception], str]] = {
+    AuthenticationFailed: "authentication",
+    ClusterMismatch: "cluster_mismatch",
+    ProtocolVersionMismatch: "protocol_version",
+}
+_ITSELF: Final = object()
+"""A seed turned out to be this node itself (its address under another name)."""
+
+
+class _Refusal(NamedTuple):
+    reason: str
+    detail: str
 
 
 class ClusterConfig(msgspec.Struct, frozen=True):
@@ -84,7 +103,14 @@ class ClusterConfig(msgspec.Struct, frozen=True):
     join_timeout: float = 2.0
     """Seconds to wait for a seed's answer to a join."""
     join_retry: float = 0.5
-    """Seconds between rounds of join attempts while no seed answers."""
+    """Seconds before the second round of join attempts while no seed answers; the
+    wait doubles each round (with jitter) up to ``join_retry_max``."""
+    join_retry_max: float = 10.0
+    """The longest wait between two rounds of join attempts."""
+    join_attempts: int = 3
+    """Refusals in a row from one seed for a reason retrying cannot fix (wrong
+    secret, cluster name or protocol version, a duplicate name) before the node
+    gives up joining (:class:`~actors.cluster.JoinRefused`)."""
     leave_timeout: float = 2.0
     """Seconds to wait for members to acknowledge a graceful leave."""
 
@@ -98,6 +124,7 @@ class ClusterConfig(msgspec.Struct, frozen=True):
             "down_after": True,
             "join_timeout": False,
             "join_retry": False,
+            "join_retry_max": False,
             "leave_timeout": False,
         }
         for field, zero in fields.items():
@@ -109,6 +136,18 @@ class ClusterConfig(msgspec.Struct, frozen=True):
                     f"invalid cluster config: ClusterConfig.{field} is {value!r}, "
                     f"expected a finite number {bound}"
                 )
+
+        attempts = self.join_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValueError(
+                f"invalid cluster config: ClusterConfig.join_attempts is {attempts!r}, "
+                "expected an integer >= 1"
+            )
+        if self.join_retry_max < self.join_retry:
+            raise ValueError(
+                "invalid cluster config: ClusterConfig.join_retry_max "
+                f"{self.join_retry_max!r} is less than join_retry {self.join_retry!r}"
+            )
 
     def detection_time(self) -> float:
         """A rough upper bound of the seconds from a crash to ``member_down``."""
@@ -178,6 +217,11 @@ class Cluster:
         self._tg: TaskGroup | None = None
         self._me: MemberInfo | None = None
         self.joined = anyio.Event()
+        self.join_error: JoinRefused | None = None
+        """Why joining was given up (see :meth:`wait_joined`); ``None`` otherwise."""
+        self._settled = anyio.Event()
+        self._warned: dict[tuple[str, str], float] = {}
+        self._join_errors: dict[str, str] = {}  # seed -> why this round's attempt failed
         self._left = False
         self._counts = {"sent": 0, "received": 0, "downed": 0, "left": 0, "failures": 0}
 
@@ -282,40 +326,121 @@ class Cluster:
     # -- joining ---------------------------------------------------------------
 
     async def _join(self) -> None:
+        try:
+            await self._join_rounds()
+        finally:
+            self._settled.set()
+
+    async def _join_rounds(self) -> None:
         me = self.me
         own = self.node.listen_address
-        seeds = [
-            s
-            for s in self.seeds
-            if s != own and not (s[1] == own[1] and _local(s[0]) and _local(own[0]))
-        ]
+        seeds = [s for s in self.seeds if not _same_endpoint(s, own)]
+        first_seed = bool(self.seeds) and _same_endpoint(self.seeds[0], own)
         if not seeds:
-            self.joined.set()
-            logger.info("cluster_formed", node=me.name)
+            self._form()
             return
+        config = self.config
+        backoff = ReconnectBackoff(base=config.join_retry, cap=config.join_retry_max)
         clock = self.system.clock
+        refusals: dict[tuple[str, int], int] = {}
+        attempt = 0
         while not self._left:
-            for host, port in seeds:
+            attempt += 1
+            for seed in list(seeds):
                 try:
-                    if await self._join_through(host, port):
-                        return
+                    outcome = await self._join_through(*seed)
                 except Exception as exc:  # supervised: log, try the next seed
                     self._task_failed("join", exc)
-            await clock.sleep(self.config.join_retry)
+                    continue
+                if outcome is True:
+                    return
+                if outcome is _ITSELF:  # this node's own address under another name
+                    seeds.remove(seed)
+                    first_seed = first_seed or seed == self.seeds[0]
+                elif isinstance(outcome, _Refusal):
+                    count = refusals[seed] = refusals.get(seed, 0) + 1
+                    logger.warning(
+                        "join_refused",
+                        node=me.name,
+                        seed=_endpoint(seed),
+                        reason=outcome.reason,
+                        attempt=count,
+                        error=outcome.detail,
+                    )
+                    if count >= config.join_attempts:
+                        self._fail(JoinRefused(me.name, _endpoint(seed), *outcome, count))
+                        return
+                else:
+                    refusals.pop(seed, None)  # unreachable: not a refusal
+            if not seeds or (first_seed and not refusals):
+                # Akka's rule: the first seed forms the cluster when no other seed answers.
+                self._form()
+                return
+            delay = backoff.delay(attempt, self.system.random)
+            logger.warning(
+                "join_retrying",
+                node=me.name,
+                seeds=[_endpoint(s) for s in seeds],
+                attempt=attempt,
+                retry_in=round(delay, 3),
+                **({"errors": dict(self._join_errors)} if self._join_errors else {}),
+            )
+            self._join_errors.clear()
+            await clock.sleep(delay)
 
-    async def _join_through(self, host: str, port: int) -> bool:
-        """One join attempt through one seed; whether it joined."""
+    def _form(self) -> None:
+        self.joined.set()
+        logger.info("cluster_formed", node=self.me.name)
+
+    def _fail(self, error: JoinRefused) -> None:
+        self.join_error = error
+        logger.error(
+            "join_failed",
+            node=error.node,
+            seed=error.seed,
+            reason=error.reason,
+            attempts=error.attempts,
+            error=error.detail,
+        )
+
+    async def wait_joined(self) -> None:
+        """Wait until this node has joined (or formed) the cluster.
+
+        Raises :class:`~actors.cluster.JoinRefused` once a seed has refused it
+        ``join_attempts`` times in a row for a reason retrying cannot fix (wrong
+        secret, other cluster name or protocol version, a duplicate node
+        name); :class:`~actors.SystemNotRunning` if the node left before it
+        joined. While the seeds are merely unreachable it keeps waiting.
+        """
+        await self._settled.wait()
+        if self.join_error is not None:
+            raise self.join_error
+        if not self.joined.is_set():
+            raise SystemNotRunning(f"node {self.node.name!r} left the cluster before it joined")
+
+    async def _join_through(self, host: str, port: int) -> bool | _Refusal | object:
+        """One join attempt through one seed: ``True`` if it joined, a
+        :class:`_Refusal` retrying cannot fix, ``_ITSELF``, else ``False``."""
         me = self.me
+        seed = f"{host}:{port}"
         try:
             with anyio.fail_after(self.config.join_timeout):
                 name = await self.node.contact(host, port)
-            if name == me.name:
-                return False
             address = f"tadpole://{name}@{_host(host)}:{port}{SERVICE_PATH}"
             welcome = await self.node.ref(address).ask(Join(me), timeout=self.config.join_timeout)
+        except NodeNameConflict as exc:
+            if exc.itself:
+                logger.debug("join_seed_is_itself", node=me.name, seed=seed)
+                return _ITSELF
+            return _Refusal("duplicate_name", f"the seed {seed} has this node's name {me.name!r}")
+        except (AuthenticationFailed, ClusterMismatch, ProtocolVersionMismatch) as exc:
+            return _Refusal(_FATAL[type(exc)], str(exc))
         except (OSError, TimeoutError, ActorError, ValueError) as exc:
-            logger.info("join_attempt_failed", node=me.name, seed=f"{host}:{port}", error=repr(exc))
+            logger.info("join_attempt_failed", node=me.name, seed=seed, error=repr(exc))
+            self._join_errors[seed] = repr(exc)
             return False
+        if isinstance(welcome, JoinRefusal):
+            return _Refusal(welcome.reason, welcome.detail)
         if not isinstance(welcome, Welcome):
             return False
         self._merge(welcome.members)
@@ -401,6 +526,9 @@ class Cluster:
             self._merge(message.members)
             return None
         if isinstance(message, Join):
+            refusal = self._refuse_join(message.member, peer)
+            if refusal is not None:
+                return refusal
             self._add(message.member)
             me = self.me
             return Welcome((me, *(t.info for t in self._members.values())))
@@ -414,6 +542,36 @@ class Cluster:
             return LeaveAck()
         logger.warning("cluster_message_ignored", msg_type=type(message).__qualname__, peer=peer)
         return None
+
+    def _refuse_join(self, info: MemberInfo, peer: str) -> JoinRefusal | None:
+        """A refusal if a live member already has the joiner's name at another address.
+
+        The same name at the same address is a restarted node (a new
+        incarnation replaces the old); at another address while the failure
+        detector still trusts the old one (phi under the threshold), it is a
+        second node under a name already taken. A node restarted on another
+        port is refused until the old incarnation's silence is noticed.
+        """
+        tracked = self._members.get(info.name)
+        if tracked is None or tracked.info.address == info.address or not tracked.reachable:
+            return None
+        if tracked.detector.phi(self.system.clock.now()) >= self.config.phi_threshold:
+            return None  # its heartbeats stopped: a restart elsewhere, not a duplicate
+        detail = f"a node named {info.name!r} is already a member at {tracked.info.address}"
+        self._warn_once("join_refused", peer, reason="duplicate_name", error=detail)
+        return JoinRefusal("duplicate_name", detail)
+
+    def _warn_once(self, event: str, peer: str, **extra: Any) -> None:
+        """``event`` at warning at most once a minute per peer, at debug in between."""
+        now = self.system.clock.now()
+        last = self._warned.get((event, peer))
+        if last is not None and now - last < _WARN_PERIOD:
+            logger.debug(event, node=self.node.name, peer=peer, **extra)
+            return
+        if len(self._warned) >= 1024:
+            del self._warned[next(iter(self._warned))]
+        self._warned[event, peer] = now
+        logger.warning(event, node=self.node.name, peer=peer, **extra)
 
     def _merge(self, members: Sequence[MemberInfo]) -> None:
         for info in members:
@@ -476,6 +634,14 @@ def _tell(ref: ActorRef[Any], event: MemberEvent) -> None:
         ref.tell(event)
     except ActorError as exc:
         logger.warning("member_event_not_delivered", subscriber=str(ref), error=repr(exc))
+
+
+def _same_endpoint(seed: tuple[str, int], own: tuple[str, int]) -> bool:
+    return seed == own or (seed[1] == own[1] and _local(seed[0]) and _local(own[0]))
+
+
+def _endpoint(seed: tuple[str, int]) -> str:
+    return f"{_host(seed[0])}:{seed[1]}"
 
 
 def _local(host: str) -> bool:

@@ -64,6 +64,13 @@ class Welcome(Message, tag="tadpole.cluster.welcome"):
     members: tuple[MemberInfo, ...]
 
 
+class JoinRefusal(Message, tag="tadpole.cluster.join_refusal"):
+    """A seed's answer to a :class:`Join` it will not accept (``reason``: a short code)."""
+
+    reason: str
+    detail: str = ""
+
+
 class Heartbeat(Message, tag="tadpole.cluster.heartbeat"):
     member: MemberInfo
     members: tuple[MemberInfo, ...] = ()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,13 @@ if its first page holds the ledger's tables, or if it is shorter than a
 database header and what it holds is the start of one."""
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("tadpole-actors")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m actors.ledger",
@@ -60,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     verify = commands.add_parser("verify", help="walk the hash chain; name the first bad record")

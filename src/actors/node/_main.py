@@ -68,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(config.log_format, config.log_level)
+    configure_logging(config.log_format, config.log_level, lifecycle=config.lifecycle_log)
     try:
         use_uvloop = False
         try:

@@ -16,6 +16,7 @@ from ._connection import NoReply as NoReply
 from ._errors import ConnectionLost as ConnectionLost
 from ._errors import HandshakeTimeout as HandshakeTimeout
 from ._errors import InvalidAddress as InvalidAddress
+from ._errors import NodeNameConflict as NodeNameConflict
 from ._errors import NodeUnreachable as NodeUnreachable
 from ._errors import RemoteError as RemoteError
 from ._errors import SendBufferFull as SendBufferFull
@@ -37,6 +38,7 @@ __all__ = (
     "MemoryNetwork",
     "MemoryTransport",
     "NoReply",
+    "NodeNameConflict",
     "NodeUnreachable",
     "ReconnectBackoff",
     "RemoteConfig",

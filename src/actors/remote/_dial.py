@@ -3,7 +3,12 @@
 :class:`Dialling` is the part of :class:`~actors.remote.RemoteNode` that turns
 streams into authenticated connections. The acceptor of two simultaneous
 dials keeps its own if its name sorts first and refuses the other with a
-``Reject`` saying so, so that both sides end up on one connection. A peer
+``Reject`` saying so, so that both sides end up on one connection. A node
+refuses a peer that claims its own name with the reason ``duplicate_name``
+(:class:`~actors.remote.NodeNameConflict` at :meth:`RemoteNode.contact`). A
+refused or failed incoming handshake is logged as ``connection_rejected`` at
+warning at most once a minute per peer host and reason (``suppressed``
+counts the ones not logged in between), at debug otherwise. A peer
 with messages waiting and no connection is dialled by its own task
 (:meth:`Dialling._maintain`) with exponential backoff; a failed dial fails the
 asks waiting for it and dead-letters its tells.
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import structlog
+from anyio.abc import SocketAttribute
 
 from protocol import (
     HANDSHAKE_MAX_FRAME_SIZE,
@@ -47,10 +53,20 @@ __all__ = ["Dialling"]
 logger = structlog.get_logger(__name__)
 
 _SIMULTANEOUS: Final = "simultaneous_connect"
+DUPLICATE_NAME: Final = "duplicate_name"
+"""The reject reason of a node refusing a peer that claims its own name."""
+_REJECT_LOG_PERIOD: Final = 60.0
+"""Seconds between two ``connection_rejected`` warnings for one peer host and reason."""
+_REJECT_LOG_KEYS: Final = 1024
+"""Peer hosts and reasons remembered for the rate limit (the oldest are forgotten)."""
 
 
 class _Refused(Exception):
     """The acceptor refuses a connection (simultaneous dial, self-connection)."""
+
+    def __init__(self, message: str, reason: str = _SIMULTANEOUS) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class _Aborted(Exception):
@@ -72,6 +88,8 @@ class Dialling:
     _conns: set[Connection]
     _handshakes: int
     _open: bool
+    _reject_log: dict[tuple[str, str], tuple[float, int]]
+    _same_name_refused: int
 
     if TYPE_CHECKING:
 
@@ -84,16 +102,16 @@ class Dialling:
         if self._handshakes >= self.config.max_handshakes:
             # Unauthenticated connections cost memory and a task each: bounded.
             self._link.count_close("TooManyHandshakes")
-            logger.warning(
-                "connection_rejected",
-                node=self.name,
-                peer=None,
-                reason="TooManyHandshakes",
-                error=f"{self._handshakes} connections are already in their handshake",
+            self._log_rejected(
+                _peer_host(raw),
+                "TooManyHandshakes",
+                None,
+                f"{self._handshakes} connections are already in their handshake",
             )
             await anyio.aclose_forcefully(raw)
             return
         stream = raw
+        host = _peer_host(raw)
         seen: list[_Peer] = []
         self._handshakes += 1
         try:
@@ -108,24 +126,27 @@ class Dialling:
             # Authenticated: only now does the node keep anything about the peer.
             peer = self._peer(name, None, None)
         except (HandshakeTimeout, RemoteProtocolError) as exc:
-            self._rejected(type(exc).__name__, exc, seen)
+            self._rejected(host, type(exc).__name__, exc, seen)
             await anyio.aclose_forcefully(stream)
             return
         except _Refused as exc:
-            logger.info("connection_refused", node=self.name, reason=str(exc))
+            if exc.reason == _SIMULTANEOUS:
+                logger.info("connection_refused", node=self.name, reason=str(exc))
+            else:
+                self._log_rejected(host, exc.reason, self.name, str(exc))
             # Tell the dialler why, so it waits for our connection instead of failing.
-            reject = Handshake.reject(_SIMULTANEOUS, str(exc))
+            reject = Handshake.reject(exc.reason, str(exc))
             with suppress(*_STREAM_GONE), anyio.move_on_after(1.0):
                 await stream.send(encode_frame(reject))
             await anyio.aclose_forcefully(stream)
             return
         except (_Aborted, anyio.EndOfStream, *_STREAM_GONE) as exc:
-            self._rejected("HandshakeAborted", exc, seen)
+            self._rejected(host, "HandshakeAborted", exc, seen)
             await anyio.aclose_forcefully(stream)
             return
         except Exception as exc:  # a bug; still, no peer's bytes may end the node
             logger.error("handshake_failed", node=self.name, error=repr(exc))
-            self._rejected("internal_error", exc, seen)
+            self._rejected(host, "internal_error", exc, seen)
             await anyio.aclose_forcefully(stream)
             return
         except BaseException:
@@ -137,13 +158,36 @@ class Dialling:
         conn = self._adopt(peer, stream, reader, initiator=False)
         await conn.run()
 
-    def _rejected(self, reason: str, exc: BaseException, seen: list[_Peer]) -> None:
+    def _rejected(self, host: str, reason: str, exc: BaseException, seen: list[_Peer]) -> None:
         self._link.count_close(reason)
-        peer = seen[0].name if seen else None
-        logger.warning(
-            "connection_rejected", node=self.name, peer=peer, reason=reason, error=str(exc)
-        )
+        self._log_rejected(host, reason, seen[0].name if seen else None, str(exc))
         self._abandon(seen)
+
+    def _log_rejected(self, host: str, reason: str, peer: str | None, error: str) -> None:
+        """``connection_rejected`` at warning once per ``_REJECT_LOG_PERIOD`` per peer
+        host and reason, at debug in between (a misconfigured peer retries often)."""
+        now = self.system.clock.now()
+        key = (host, reason)
+        log = self._reject_log
+        last = log.get(key)
+        if last is not None and now - last[0] < _REJECT_LOG_PERIOD:
+            log[key] = (last[0], last[1] + 1)
+            logger.debug("connection_rejected", node=self.name, peer=peer, host=host, reason=reason)
+            return
+        suppressed = 0 if last is None else last[1]
+        log.pop(key, None)
+        if len(log) >= _REJECT_LOG_KEYS:
+            del log[next(iter(log))]
+        log[key] = (now, 0)
+        logger.warning(
+            "connection_rejected",
+            node=self.name,
+            peer=peer,
+            host=host,
+            reason=reason,
+            error=error,
+            suppressed=suppressed,
+        )
 
     @staticmethod
     def _abandon(seen: list[_Peer]) -> None:
@@ -205,7 +249,11 @@ class Dialling:
         node knows it already. The name is not authenticated yet: nothing is kept
         about an unknown one (the peer record is made once the handshake holds)."""
         if name == self.name:
-            raise _Refused(f"a node named {name!r} dialled itself")
+            self._same_name_refused += 1
+            raise _Refused(
+                f"node {name!r} refuses a peer of the same name (itself, or a duplicate name)",
+                DUPLICATE_NAME,
+            )
         peer = self._peers.get(name)
         if (
             peer is not None
@@ -330,3 +378,14 @@ class Dialling:
             attempt = 0
             conn = self._adopt(peer, stream, reader, initiator=True)
             await conn.run()
+
+
+def _peer_host(stream: ByteStream) -> str:
+    """The remote host of an accepted stream (``"?"`` where the transport has none)."""
+    try:
+        address = stream.extra(SocketAttribute.remote_address, None)
+    except Exception:  # a transport whose extras misbehave: the key is only for logs
+        return "?"
+    if isinstance(address, tuple) and address:
+        return str(address[0])
+    return "?" if address is None else str(address)

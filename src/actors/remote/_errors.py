@@ -7,7 +7,8 @@ The tree (every class also derives from :class:`~actors.ActorError`)::
     │   ├── InvalidAddress (ValueError)     a string that is not a ``tadpole://`` address
     │   ├── ConnectionLost (ConnectionError)  the connection carrying an ask was lost
     │   ├── NodeUnreachable (ConnectionError) no connection to the node could be made
-    │   └── HandshakeTimeout (TimeoutError)   a peer did not finish the handshake in time
+    │   ├── HandshakeTimeout (TimeoutError)   a peer did not finish the handshake in time
+    │   └── NodeNameConflict (ValueError)     the node dialled has this node's own name
     └── MailboxFull
         └── SendBufferFull                  the send buffer to a node is full (``tell``)
 
@@ -24,6 +25,7 @@ __all__ = [
     "ConnectionLost",
     "HandshakeTimeout",
     "InvalidAddress",
+    "NodeNameConflict",
     "NodeUnreachable",
     "RemoteError",
     "SendBufferFull",
@@ -65,6 +67,23 @@ class NodeUnreachable(RemoteError, ConnectionError):
 
 class HandshakeTimeout(RemoteError, TimeoutError):
     """A peer did not complete the connection handshake within the timeout."""
+
+
+class NodeNameConflict(RemoteError, ValueError):
+    """The node at ``host:port`` refused the handshake because it has this node's name.
+
+    Either the address is this node's own (seen through another name of the
+    host), or another node runs under the same name: names must be unique.
+    """
+
+    def __init__(self, name: str, host: str, port: int, *, itself: bool = False) -> None:
+        what = "this node itself" if itself else f"another node also named {name!r}"
+        super().__init__(f"the node at {host}:{port} is {what}")
+        self.name = name
+        self.host = host
+        self.port = port
+        self.itself = itself
+        """Whether this node's own listener refused the dial (the address is its own)."""
 
 
 class SendBufferFull(MailboxFull):

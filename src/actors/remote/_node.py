@@ -44,6 +44,7 @@ import anyio
 import structlog
 
 from protocol import (
+    HandshakeError,
     Message,
     check_name,
     cluster_key,
@@ -55,8 +56,8 @@ from ..lowlevel import attach_remote, check_running, detach_remote
 from ._address import Address, parse_address
 from ._config import RemoteConfig, RemoteStatistics
 from ._deadlines import Deadlines, clock_reader
-from ._dial import Dialling
-from ._errors import InvalidAddress, NodeUnreachable
+from ._dial import DUPLICATE_NAME, Dialling
+from ._errors import InvalidAddress, NodeNameConflict, NodeUnreachable
 from ._link import Link
 from ._peer import _Peer as _Peer  # RemoteRef's type hints name it here
 from ._ref import RemoteRef
@@ -131,6 +132,8 @@ class RemoteNode(Sending, Dialling):
         self._framer = TellFramer(max_frame_size=self.config.max_frame_size)
         self._counters = link.counters
         self._handshakes = 0  # accepted connections not authenticated yet
+        self._reject_log: dict[tuple[str, str], tuple[float, int]] = {}
+        self._same_name_refused = 0  # hellos refused for claiming this node's name
         self._peers: dict[str, _Peer] = {}
         self._conns: set[Connection] = set()
         self._cids = itertools.count(1)
@@ -156,13 +159,11 @@ class RemoteNode(Sending, Dialling):
 
     async def __aenter__(self) -> Self:
         check_running(self.system)
+        # Listen before the task group exists, so that an address in use or
+        # unresolvable is the transport's own OSError, not a group wrapping it.
+        listener = await self.transport.listen(self._host, self._port)
         tg = anyio.create_task_group()
         await tg.__aenter__()
-        try:
-            listener = await self.transport.listen(self._host, self._port)
-        except BaseException as exc:
-            await tg.__aexit__(type(exc), exc, exc.__traceback__)
-            raise
         self._tg = tg
         self._listener = listener
         self._bound = listener.address
@@ -260,13 +261,24 @@ class RemoteNode(Sending, Dialling):
         """Connect to whatever node listens at ``host:port``; returns its name.
 
         For seeds, whose names are not known in advance. Raises
-        :class:`OSError`, :class:`TimeoutError` or a handshake error.
+        :class:`OSError`, :class:`TimeoutError`, a handshake error, or
+        :class:`~actors.remote.NodeNameConflict` when the node there has this
+        node's name.
         """
         self._check_open()
         for peer in self._peers.values():
             if peer.host == host and peer.port == port and peer.conn is not None:
                 return peer.name
-        name, stream, reader = await self._dial(host, port, None)
+        refused = self._same_name_refused
+        try:
+            name, stream, reader = await self._dial(host, port, None)
+        except HandshakeError as exc:
+            if f"({DUPLICATE_NAME})" in str(exc):
+                # If this node's own listener refused a hello of its name meanwhile,
+                # the dial reached this node itself.
+                itself = self._same_name_refused > refused
+                raise NodeNameConflict(self.name, host, port, itself=itself) from None
+            raise
         peer = self._peer(name, host, port)
         if peer.conn is not None:
             await anyio.aclose_forcefully(stream)

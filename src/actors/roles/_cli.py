@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,11 +39,19 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("tadpole-actors")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m actors.roles",
         description="Plan (simulate) or run (apply) the balancer over a JSON task file.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     parser.add_argument("mode", choices=["simulate", "apply"])
     parser.add_argument("tasks", help="JSON file: a list of tasks, or {'tasks': [...]}")
     parser.add_argument("--summary", help="write the dispatch summary (JSON) here")
