@@ -169,7 +169,7 @@ class Node:
                 f"{__name__}:app",
                 "--log-format",
                 "json",
-            ],  # fmt: skip
+            ],
             cwd=ROOT,
             env=_env(),
             stdout=subprocess.PIPE,
@@ -222,7 +222,7 @@ class Node:
                 "--secret-file",
                 str(self.secret_file),
                 *args,
-            ],  # fmt: skip
+            ],
             cwd=ROOT,
             env=_env(),
             capture_output=True,
