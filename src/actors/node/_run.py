@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import functools
 import importlib
 import inspect
 import logging
@@ -51,6 +52,7 @@ from ..ops import Operations, start_operations
 from ..remote import RemoteConfig, RemoteNode, TcpTransport
 from ..roles.tickets import SQLiteTicketStore, Tickets
 from ._config import ConfigError
+from ._dashboard import job_listing
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -101,6 +103,7 @@ async def _start_tickets_http(
     *,
     registry: Any = None,  # Any: a prometheus CollectorRegistry (the ops metrics' registry)
     monitor: Any = None,  # Any: an actors.web.MonitorLike (the ops stability monitor)
+    jobs: Any = None,  # Any: a callable of the admin's and monitor's supervisor, given web.JobRow
 ) -> tuple[ActorRef[Any], Any]:  # Any: the task group and the HttpServer (optional extra)
     """Spawn the Tickets actor and serve the node's HTTP listener as a task of ``tg``:
     the tickets API under /api, ``registry`` at /metrics, the dashboard at /."""
@@ -112,7 +115,11 @@ async def _start_tickets_http(
     tickets = await system.spawn(Tickets, ledger, store, name="tickets")
     token = config.http_token if config.http_token is not None else config.secret.hex()
     api = http.build_app(tickets, token, max_body=config.http_max_body)
-    source = web.NodeSource(members=lambda: cluster.members, monitor=monitor)
+    source = web.NodeSource(
+        members=lambda: cluster.members,
+        monitor=monitor,
+        jobs=None if jobs is None else jobs(web.JobRow),
+    )
     app = web.build_app(api=api, registry=registry, source=source, token=token, title=config.name)
     host, port = config.http_listen
     try:
@@ -463,6 +470,7 @@ async def _serve(
                     cluster,
                     registry=None if operations.metrics is None else operations.metrics.registry,
                     monitor=operations.monitor,
+                    jobs=functools.partial(job_listing, admin, operations.monitor),
                 )
             if app is not None:
                 context = NodeContext(

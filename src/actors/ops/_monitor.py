@@ -6,11 +6,20 @@ sending a message or touching a hot path:
 
 * every live actor's cell (through :func:`actors.lowlevel.cells`): messages
   processed and mailbox depth;
-* a job supervisor's :meth:`statistics` (``actors.roles.JobSupervisor``),
-  when one is given: completed, failed, queued, the concurrency window;
+* a job supervisor's :meth:`statistics` (``actors.roles.JobSupervisor``):
+  completed, failed, queued, the concurrency window;
 * a territory manager's :meth:`statistics`
-  (``actors.roles.territories.TerritoryManager``), when one is given: leases
-  granted, expired, refused.
+  (``actors.roles.territories.TerritoryManager``): leases granted, expired,
+  refused.
+
+A supervisor or manager not given is *discovered*: at each sample, the first
+live actor (in registration order) whose ``statistics()`` record has a
+supervisor's counters (``completed``, ``failed``, ``queued``, ``window``), or
+a manager's (``granted``, ``expired``, ``refused``), is sampled. So an
+application that spawns one after the monitor started (as a node's ``--app``
+does) has it sampled with no wiring; :meth:`StabilityMonitor.watch` names one
+instead. Each actor class is classified once, by one call of its instance's
+``statistics()``; ops imports none of the roles.
 
 From the rolling windows of those samples it computes the order parameters
 of :mod:`actors.ops._params` (formulas there and in docs/operations.md),
@@ -149,6 +158,28 @@ class _ManagerCounters(Protocol):
     refused: int
 
 
+_SUPERVISOR_FIELDS = ("completed", "failed", "queued", "window")
+_MANAGER_FIELDS = ("granted", "expired", "refused")
+_SUPERVISOR = "supervisor"
+_TERRITORIES = "territories"
+
+
+def _classify(instance: object) -> str | None:
+    """``supervisor``, ``territories`` or ``None``, by the fields of ``instance.statistics()``.
+
+    Raises what ``statistics()`` raises (the caller classifies it again later).
+    """
+    statistics = getattr(instance, "statistics", None)
+    if not callable(statistics):
+        return None
+    record = statistics()
+    if all(isinstance(getattr(record, f, None), int) for f in _SUPERVISOR_FIELDS):
+        return _SUPERVISOR
+    if all(isinstance(getattr(record, f, None), int) for f in _MANAGER_FIELDS):
+        return _TERRITORIES
+    return None
+
+
 class _Sample(msgspec.Struct):
     at: float
     depth: float
@@ -163,7 +194,10 @@ class StabilityMonitor:
 
     ``supervisor`` and ``territories`` are refs to a local
     ``actors.roles.JobSupervisor`` and ``TerritoryManager``; each adds its
-    parameters. ``ledger`` defaults to the system's. Start it inside the
+    parameters. Left ``None``, each is discovered among the live actors at
+    every sample (see the module docstring); :attr:`supervisor` and
+    :attr:`territories` then hold the one sampled last. ``ledger`` defaults
+    to the system's. Start it inside the
     running system (``async with StabilityMonitor(system) as monitor:`` or
     :meth:`start`/:meth:`stop`); it stops by itself when the system stops.
     """
@@ -180,7 +214,11 @@ class StabilityMonitor:
         self.system = system
         self.config = config if config is not None else MonitorConfig()
         self.supervisor = supervisor
+        """The job supervisor sampled: the one given, else the one discovered last."""
         self.territories = territories
+        """The territory manager sampled: the one given, else the one discovered last."""
+        self._discover = {_SUPERVISOR: supervisor is None, _TERRITORIES: territories is None}
+        self._kinds: dict[type, str | None] = {}
         self.ledger = ledger if ledger is not None else system.ledger
         c = self.config
         self._trackers = {t.parameter: AlertTracker(t) for t in c.thresholds}
@@ -193,16 +231,7 @@ class StabilityMonitor:
         self._listeners: list[AlertListener] = []
         self._handle: Cancellable | None = None
         self._started: float | None = None
-        self._windows = {
-            "message_rate_variance": c.rate_window,
-            "mailbox_amplitude": c.queue_window,
-            "mailbox_reversals": c.queue_window,
-            "backlog_amplitude": c.queue_window,
-            "backlog_reversals": c.queue_window,
-            "lease_churn": c.churn_window,
-            "success_rate": c.outcome_window,
-            "concurrency_window": c.interval,
-        }
+        self._windows = _windows(c)
         self.samples = 0
         """Samples taken since the monitor started."""
         self.raised: dict[tuple[str, str], int] = {}
@@ -252,6 +281,72 @@ class StabilityMonitor:
                 self._listeners.remove(listener)
 
         return unsubscribe
+
+    def watch(
+        self,
+        *,
+        supervisor: ActorRef[Any] | None = None,
+        territories: ActorRef[Any] | None = None,
+    ) -> None:
+        """Sample this supervisor and/or territory manager from now on, instead of discovering.
+
+        The registration hook for an application that runs several and wants
+        one in particular; a part left ``None`` keeps what it had.
+        """
+        for ref in (supervisor, territories):
+            if ref is not None:
+                cell_of(ref)  # a TypeError now for a ref that is not local
+        if supervisor is not None:
+            self.supervisor = supervisor
+            self._discover[_SUPERVISOR] = False
+        if territories is not None:
+            self.territories = territories
+            self._discover[_TERRITORIES] = False
+
+    def reconfigure(self, config: MonitorConfig) -> None:
+        """Use ``config`` from the next sample on (the node's app tunes the node's monitor so).
+
+        Samples taken so far stay and are read through the new windows. A
+        threshold that is unchanged keeps its state; an active alert whose
+        threshold changed or went away is cleared (an :class:`AlertCleared`
+        sent the four ways, saying so), and the new threshold judges the
+        parameter afresh. A new ``interval`` applies from the next tick.
+        """
+        old = self.config
+        self.config = config
+        self._windows = _windows(config)
+        trackers: dict[str, AlertTracker] = {}
+        for threshold in config.thresholds:
+            kept = self._trackers.get(threshold.parameter)
+            if kept is not None and kept.threshold == threshold:
+                trackers[threshold.parameter] = kept
+            else:
+                trackers[threshold.parameter] = AlertTracker(threshold)
+        wall = self.system.clock.wall()
+        for name, tracker in self._trackers.items():
+            active = tracker.active
+            if active is None or trackers.get(name) is tracker:
+                continue
+            tracker.active = None
+            self._emit(
+                AlertCleared(
+                    parameter=name,
+                    level=active.level,
+                    value=self._values.get(name, active.value),
+                    threshold=tracker.threshold.clear_at,
+                    message=f"{name} alert withdrawn: its threshold was reconfigured",
+                    raised_at=active.raised_at,
+                    cleared_at=wall,
+                )
+            )
+        self._trackers = trackers
+        if config.history != old.history:
+            self._history = {
+                name: deque(series, maxlen=config.history) for name, series in self._history.items()
+            }
+        if self._handle is not None and config.interval != old.interval:
+            self._handle.cancel()
+            self._handle = self.system.clock.call_later(config.interval, self._tick)
 
     def statistics(self) -> MonitorStatistics:
         return MonitorStatistics(
@@ -317,9 +412,28 @@ class StabilityMonitor:
         # under the same path is another actor, counted from 0.
         processed: dict[int, int] = {}
         depth = 0
+        discover = self._discover
+        found: dict[str, ActorRef[Any]] = {}
+        kinds = self._kinds
         for cell in cells(self.system):
             processed[cell.uid] = cell.processed
             depth += len(cell)
+            if discover[_SUPERVISOR] or discover[_TERRITORIES]:
+                instance = cell.instance
+                if instance is None:
+                    continue
+                kind = kinds.get(type(instance), "?")
+                if kind == "?":
+                    try:
+                        kind = kinds[type(instance)] = _classify(instance)
+                    except Exception:  # not ready to say: asked again at the next sample
+                        continue
+                if kind is not None and discover[kind] and kind not in found:
+                    found[kind] = cell.ref
+        if discover[_SUPERVISOR]:
+            self.supervisor = found.get(_SUPERVISOR)
+        if discover[_TERRITORIES]:
+            self.territories = found.get(_TERRITORIES)
         sup = self._statistics(self.supervisor)
         man = self._statistics(self.territories)
         self.last_supervisor = sup
@@ -428,6 +542,20 @@ class StabilityMonitor:
                 listener(event)
             except Exception:
                 logger.exception("stability_listener_failed", parameter=event.parameter)
+
+
+def _windows(c: MonitorConfig) -> dict[str, float]:
+    """Each parameter's window: no alert on it before the monitor ran that long."""
+    return {
+        "message_rate_variance": c.rate_window,
+        "mailbox_amplitude": c.queue_window,
+        "mailbox_reversals": c.queue_window,
+        "backlog_amplitude": c.queue_window,
+        "backlog_reversals": c.queue_window,
+        "lease_churn": c.churn_window,
+        "success_rate": c.outcome_window,
+        "concurrency_window": c.interval,
+    }
 
 
 def _trim(window: deque[Any], oldest: float) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from ._jobs import JobEvent, JobState
+from ._jobs import JobEvent, JobState, JobView
 from ._messages import JOB_EVENTS, RESOURCE_UPDATES, ResourceUpdate, SupervisorStatistics
 from ._records import ALLOCATE, JOB, MITIGATE, RELEASE, RecordSink, append_record
 
@@ -186,6 +186,14 @@ class Publishing:
                 at=self._now(),
             ),
         )
+
+    def listing(self, state: str | None = None, unread: bool | None = None) -> tuple[JobView, ...]:
+        """What :class:`~actors.roles.ListJobs` answers, read synchronously in this process.
+
+        For an observer on the supervisor's event loop that must not wait (the
+        node's dashboard); anyone else asks ``ListJobs``.
+        """
+        return self.table.listing(state, unread)
 
     def statistics(self) -> SupervisorStatistics:
         table = self.table

@@ -146,3 +146,141 @@ def test_a_remote_ref_cannot_be_monitored_as_a_supervisor() -> None:
                 StabilityMonitor(system, supervisor=object())  # type: ignore[arg-type]
 
     simulate(scenario, seed=5)
+
+
+# -- a supervisor and a territory manager found among the live actors ------------------
+
+
+class SupervisorCounters:
+    """What the monitor reads of a ``SupervisorStatistics``."""
+
+    def __init__(self, completed: int, failed: int, queued: int, window: int) -> None:
+        self.completed, self.failed, self.queued, self.window = completed, failed, queued, window
+
+
+class ManagerCounters:
+    """What the monitor reads of a ``ManagerStatistics``."""
+
+    def __init__(self, granted: int) -> None:
+        self.granted, self.expired, self.refused = granted, 0, 0
+
+
+class FakeSupervisor(Actor[Nudge]):
+    """Shaped like a ``JobSupervisor`` to the monitor: its statistics() counters."""
+
+    def __init__(self) -> None:
+        self.done = 0
+
+    async def receive(self, message: Nudge) -> None:
+        self.done += 1
+
+    def statistics(self) -> SupervisorCounters:
+        return SupervisorCounters(self.done, 0, 3, 8)
+
+
+class FakeManager(Actor[Nudge]):
+    """Shaped like a ``TerritoryManager``: leases granted, one per message."""
+
+    def __init__(self) -> None:
+        self.granted = 0
+
+    async def receive(self, message: Nudge) -> None:
+        self.granted += 1
+
+    def statistics(self) -> ManagerCounters:
+        return ManagerCounters(self.granted)
+
+
+class Unready(Actor[Nudge]):
+    """A statistics() that fails: classified again at each sample, never sampled."""
+
+    async def receive(self, message: Nudge) -> None:
+        pass
+
+    def statistics(self) -> object:
+        raise RuntimeError("not yet")
+
+
+def test_a_supervisor_and_manager_spawned_after_the_monitor_are_discovered_and_sampled() -> None:
+    async def scenario(sim: Simulation) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        async with sim.system("d") as system:
+            await system.spawn(Unready)
+            await system.spawn(Busy)
+            config = MonitorConfig(interval=1.0, churn_window=4.0)
+            async with StabilityMonitor(system, config=config) as monitor:
+                await sim.sleep(2.0)
+                seen["before"] = (set(monitor.snapshot()), monitor.supervisor)
+                supervisor = await system.spawn(FakeSupervisor, name="jobs")
+                manager = await system.spawn(FakeManager, name="territories")
+                await system.spawn(FakeSupervisor, name="jobs-2")  # not the first: not sampled
+                monitor.sample()  # found at once, with nothing granted yet
+                for _ in range(8):
+                    manager.tell(Nudge())
+                    supervisor.tell(Nudge())
+                await sim.sleep(2.0)
+                seen["found"] = (monitor.supervisor, monitor.territories)
+                seen["refs"] = (supervisor, manager)
+                seen["during"] = dict(monitor.snapshot())
+                seen["last"] = (monitor.last_supervisor, monitor.last_territories)
+                await system.stop(supervisor)
+                await sim.sleep(2.0)
+                seen["after"] = (monitor.supervisor, set(monitor.snapshot()))
+        return seen
+
+    seen = simulate(scenario, seed=6).value
+    basic = {"message_rate_variance", "mailbox_amplitude", "mailbox_reversals"}
+    assert seen["before"] == (basic, None)
+    assert seen["found"] == seen["refs"]
+    during = seen["during"]
+    assert during["concurrency_window"] == 8.0
+    assert during["backlog_amplitude"] == 0.0  # 3 queued at every sample that had a supervisor
+    assert during["success_rate"] == 1.0
+    assert during["lease_churn"] == pytest.approx(8 / 2.0)  # 8 grants in the 2 s it was seen
+    assert seen["last"][0].completed == 8
+    assert seen["last"][1].granted == 8
+    # The first supervisor stopped: the next one alive is found instead.
+    assert seen["after"][0] is not None
+    assert seen["after"][0].path.endswith("/jobs-2")
+
+
+def test_watch_names_the_supervisor_to_sample_instead_of_discovering() -> None:
+    async def scenario(sim: Simulation) -> tuple[Any, Any]:
+        async with sim.system("w") as system:
+            await system.spawn(FakeSupervisor, name="a")
+            second = await system.spawn(FakeSupervisor, name="b")
+            async with StabilityMonitor(system) as monitor:
+                monitor.watch(supervisor=second)
+                await sim.sleep(2.0)
+                return monitor.supervisor, second
+
+    sampled, second = simulate(scenario, seed=7).value
+    assert sampled == second
+
+
+def test_reconfigure_withdraws_an_alert_whose_threshold_changed_and_judges_afresh() -> None:
+    async def scenario(sim: Simulation) -> tuple[list[Any], float, int]:
+        heard: list[Any] = []
+        async with sim.system("c") as system:
+            ref = await system.spawn(Busy)
+            first = Threshold("mailbox_amplitude", raise_at=2.0, clear_at=0.5)
+            config = MonitorConfig(queue_window=1.0, thresholds=(first,))
+            async with StabilityMonitor(system, config=config) as monitor:
+                monitor.subscribe(heard.append)
+                await sim.sleep(2.0)
+                for _ in range(10):
+                    ref.tell(Nudge())
+                monitor.sample()  # amplitude 5: raised
+                unchanged = MonitorConfig(queue_window=1.0, thresholds=(first,), history=10)
+                monitor.reconfigure(unchanged)  # the same threshold: the alert stays
+                active = len(monitor.active_alerts())
+                higher = Threshold("mailbox_amplitude", raise_at=50.0, clear_at=20.0)
+                monitor.reconfigure(MonitorConfig(interval=0.5, thresholds=(higher,)))
+                await sim.sleep(2.0)
+                return heard, monitor.config.interval, active
+
+    heard, interval, active = simulate(scenario, seed=8).value
+    assert active == 1
+    assert [type(e) for e in heard] == [Alert, AlertCleared]
+    assert "reconfigured" in heard[1].message
+    assert interval == 0.5
