@@ -111,6 +111,12 @@ class Ledger:
     ``max_pending``: how many records may wait for the writer before
     :meth:`append_nowait` raises :class:`~actors.ledger.LedgerFull` (and
     :meth:`append` waits).
+
+    ``inline_batch`` (``group`` durability): a batch of at most this many
+    records, due while the writer thread is idle, is committed on the event
+    loop when the store can do so at once (:meth:`~actors.ledger.Store.try_append`),
+    saving the two thread hand-offs that cost more than such a commit; ``0``
+    sends every batch to the writer thread.
     """
 
     def __init__(
@@ -124,6 +130,7 @@ class Ledger:
         sync_interval: float = 0.05,
         keep_records: int | None = None,
         max_pending: int = 1_000_000,
+        inline_batch: int = 8,
     ) -> None:
         if durability not in ("always", "group"):
             raise ValueError(f"durability must be 'always' or 'group', not {durability!r}")
@@ -133,6 +140,8 @@ class Ledger:
             raise ValueError(f"keep_records must be >= 0, not {keep_records!r}")
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, not {max_pending!r}")
+        if inline_batch < 0:
+            raise ValueError(f"inline_batch must be >= 0, not {inline_batch!r}")
         store: Store
         if target is None:
             store = MemoryStore()
@@ -149,6 +158,7 @@ class Ledger:
         self._sync_interval = sync_interval
         self._keep_records = keep_records
         self._max_pending = max_pending
+        self._inline_batch = inline_batch
 
         self._state = _NEW
         self._closed = asyncio.Event()
@@ -199,6 +209,7 @@ class Ledger:
             durability=durability,
             clock=self._clock,
             sync_interval=self._sync_interval,
+            inline=self._inline_batch,
         )
         self._seq, self._prev, self._epoch = state.head_seq, state.head_hash, epoch
         self._base_seq = state.base_seq
@@ -294,6 +305,23 @@ class Ledger:
             raise LedgerFull(self._store.location, len(committer.pending))
         record = self._chain(kind, payload)
         committer.add((record,))
+        return record
+
+    def append_deferred(self, kind: str, payload: object) -> Record:
+        """Like :meth:`append_nowait`, but the record costs no commit of its own.
+
+        It joins the next batch that is committed for another reason (an
+        awaited append, :meth:`flush`), or is committed ``sync_interval``
+        seconds later at the latest: for records whose loss in a crash is
+        harmless and which nobody waits for, such as a ticket's claim.
+        """
+        committer = self._committer
+        if self._state is not _OPEN or committer is None or committer.failure is not None:
+            committer = self._appendable()
+        if len(committer.pending) >= self._max_pending:
+            raise LedgerFull(self._store.location, len(committer.pending))
+        record = self._chain(kind, payload)
+        committer.defer((record,))
         return record
 
     def append(self, kind: str, payload: object) -> Awaitable[Record]:

@@ -126,9 +126,10 @@ class Tickets(Actor[TicketRequest]):
 
         With ``wait`` (runs, submits, expiries) the records are committed before
         this returns. Without it (claims, renews) they are chained at once and
-        committed with the next batch: a claim lost in a crash costs nothing,
-        since a restart ends every claim and fences the pending tickets' tokens,
-        and every later awaited record commits after it in chain order.
+        ride with the next batch committed anyway (``append_deferred``): a
+        claim lost in a crash costs nothing, since a restart ends every claim
+        and fences the pending tickets' tokens, and every later awaited record
+        commits after it in chain order.
         """
         if not events:
             return []
@@ -138,7 +139,7 @@ class Tickets(Actor[TicketRequest]):
                 records = await self.ledger.extend(entries)
             else:
                 try:
-                    records = [self.ledger.append_nowait(kind, e) for kind, e in entries]
+                    records = [self.ledger.append_deferred(kind, e) for kind, e in entries]
                 except LedgerFull:
                     records = [await self.ledger.append(kind, e) for kind, e in entries]
             applied = records[-1].seq
