@@ -459,11 +459,11 @@ class SQLiteStore:
         copied. Under a steady stream of commits it never finishes, though:
         each copy ends behind the commits made while it ran, the log never
         starts over, and it grows to the write connection's 64 MiB backstop,
-        where every commit pays for a longer log. So when the passive copy
-        leaves a long log unfinished, a restarting checkpoint finishes it,
-        holding writers off for the short rest (waiting at most
-        ``_CATCH_UP_WAIT`` seconds for the write lock or for readers, else
-        trying again next time).
+        where every commit pays for a longer log. So once the log is long
+        (``_CATCH_UP_PAGES``), a restarting checkpoint follows the passive
+        one: it copies the short rest with writers held off and makes the next
+        commit start the log over (waiting at most ``_CATCH_UP_WAIT`` seconds
+        for the write lock or for readers, else trying again next time).
         """
         self._require()
         written = self._pages_written
@@ -477,13 +477,13 @@ class SQLiteStore:
             # The copy fsyncs the WAL before and the database after, as the writer would.
             conn.execute(f"PRAGMA synchronous = {_synchronous(self._durability)}")
             self._maintenance = conn
-        busy, log, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        if log > copied and log >= _CATCH_UP_PAGES:
+        busy, log, copied = _checkpoint(conn, "PASSIVE")
+        # ``log`` is the log's length when the copy began: commits made while it
+        # ran (it copies megabytes and fsyncs) are not in it and were not copied.
+        if log >= _CATCH_UP_PAGES:
             with self._holding_writers:
                 try:
-                    busy, log, copied = conn.execute(
-                        "PRAGMA wal_checkpoint(RESTART)"
-                    ).fetchone()
+                    busy, log, copied = _checkpoint(conn, "RESTART")
                 except sqlite3.OperationalError as exc:  # locked: try again next time
                     if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                         raise
@@ -688,6 +688,16 @@ def _refused(path: str, exc: sqlite3.DatabaseError | str) -> LedgerError:
             path, Fault(1, FaultKind.UNREADABLE, f"the database file is damaged: {reason}")
         )
     return NotALedger(path, reason)
+
+
+def _checkpoint(conn: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
+    """Run a WAL checkpoint; (busy, frames in the log, frames copied back).
+
+    ``fetchall``, not ``fetchone``: the statement must run to its end, or it
+    would stay open on the connection.
+    """
+    ((busy, log, copied),) = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+    return int(busy), int(log), int(copied)
 
 
 def _synchronous(durability: Durability) -> str:
