@@ -22,6 +22,7 @@ from actors.ledger import (
     SQLiteStore,
     open_ledger,
 )
+from actors.ledger import _sqlite as sqlite_store
 from actors.ledger._record import encode_payload, make_record
 
 if TYPE_CHECKING:
@@ -351,3 +352,147 @@ async def test_a_batch_larger_than_one_statement_commits_in_one_transaction(
     assert (records[-1].seq, stats.batches, stats.largest_batch) == (5000, 1, 5000)
     with LedgerReader(ledger_path) as reader:
         assert [r.value()["n"] for r in reader.tail(2)] == [4998, 4999]
+
+
+class ThreadNoting(SQLiteStore):
+    """Notes the thread each append ran on."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.threads: list[str] = []
+
+    def append(self, records: Sequence[Record], expect_head: int) -> None:
+        self.threads.append(threading.current_thread().name)
+        super().append(records, expect_head)
+
+
+async def test_a_small_batch_commits_on_the_loop_while_the_writer_is_idle(
+    ledger_path: Path,
+) -> None:
+    store = ThreadNoting(ledger_path)
+    async with open_ledger(store) as ledger:
+        first = await ledger.append("k", {"n": 1})
+        assert ledger.committed_seq == first.seq
+        assert store.threads == [threading.current_thread().name]
+    with LedgerReader(ledger_path) as reader:
+        assert reader.state().head_seq == 1
+        assert reader.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("durability", "inline_batch", "batch"),
+    [("always", 8, 1), ("group", 0, 1), ("group", 8, 9)],
+)
+async def test_fsynced_disabled_or_larger_batches_go_to_the_writer_thread(
+    ledger_path: Path, durability: Durability, inline_batch: int, batch: int
+) -> None:
+    store = ThreadNoting(ledger_path)
+    async with open_ledger(store, durability=durability, inline_batch=inline_batch) as ledger:
+        await ledger.extend([("k", {"n": n}) for n in range(batch)])
+    assert store.threads[0].startswith("ledger-writer")
+
+
+async def test_a_batch_goes_to_the_writer_thread_while_housekeeping_holds_writers_off(
+    ledger_path: Path,
+) -> None:
+    store = ThreadNoting(ledger_path)
+    async with open_ledger(store) as ledger:
+        with store._holding_writers:  # as maintain does during its restarting copy
+            assert not store.try_append([], 0)
+            pending = ledger.append("k", {})
+            await wait_until(lambda: store.threads)
+        await pending
+    assert store.threads[0].startswith("ledger-writer")
+
+
+async def test_deferred_records_ride_with_the_next_awaited_batch(
+    ledger_path: Path, clock: StepClock
+) -> None:
+    async with open_ledger(ledger_path, clock=clock) as ledger:
+        claim = ledger.append_deferred("k", {"claim": 1})
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        assert ledger.committed_seq == 0  # nobody waits for it: no commit of its own
+        submit = await ledger.append("k", {"submit": 1})
+        assert ledger.committed_seq == submit.seq
+        stats = ledger.statistics()
+        assert (stats.batches, stats.records_committed) == (1, 2)
+    with LedgerReader(ledger_path) as reader:
+        assert [r.seq for r in reader.records()] == [claim.seq, submit.seq]
+
+
+async def test_deferred_records_commit_within_sync_interval_when_nobody_waits(
+    ledger_path: Path, clock: StepClock
+) -> None:
+    async with open_ledger(ledger_path, clock=clock, sync_interval=0.25) as ledger:
+        claim = ledger.append_deferred("k", {"claim": 1})
+        clock.advance(0.2)
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        assert ledger.committed_seq == 0
+        clock.advance(0.05)
+        await wait_until(lambda: ledger.committed_seq == claim.seq)
+
+
+async def test_flush_and_close_commit_deferred_records(ledger_path: Path) -> None:
+    async with open_ledger(ledger_path, sync_interval=3600) as ledger:
+        first = ledger.append_deferred("k", {})
+        assert await ledger.flush() == first.seq
+        ledger.append_deferred("k", {})
+    with LedgerReader(ledger_path) as reader:
+        assert reader.state().head_seq == 2
+        assert reader.state().clean
+
+
+def test_maintain_finishes_a_copy_that_commits_outran(
+    ledger_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under steady load the passive copy always ends behind the commits made
+    # while it ran, so the log never starts over unless maintain finishes it.
+    monkeypatch.setattr(sqlite_store, "_COPY_BACK_PAGES", 16)
+    monkeypatch.setattr(sqlite_store, "_CATCH_UP_PAGES", 32)
+    store = SQLiteStore(ledger_path)
+    store.open()
+    payload = encode_payload({"blob": bytes(3000)})
+    prev, seq = bytes(32), 0
+
+    def commit(count: int) -> None:
+        nonlocal prev, seq
+        records = []
+        for _ in range(count):
+            seq += 1
+            record = make_record(seq, 0, float(seq), "k", payload, prev)
+            prev = record.hash
+            records.append(record)
+        store.append(records, seq - count)
+
+    checkpoint = sqlite_store._checkpoint
+    modes: list[str] = []
+    reader = sqlite3.connect(ledger_path, isolation_level=None)
+
+    def outran(conn: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
+        result = checkpoint(conn, mode)
+        modes.append(mode)
+        if reader.in_transaction:
+            reader.execute("COMMIT")  # the reader is done once the passive copy ends
+        return result
+
+    monkeypatch.setattr(sqlite_store, "_checkpoint", outran)
+    try:
+        commit(40)  # about 40 pages
+        # A reader's snapshot keeps the passive copy short of the commits that
+        # follow, as commits made while a copy runs do.
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM records").fetchone()
+        commit(4)
+        store.maintain()
+        commit(1)  # the first commit after a finished copy starts the log over
+        _, log, _ = checkpoint(reader, "PASSIVE")
+    finally:
+        reader.close()
+        store.close()
+    assert log < 8  # the log started over: only the last commit's pages
+    assert modes == ["PASSIVE", "RESTART"]
+    with LedgerReader(ledger_path) as reader:
+        assert reader.verify().ok
+        assert reader.state().head_seq == 45
