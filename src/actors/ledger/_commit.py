@@ -11,11 +11,12 @@ pay under the GIL, since every statement step of the writer thread would
 queue behind the busy loop thread for the interpreter's switch interval.
 
 A commit to a blocking store is followed, ``sync_interval`` seconds later on
-the injected clock, by a tick on the ledger's background thread: an fsync of
-the store under ``group`` durability, then the store's housekeeping
-(:meth:`~actors.ledger.Store.maintain`). Neither waits in the writer's queue,
-so a commit never queues behind an fsync. A store that never blocks (in
-memory) is written at once, on the loop.
+the injected clock, by a tick of the ledger's housekeeping (a lane of the
+system's maintenance pool, or the ledger's own thread: see
+:mod:`._housekeeping`): an fsync of the store under ``group`` durability,
+then the store's housekeeping (:meth:`~actors.ledger.Store.maintain`).
+Neither waits in the writer's queue, so a commit never queues behind an
+fsync. A store that never blocks (in memory) is written at once, on the loop.
 
 A failed write stops the committer: the failed records already had sequence
 numbers and hashes, so nothing can follow them. Every waiter gets the error.
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from .. import Cancellable, Clock
+    from ._housekeeping import Housekeeping
     from ._record import Record
     from ._store import Durability, Store, StoreState
     from ._writer import WriterThread
@@ -73,7 +75,7 @@ class Committer:
         writer: WriterThread | None,
         head: StoreState,
         *,
-        background: WriterThread | None,
+        background: Housekeeping | None,
         durability: Durability,
         clock: Clock,
         sync_interval: float,
@@ -138,9 +140,7 @@ class Committer:
             return
         self.pending.extend(records)
         if self._deferred_handle is None and self._open:
-            self._deferred_handle = self._clock.call_later(
-                self._sync_interval, self._deferred_due
-            )
+            self._deferred_handle = self._clock.call_later(self._sync_interval, self._deferred_due)
 
     def _deferred_due(self) -> None:
         self._deferred_handle = None

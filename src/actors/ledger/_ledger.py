@@ -34,6 +34,7 @@ from ._errors import (
     LedgerFull,
     LedgerWriteError,
 )
+from ._housekeeping import Housekeeping
 from ._memory import MemoryStore
 from ._reader import LedgerReader
 from ._record import (
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
     from types import TracebackType
 
+    from .. import Maintenance
     from ._chain import VerifyReport
     from ._store import Durability, Store
 
@@ -159,11 +161,12 @@ class Ledger:
         self._keep_records = keep_records
         self._max_pending = max_pending
         self._inline_batch = inline_batch
+        self._maintenance: Maintenance | None = None
 
         self._state = _NEW
         self._closed = asyncio.Event()
         self._writer: WriterThread | None = None
-        self._background: WriterThread | None = None  # fsyncs and store housekeeping
+        self._background: Housekeeping | None = None  # fsyncs and store housekeeping
         self._committer: Committer | None = None
         # The chain as handed out: the next record links to these.
         self._seq = 0
@@ -184,8 +187,9 @@ class Ledger:
             if store.blocking:
                 self._writer = WriterThread(f"ledger-writer {store.location}")
                 self._writer.start()
-                self._background = WriterThread(f"ledger-sync {store.location}")
-                self._background.start()
+                self._background = Housekeeping(f"ledger-sync {store.location}")
+                if self._maintenance is not None:
+                    self._background.use(self._maintenance)
             # One path for every store: on the writer thread if it blocks, else here.
             state = await self._write(lambda: store.open(durability=durability))
             opened = True
@@ -287,6 +291,20 @@ class Ledger:
                 await writer.stop()
             self._state = _CLOSED
             self._closed.set()
+
+    def use_maintenance(self, maintenance: Maintenance) -> None:
+        """Run fsyncs and store housekeeping on a lane of ``maintenance``'s pool.
+
+        An :class:`~actors.ActorSystem` given this ledger calls it when it
+        starts: the ledger then starts no thread of its own for them. When the
+        system's maintenance closes, the lane's last jobs finish and the
+        ledger goes back to a thread of its own (started on first use), so a
+        ledger that outlives its system keeps working. Call it on the event
+        loop; before opening the ledger is fine.
+        """
+        self._maintenance = maintenance
+        if self._background is not None and self._state is _OPEN:
+            self._background.use(maintenance)
 
     # -- appending -----------------------------------------------------------------
 

@@ -496,3 +496,29 @@ def test_maintain_finishes_a_copy_that_commits_outran(
     with LedgerReader(ledger_path) as reader:
         assert reader.verify().ok
         assert reader.state().head_seq == 45
+
+
+async def test_in_a_system_housekeeping_runs_on_its_pool_and_after_it_on_a_thread_of_its_own(
+    ledger_path: Path, clock: StepClock
+) -> None:
+    from actors import ActorSystem
+
+    calls: list[str] = []
+
+    class Counting(SQLiteStore):
+        def sync(self) -> None:
+            calls.append(threading.current_thread().name)
+            super().sync()
+
+    async with open_ledger(Counting(ledger_path), clock=clock, sync_interval=0.25) as ledger:
+        async with ActorSystem("keeper", ledger=ledger):
+            await ledger.append("k", {})
+            clock.advance(0.25)
+            await wait_until(lambda: ledger.statistics().syncs == 1)
+            assert await ledger.sync() == 1
+            assert not [t for t in threading.enumerate() if t.name.startswith("ledger-sync")]
+        # The system is gone; the ledger outlives it, on a thread of its own.
+        await ledger.append("k", {})
+        assert await ledger.sync() == 2
+    assert [name.split("-worker-")[0] for name in calls[:1]] == ["keeper-maintenance"]
+    assert calls[-1].startswith("ledger-sync")
