@@ -122,6 +122,7 @@ class SQLiteStore:
         self._pages_written = 0
         self._copied_back_at = 0  # _pages_written when maintain last copied back
         self._log_base = 0  # the log's length in pages after that copy (0: it starts over)
+        self._restart_at = _CATCH_UP_PAGES  # the log's length that calls for a restarting copy
         self._maintenance: sqlite3.Connection | None = None  # the background thread's
         # Held by maintain while it holds writers off, so try_append never waits.
         self._holding_writers = threading.Lock()
@@ -480,7 +481,7 @@ class SQLiteStore:
         busy, log, copied = _checkpoint(conn, "PASSIVE")
         # ``log`` is the log's length when the copy began: commits made while it
         # ran (it copies megabytes and fsyncs) are not in it and were not copied.
-        if log >= _CATCH_UP_PAGES:
+        if log >= self._restart_at:
             with self._holding_writers:
                 try:
                     busy, log, copied = _checkpoint(conn, "RESTART")
@@ -488,6 +489,10 @@ class SQLiteStore:
                     if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                         raise
                     busy = 1
+            # A reader kept it from finishing (a long verify or replay holds its
+            # snapshot): hold writers off again only once the log grew as much
+            # again, not at every tick while that reader lasts.
+            self._restart_at = log + _CATCH_UP_PAGES if busy else _CATCH_UP_PAGES
         self._copied_back_at = written
         self._log_base = 0 if not busy and log == copied else max(log, 0)
 

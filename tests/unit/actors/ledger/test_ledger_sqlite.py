@@ -522,3 +522,55 @@ async def test_in_a_system_housekeeping_runs_on_its_pool_and_after_it_on_a_threa
         assert await ledger.sync() == 2
     assert [name.split("-worker-")[0] for name in calls[:1]] == ["keeper-maintenance"]
     assert calls[-1].startswith("ledger-sync")
+
+
+def test_a_reader_that_keeps_the_copy_from_finishing_is_not_waited_for_at_every_tick(
+    ledger_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long verify or replay holds its snapshot: the restarting copy cannot
+    # finish, and holding writers off at every tick would stall the commits.
+    monkeypatch.setattr(sqlite_store, "_COPY_BACK_PAGES", 16)
+    monkeypatch.setattr(sqlite_store, "_CATCH_UP_PAGES", 32)
+    store = SQLiteStore(ledger_path)
+    store.open()
+    payload = encode_payload({"blob": bytes(3000)})
+    prev, seq = bytes(32), 0
+
+    def commit(count: int) -> None:
+        nonlocal prev, seq
+        records = []
+        for _ in range(count):
+            seq += 1
+            record = make_record(seq, 0, float(seq), "k", payload, prev)
+            prev = record.hash
+            records.append(record)
+        store.append(records, seq - count)
+
+    checkpoint = sqlite_store._checkpoint
+    modes: list[str] = []
+
+    def noting(conn: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
+        modes.append(mode)
+        return checkpoint(conn, mode)
+
+    monkeypatch.setattr(sqlite_store, "_checkpoint", noting)
+    reader = sqlite3.connect(ledger_path, isolation_level=None)
+    try:
+        commit(40)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM records").fetchone()
+        commit(40)
+        store.maintain()  # the reader is in the way: the restart gives up
+        assert modes == ["PASSIVE", "RESTART"]
+        commit(20)
+        store.maintain()  # the log grew less than 32 pages since: no new attempt
+        assert modes == ["PASSIVE", "RESTART", "PASSIVE"]
+        commit(40)
+        store.maintain()
+        assert modes == ["PASSIVE", "RESTART", "PASSIVE", "PASSIVE", "RESTART"]
+        reader.execute("COMMIT")
+    finally:
+        reader.close()
+        store.close()
+    with LedgerReader(ledger_path) as reader_:
+        assert reader_.verify().ok
