@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
+from .. import SystemNotRunning
 from ._writer import WriterThread
 
 if TYPE_CHECKING:
@@ -60,7 +61,10 @@ class Housekeeping:
         thread = self._thread
         if thread is not None and thread.outstanding:
             return  # the thread is busy: keep it, so the two never overlap
-        self._lane = maintenance.lane(self._name)
+        try:
+            self._lane = maintenance.lane(self._name)
+        except (SystemNotRunning, ValueError):
+            return  # the system is gone or going, or the name is taken: keep to the thread
 
     def submit(self, call: Callable[[], T]) -> asyncio.Future[T]:
         """Queue ``call`` after every call submitted before; the future settles on the loop."""

@@ -574,3 +574,16 @@ def test_a_reader_that_keeps_the_copy_from_finishing_is_not_waited_for_at_every_
         store.close()
     with LedgerReader(ledger_path) as reader_:
         assert reader_.verify().ok
+
+
+async def test_a_ledger_opened_after_its_system_stopped_keeps_to_its_own_thread(
+    ledger_path: Path,
+) -> None:
+    from actors import ActorSystem
+
+    ledger = open_ledger(ledger_path)
+    async with ActorSystem("gone", ledger=ledger):
+        pass
+    async with ledger:
+        await ledger.append("k", {})
+        assert await ledger.sync() == 1
