@@ -64,9 +64,11 @@ class Tickets(Actor[TicketRequest]):
     """Runs, claims as leases with fencing tokens, submits that cascade downstream.
 
     Every transition is planned against the table, appended to ``ledger`` (one
-    record holding everything it changes, downstream tickets included) and
-    awaited until committed, then applied to the table: an answered submit is
-    durable. The changed rows reach ``store`` in batches (every
+    record holding everything it changes, downstream tickets included) and,
+    for a run, a submit or an expiry, awaited until committed, then applied to
+    the table: an answered submit is durable. A claim's or renewal's record
+    rides with the next commit instead (its loss in a crash costs nothing).
+    The changed rows reach ``store`` in batches (every
     ``flush_every`` changed tickets, at every sweep, on :class:`Checkpoint`
     and at stop), since the ledger, not the store, is the authority. At start
     the actor loads ``store``, applies
