@@ -37,6 +37,7 @@ Run: ``python benchmarks/bench_ledger.py [--uvloop] [--replay-records N] [--larg
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -52,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from _common import quiet_logging
+from actors import ActorSystem
 from actors.ledger import Ledger, LedgerReader, MemoryStore, Record, SQLiteStore, summary_reducers
 from actors.ledger._record import encode_payload, make_record
 
@@ -88,6 +90,7 @@ class _Emitter:
             "python": platform.python_version(),
             "commit": _commit(),
             "loop": loop_name,
+            "housekeeping": _HOUSEKEEPING["on"],
         }
 
     def emit(
@@ -202,7 +205,12 @@ def _ledger_appends(
     result: dict[str, Any] = {}
 
     async def main() -> None:
-        async with Ledger(target, durability=durability) as ledger:  # type: ignore[arg-type]
+        async with contextlib.AsyncExitStack() as stack:
+            ledger = await stack.enter_async_context(
+                Ledger(target, durability=durability)  # type: ignore[arg-type]
+            )
+            if _HOUSEKEEPING["on"] == "pool":  # fsyncs and WAL copies on the system's pool
+                await stack.enter_async_context(ActorSystem("bench", ledger=ledger))
             start = time.perf_counter()
             with _GcTimer() as gc_timer:
                 await _appenders(ledger, total, tasks, nowait)
@@ -223,6 +231,9 @@ def _ledger_appends(
     )
     return result["rate"], result["records"], result["batch"]
 
+
+_HOUSEKEEPING = {"on": "thread"}
+"""Where the ledger's fsyncs and WAL copies run: its own thread, or a system's pool."""
 
 _LAST_RUN: dict[str, float] = {}
 """Diagnostics of the last ledger run (GC share of its time, full collections)."""
@@ -419,6 +430,13 @@ def main() -> int:
     )
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument(
+        "--housekeeping",
+        choices=("thread", "pool"),
+        default="thread",
+        help="run the ledger's fsyncs and WAL copies on its own thread (a ledger alone) "
+        "or on an actor system's maintenance pool (a ledger given to a system)",
+    )
+    parser.add_argument(
         "--only",
         default=",".join(_FIGURES),
         help=f"comma-separated figures to run, of: {', '.join(_FIGURES)}",
@@ -428,6 +446,7 @@ def main() -> int:
     if not only or not only <= set(_FIGURES):
         parser.error(f"--only takes a comma-separated list of: {', '.join(_FIGURES)}")
     quiet_logging()
+    _HOUSEKEEPING["on"] = args.housekeeping
     emit = _Emitter("uvloop" if args.uvloop else "asyncio")
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as workdir:
         if "group" in only:

@@ -34,6 +34,7 @@ from ._mailbox import MailboxStatistics as MailboxStatistics
 from ._mailbox import Overflow as Overflow
 from ._maintenance import Maintenance as Maintenance
 from ._maintenance import MaintenanceJob as MaintenanceJob
+from ._maintenance import MaintenanceLane as MaintenanceLane
 from ._maintenance import MaintenanceStatistics as MaintenanceStatistics
 from ._ref import ActorRef as ActorRef
 from ._ref import Request as Request
@@ -94,6 +95,7 @@ __all__ = (
     "MailboxStatistics",
     "Maintenance",
     "MaintenanceJob",
+    "MaintenanceLane",
     "MaintenanceStatistics",
     "Overflow",
     "RecordSink",

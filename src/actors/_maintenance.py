@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
@@ -66,7 +67,13 @@ if TYPE_CHECKING:
 
     from ._clock import Cancellable, Clock
 
-__all__ = ["DEFAULT_MAINTENANCE_WORKERS", "Maintenance", "MaintenanceJob", "MaintenanceStatistics"]
+__all__ = [
+    "DEFAULT_MAINTENANCE_WORKERS",
+    "Maintenance",
+    "MaintenanceJob",
+    "MaintenanceLane",
+    "MaintenanceStatistics",
+]
 
 logger = structlog.get_logger("actors")
 
@@ -140,6 +147,126 @@ class MaintenanceJob(Generic[R]):
         return f"<MaintenanceJob {self.name!r} every {self.interval}s>"
 
 
+class MaintenanceLane:
+    """Jobs that run on the maintenance pool one at a time, in submission order.
+
+    From :meth:`Maintenance.lane`. For work that must stay serial, such as a
+    ledger's fsyncs and WAL copies on one database: a job goes to the pool
+    once the one before it finished, so no two of a lane's jobs ever overlap,
+    while the pool's threads serve every lane and job of the system. Call
+    :meth:`submit` on the event loop.
+
+    The lane closes when the system's maintenance closes (after the actors
+    stopped), or by :meth:`close`: it takes no new jobs from then on, and the
+    ones it holds still run (none is cancelled); :attr:`idle` is set once the
+    last has finished, so an owner can hand its serial work to a thread of its
+    own without the two overlapping.
+    """
+
+    def __init__(self, owner: Maintenance, name: str) -> None:
+        self._owner = owner
+        self.name = name
+        self._queue: deque[tuple[Callable[[], Any], asyncio.Future[Any]]] = (
+            deque()
+        )  # Any: each job's
+        self._running = False
+        self._closed = False
+        self.idle = threading.Event()
+        """Set while the lane holds no job (thread-safe: a thread may wait on it)."""
+        self.idle.set()
+        self._drained = asyncio.Event()  # the same, for the loop
+        self._drained.set()
+        self.jobs = 0
+        """Jobs run to the end (or to their exception) so far."""
+
+    @property
+    def closed(self) -> bool:
+        """Whether the lane refuses new jobs."""
+        return self._closed
+
+    def submit(self, fn: Callable[[], T]) -> asyncio.Future[T]:
+        """Queue ``fn()``; the returned future settles with its outcome, on the loop.
+
+        :raises SystemNotRunning: the lane is closed.
+        """
+        if self._closed:
+            raise SystemNotRunning(f"maintenance lane {self.name!r} is closed")
+        owner = self._owner
+        loop = owner._loop
+        assert loop is not None
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.append((fn, future))
+        self.idle.clear()
+        if not self._running:
+            self._next()
+        return future
+
+    def close(self) -> None:
+        """Take no new jobs; the queued ones still run. Idempotent."""
+        self._closed = True
+        self._owner._lanes.pop(self.name, None)
+
+    async def wait_idle(self) -> None:
+        """Wait until the lane holds no job."""
+        while self._running:
+            await self._drained.wait()
+
+    def _next(self) -> None:
+        if not self._queue:
+            self._running = False
+            self.idle.set()
+            self._drained.set()
+            return
+        self._running = True
+        self._drained.clear()
+        fn, future = self._queue.popleft()
+        owner = self._owner
+        if owner._workers == 0:
+            self._settle(future, fn)
+            self._next()
+            return
+        done = owner._ensure_pool().submit(fn)
+        release = owner._hold_time()
+        loop = owner._loop
+        assert loop is not None
+
+        def finished(f: concurrent.futures.Future[Any]) -> None:  # Any: the job's result
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody to tell
+                loop.call_soon_threadsafe(self._finished, f, future, release)
+
+        done.add_done_callback(finished)
+
+    def _finished(
+        self,
+        done: concurrent.futures.Future[Any],  # Any: the job's result
+        future: asyncio.Future[Any],
+        release: Callable[[], None],
+    ) -> None:
+        release()
+        self.jobs += 1
+        if not future.done():
+            if done.cancelled():
+                future.cancel()
+            elif (exc := done.exception()) is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(done.result())
+        self._next()
+
+    def _settle(self, future: asyncio.Future[Any], fn: Callable[[], Any]) -> None:
+        self.jobs += 1
+        try:
+            result = fn()
+        except Exception as exc:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<MaintenanceLane {self.name!r} {state} queued={len(self._queue)}>"
+
+
 class Maintenance:
     """Periodic and one-off maintenance jobs of one actor system (``system.maintenance``).
 
@@ -164,6 +291,7 @@ class Maintenance:
         self._open = False
         self._closed = False
         self._result_failures = 0
+        self._lanes: dict[str, MaintenanceLane] = {}
 
     @property
     def workers(self) -> int:
@@ -254,6 +382,22 @@ class Maintenance:
         finally:
             release()
 
+    def lane(self, name: str) -> MaintenanceLane:
+        """A new :class:`MaintenanceLane`: jobs on the pool, one at a time, in order.
+
+        Call it on the event loop while the system runs.
+
+        :raises ValueError: ``name`` is empty or names an open lane.
+        :raises SystemNotRunning: the system is not running.
+        """
+        self._check_open()
+        if not name:
+            raise ValueError("a maintenance lane needs a name")
+        if name in self._lanes:
+            raise ValueError(f"maintenance lane {name!r} is already open")
+        lane = self._lanes[name] = MaintenanceLane(self, name)
+        return lane
+
     def statistics(self) -> MaintenanceStatistics:
         """A snapshot: configuration, every periodic job, the pool once started."""
         return MaintenanceStatistics(
@@ -287,6 +431,13 @@ class Maintenance:
     async def _aclose(self) -> None:
         """Cancel queued jobs, wait for running ones, join every thread."""
         self._stop_ticking()
+        # Lanes first: what they hold still runs (a ledger's fsync must not be
+        # cancelled), and their owners turn to threads of their own.
+        lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.close()
+        for lane in lanes:
+            await lane.wait_idle()
         self._closed = True
         pool = self._pool
         if pool is not None:

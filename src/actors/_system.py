@@ -179,6 +179,9 @@ class ActorSystem:
             raise SystemNotRunning(f"actor system {self.name!r} cannot be entered twice")
         self._running = True
         self.maintenance._attach()
+        use_maintenance = getattr(self.ledger, "use_maintenance", None)
+        if use_maintenance is not None:  # a ledger's fsyncs and WAL copies: on our pool
+            use_maintenance(self.maintenance)
         logger.info("system_started", system=self.name)
         return self
 

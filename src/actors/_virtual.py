@@ -10,11 +10,23 @@ that arrives while the actor is stopping waits and goes to the next activation.
 
 Activations live under ``/virtual/<Type>:<key>`` and are supervised there like
 any other actor (a failure restarts the activation by the root's flags).
+
+Passivation is one **idle sweep** per system, not a timer per actor: each
+active entry has a deadline (``last_used + idle_after``, kept in a heap, a
+use after it was pushed moving it lazily), and one timer on the system's
+clock fires at the earliest deadline. The sweep passivates the entries that
+are due and idle, puts the others back at their new deadline, and sets the
+timer for the next one. So an actor is passivated exactly ``idle_after``
+after its last message, as with a timer of its own, while a million active
+actors hold one timer between them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+import math
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from urllib.parse import quote
 
@@ -54,14 +66,14 @@ class VirtualStatistics(msgspec.Struct, frozen=True):
 class _Entry:
     """One (type, key): its current activation, if any, and messages waiting for the next."""
 
-    __slots__ = ("cell", "idle_after", "key", "last_used", "passivating", "pending", "timer")
+    __slots__ = ("cell", "idle_after", "key", "last_used", "passivating", "pending", "swept")
 
     def __init__(self, key: str, idle_after: float) -> None:
         self.key = key
         self.idle_after = idle_after
         self.cell: ActorCell | None = None
         self.last_used = 0.0
-        self.timer: Cancellable | None = None
+        self.swept = False  # whether the entry has a deadline in the sweep's heap
         self.passivating: asyncio.Future[None] | None = None
         self.pending: list[object] = []
 
@@ -73,6 +85,11 @@ class VirtualActors:
         self._system = system
         self._root = Guardian(system, flags, path="/virtual")
         self._entries: dict[tuple[Callable[..., Any], str], _Entry] = {}
+        # The idle sweep: (deadline, tie-breaker, ref, entry), and one timer.
+        self._deadlines: list[tuple[float, int, VirtualRef[Any], _Entry]] = []
+        self._order = itertools.count()
+        self._sweep_timer: Cancellable | None = None
+        self._sweep_due = math.inf
         self.activations = 0
         self.passivations = 0
 
@@ -96,9 +113,10 @@ class VirtualActors:
         )
 
     async def shutdown(self) -> None:
-        for entry in self._entries.values():
-            if entry.timer is not None:
-                entry.timer.cancel()
+        if self._sweep_timer is not None:
+            self._sweep_timer.cancel()
+            self._sweep_timer = None
+        self._deadlines.clear()
         await self._root.stop_children()
         self._entries.clear()
         self._root.state = CellState.STOPPED
@@ -123,9 +141,9 @@ class VirtualActors:
             cell = entry.cell = self._root.spawn_child(spec)
             self.activations += 1
             logger.debug("virtual_actor_activated", actor=cell.path)
-        entry.last_used = self._system.clock.now()
-        if entry.timer is None:
-            self._arm(ref, entry, entry.idle_after)
+        now = entry.last_used = self._system.clock.now()
+        if not entry.swept:
+            self._schedule(ref, entry, now + entry.idle_after)
         return cell
 
     def tell(self, ref: VirtualRef[Any], message: object) -> None:
@@ -145,20 +163,49 @@ class VirtualActors:
 
     # -- passivation -------------------------------------------------------------
 
-    def _arm(self, ref: VirtualRef[Any], entry: _Entry, delay: float) -> None:
-        entry.timer = self._system.clock.call_later(delay, lambda: self._check_idle(ref, entry))
+    def _schedule(self, ref: VirtualRef[Any], entry: _Entry, deadline: float) -> None:
+        """Give ``entry`` a deadline in the sweep; move the timer if it is the earliest."""
+        entry.swept = True
+        heapq.heappush(self._deadlines, (deadline, next(self._order), ref, entry))
+        if deadline < self._sweep_due:
+            self._arm_sweep(deadline)
 
-    def _check_idle(self, ref: VirtualRef[Any], entry: _Entry) -> None:
-        entry.timer = None
-        cell = entry.cell
-        if cell is None or entry.passivating is not None or not self._system.running:
+    def _arm_sweep(self, due: float) -> None:
+        if self._sweep_timer is not None:
+            self._sweep_timer.cancel()
+        self._sweep_due = due
+        clock = self._system.clock
+        self._sweep_timer = clock.call_later(max(0.0, due - clock.now()), self._sweep)
+
+    def _sweep(self) -> None:
+        """Passivate the due entries that are idle; put the others back at their deadline."""
+        self._sweep_timer = None
+        self._sweep_due = math.inf
+        if not self._system.running:
             return
-        idle_for = self._system.clock.now() - entry.last_used
-        if idle_for < entry.idle_after or not cell.is_idle():
-            self._arm(ref, entry, max(entry.idle_after - idle_for, entry.idle_after / 10))
-            return
-        entry.passivating = asyncio.get_running_loop().create_future()
-        self._system._spawn_background(self._passivate(ref, entry, cell), f"passivate {cell.path}")
+        now = self._system.clock.now()
+        deadlines = self._deadlines
+        again: list[tuple[float, VirtualRef[Any], _Entry]] = []
+        while deadlines and deadlines[0][0] <= now:
+            _, _, ref, entry = heapq.heappop(deadlines)
+            entry.swept = False
+            cell = entry.cell
+            if cell is None or entry.passivating is not None:
+                continue
+            idle_for = now - entry.last_used
+            if idle_for < entry.idle_after or not cell.is_idle():
+                delay = max(entry.idle_after - idle_for, entry.idle_after / 10)
+                again.append((now + delay, ref, entry))
+                continue
+            entry.passivating = asyncio.get_running_loop().create_future()
+            self._system._spawn_background(
+                self._passivate(ref, entry, cell), f"passivate {cell.path}"
+            )
+        for deadline, ref, entry in again:
+            entry.swept = True
+            heapq.heappush(deadlines, (deadline, next(self._order), ref, entry))
+        if deadlines:
+            self._arm_sweep(deadlines[0][0])
 
     async def _passivate(self, ref: VirtualRef[Any], entry: _Entry, cell: ActorCell) -> None:
         done = entry.passivating

@@ -45,6 +45,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "MailboxStatistics",
         "Maintenance",
         "MaintenanceJob",
+        "MaintenanceLane",
         "MaintenanceStatistics",
         "Overflow",
         "RecordSink",

@@ -11,11 +11,12 @@ pay under the GIL, since every statement step of the writer thread would
 queue behind the busy loop thread for the interpreter's switch interval.
 
 A commit to a blocking store is followed, ``sync_interval`` seconds later on
-the injected clock, by a tick on the ledger's background thread: an fsync of
-the store under ``group`` durability, then the store's housekeeping
-(:meth:`~actors.ledger.Store.maintain`). Neither waits in the writer's queue,
-so a commit never queues behind an fsync. A store that never blocks (in
-memory) is written at once, on the loop.
+the injected clock, by a tick of the ledger's housekeeping (a lane of the
+system's maintenance pool, or the ledger's own thread: see
+:mod:`._housekeeping`): an fsync of the store under ``group`` durability,
+then the store's housekeeping (:meth:`~actors.ledger.Store.maintain`).
+Neither waits in the writer's queue, so a commit never queues behind an
+fsync. A store that never blocks (in memory) is written at once, on the loop.
 
 A failed write stops the committer: the failed records already had sequence
 numbers and hashes, so nothing can follow them. Every waiter gets the error.
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from .. import Cancellable, Clock
+    from ._housekeeping import Housekeeping
     from ._record import Record
     from ._store import Durability, Store, StoreState
     from ._writer import WriterThread
@@ -73,12 +75,15 @@ class Committer:
         writer: WriterThread | None,
         head: StoreState,
         *,
-        background: WriterThread | None,
+        background: Housekeeping | None,
         durability: Durability,
         clock: Clock,
         sync_interval: float,
+        inline: int = 0,
     ) -> None:
         self._store = store
+        # Batches of at most this many records may commit on the loop (group only).
+        self._inline = inline if durability == "group" else 0
         self._writer = writer
         # Ticks and explicit syncs run here, alongside the writer's commits.
         self._background = background
@@ -97,12 +102,14 @@ class Committer:
         self._inflight: collections.deque[_Batch] = collections.deque()
         self._scheduled = False
         self._tick_handle: Cancellable | None = None
+        self._deferred_handle: Cancellable | None = None
         self._open = True
         # Counters.
         self.batches = 0
         self.records_committed = 0
         self.largest_batch = 0
         self.syncs = 0
+        self.inline_batches = 0
 
     @property
     def in_flight(self) -> int:
@@ -118,6 +125,29 @@ class Committer:
         if not self._scheduled:
             # Submit at the next turn of the loop, so that every record added
             # in this turn joins the same batch.
+            self._scheduled = True
+            self._loop.call_soon(self._submit)
+
+    def defer(self, records: Sequence[Record]) -> None:
+        """Take records for a later batch: the next one anybody waits for, else a timer's.
+
+        Records nobody waits for need not cost a commit of their own: they ride
+        with the next batch that is committed anyway, or at the latest
+        ``sync_interval`` seconds later.
+        """
+        if self._writer is None:
+            self._commit_now(records)
+            return
+        self.pending.extend(records)
+        if self._deferred_handle is None and self._open:
+            self._deferred_handle = self._clock.call_later(self._sync_interval, self._deferred_due)
+
+    def _deferred_due(self) -> None:
+        self._deferred_handle = None
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self.pending and not self._scheduled:
             self._scheduled = True
             self._loop.call_soon(self._submit)
 
@@ -149,6 +179,7 @@ class Committer:
         else:
             waiters = results = None
         if waiters is not None and results is not None:
+            self._schedule()  # deferred records may be waiting for a reason to go
             waiter: asyncio.Future[None] = self._create_future()
             waiters.append(waiter)
             results.append(None)
@@ -174,6 +205,9 @@ class Committer:
         if self._tick_handle is not None:
             self._tick_handle.cancel()
             self._tick_handle = None
+        if self._deferred_handle is not None:
+            self._deferred_handle.cancel()
+            self._deferred_handle = None
 
     def closed_cleanly(self) -> None:
         """Called once the store closed: closing synced everything committed."""
@@ -193,12 +227,30 @@ class Committer:
         self._scheduled = False
         if not self.pending or self.failure is not None or self._inflight:
             return  # an in-flight batch resubmits when it completes
-        batch = _Batch(self.pending, self._pending_waiters, self._pending_results)
+        writer = self._writer
+        assert writer is not None
+        records, waiters, results = self.pending, self._pending_waiters, self._pending_results
         self.pending, self._pending_waiters, self._pending_results = [], [], []
+        store, expect = self._store, records[0].seq - 1
+        if len(records) <= self._inline and not writer.outstanding:
+            # A small batch with the writer idle: commit it here if the store can
+            # do so at once (no lock to wait for, no log to copy back), which
+            # saves the two thread hand-offs that would cost more than the commit.
+            try:
+                done = store.try_append(records, expect)
+            except Exception as exc:
+                self._fail(exc, records, waiters)
+                return
+            if done:
+                self.inline_batches += 1
+                self._committed(records)
+                for waiter, result in zip(waiters, results, strict=True):
+                    if not waiter.done():
+                        waiter.set_result(result)
+                return
+        batch = _Batch(records, waiters, results)
         self._inflight.append(batch)
-        records, store, expect = batch.records, self._store, batch.records[0].seq - 1
-        assert self._writer is not None
-        future = self._writer.submit(lambda: store.append(records, expect))
+        future = writer.submit(lambda: store.append(records, expect))
         future.add_done_callback(self._batch_done)
 
     def _batch_done(self, future: asyncio.Future[None]) -> None:

@@ -34,6 +34,7 @@ from ._errors import (
     LedgerFull,
     LedgerWriteError,
 )
+from ._housekeeping import Housekeeping
 from ._memory import MemoryStore
 from ._reader import LedgerReader
 from ._record import (
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
     from types import TracebackType
 
+    from .. import Maintenance
     from ._chain import VerifyReport
     from ._store import Durability, Store
 
@@ -111,6 +113,12 @@ class Ledger:
     ``max_pending``: how many records may wait for the writer before
     :meth:`append_nowait` raises :class:`~actors.ledger.LedgerFull` (and
     :meth:`append` waits).
+
+    ``inline_batch`` (``group`` durability): a batch of at most this many
+    records, due while the writer thread is idle, is committed on the event
+    loop when the store can do so at once (:meth:`~actors.ledger.Store.try_append`),
+    saving the two thread hand-offs that cost more than such a commit; ``0``
+    sends every batch to the writer thread.
     """
 
     def __init__(
@@ -124,6 +132,7 @@ class Ledger:
         sync_interval: float = 0.05,
         keep_records: int | None = None,
         max_pending: int = 1_000_000,
+        inline_batch: int = 8,
     ) -> None:
         if durability not in ("always", "group"):
             raise ValueError(f"durability must be 'always' or 'group', not {durability!r}")
@@ -133,6 +142,8 @@ class Ledger:
             raise ValueError(f"keep_records must be >= 0, not {keep_records!r}")
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, not {max_pending!r}")
+        if inline_batch < 0:
+            raise ValueError(f"inline_batch must be >= 0, not {inline_batch!r}")
         store: Store
         if target is None:
             store = MemoryStore()
@@ -149,11 +160,13 @@ class Ledger:
         self._sync_interval = sync_interval
         self._keep_records = keep_records
         self._max_pending = max_pending
+        self._inline_batch = inline_batch
+        self._maintenance: Maintenance | None = None
 
         self._state = _NEW
         self._closed = asyncio.Event()
         self._writer: WriterThread | None = None
-        self._background: WriterThread | None = None  # fsyncs and store housekeeping
+        self._background: Housekeeping | None = None  # fsyncs and store housekeeping
         self._committer: Committer | None = None
         # The chain as handed out: the next record links to these.
         self._seq = 0
@@ -174,8 +187,9 @@ class Ledger:
             if store.blocking:
                 self._writer = WriterThread(f"ledger-writer {store.location}")
                 self._writer.start()
-                self._background = WriterThread(f"ledger-sync {store.location}")
-                self._background.start()
+                self._background = Housekeeping(f"ledger-sync {store.location}")
+                if self._maintenance is not None:
+                    self._background.use(self._maintenance)
             # One path for every store: on the writer thread if it blocks, else here.
             state = await self._write(lambda: store.open(durability=durability))
             opened = True
@@ -199,6 +213,7 @@ class Ledger:
             durability=durability,
             clock=self._clock,
             sync_interval=self._sync_interval,
+            inline=self._inline_batch,
         )
         self._seq, self._prev, self._epoch = state.head_seq, state.head_hash, epoch
         self._base_seq = state.base_seq
@@ -277,6 +292,20 @@ class Ledger:
             self._state = _CLOSED
             self._closed.set()
 
+    def use_maintenance(self, maintenance: Maintenance) -> None:
+        """Run fsyncs and store housekeeping on a lane of ``maintenance``'s pool.
+
+        An :class:`~actors.ActorSystem` given this ledger calls it when it
+        starts: the ledger then starts no thread of its own for them. When the
+        system's maintenance closes, the lane's last jobs finish and the
+        ledger goes back to a thread of its own (started on first use), so a
+        ledger that outlives its system keeps working. Call it on the event
+        loop; before opening the ledger is fine.
+        """
+        self._maintenance = maintenance
+        if self._background is not None and self._state is _OPEN:
+            self._background.use(maintenance)
+
     # -- appending -----------------------------------------------------------------
 
     def append_nowait(self, kind: str, payload: object) -> Record:
@@ -294,6 +323,23 @@ class Ledger:
             raise LedgerFull(self._store.location, len(committer.pending))
         record = self._chain(kind, payload)
         committer.add((record,))
+        return record
+
+    def append_deferred(self, kind: str, payload: object) -> Record:
+        """Like :meth:`append_nowait`, but the record costs no commit of its own.
+
+        It joins the next batch that is committed for another reason (an
+        awaited append, :meth:`flush`), or is committed ``sync_interval``
+        seconds later at the latest: for records whose loss in a crash is
+        harmless and which nobody waits for, such as a ticket's claim.
+        """
+        committer = self._committer
+        if self._state is not _OPEN or committer is None or committer.failure is not None:
+            committer = self._appendable()
+        if len(committer.pending) >= self._max_pending:
+            raise LedgerFull(self._store.location, len(committer.pending))
+        record = self._chain(kind, payload)
+        committer.defer((record,))
         return record
 
     def append(self, kind: str, payload: object) -> Awaitable[Record]:

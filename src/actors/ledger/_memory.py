@@ -117,6 +117,10 @@ class MemoryStore:
             self.stored.extend(records)
             self._head = records[-1]
 
+    def try_append(self, records: Sequence[Record], expect_head: int) -> bool:
+        self.append(records, expect_head)
+        return True
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads inside the block see the store as it was when it began."""

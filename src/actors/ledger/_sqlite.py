@@ -91,9 +91,14 @@ _HEAD = "SELECT base_seq, base_hash, head_seq, head_hash, head_epoch, clean FROM
 
 _astuple = msgspec.structs.astuple
 _MAX_ROWS = 4096  # rows per INSERT statement (7 parameters each)
-_COPY_BACK_BYTES = 4 << 20  # maintain() copies the WAL back after about this much
+_PAGE_BYTES = 4096  # SQLite's default page size, which the ledger keeps
+_COPY_BACK_PAGES = 1024  # maintain() copies the WAL back after about this many pages (4 MiB)
+_CATCH_UP_PAGES = 4096  # a log this long (16 MiB) calls for finishing the copy, writers held
+_CATCH_UP_WAIT = 0.05  # seconds the finishing copy waits for the write lock or for readers
 _INLINE_COPY_BACK_PAGES = 16384  # the write connection's own backstop (64 MiB at 4 KiB)
+_TRY_APPEND_PAGES = _INLINE_COPY_BACK_PAGES // 2  # try_append declines past this log length
 _ROW_BYTES = 120  # a record's bytes besides its payload, roughly, as stored
+_COMMIT_PAGES = 2  # pages every commit writes besides its rows' bytes (head row, B-tree edge)
 
 
 def _text(data: bytes) -> str:
@@ -112,10 +117,15 @@ class SQLiteStore:
         self._durability: Durability = "group"
         self._insert_sql: dict[int, str] = {}
         self._max_rows = _MAX_ROWS
-        # Written by append (writer thread), read by maintain (background thread).
-        self._appended_bytes = 0
-        self._copied_back_at = 0
+        # Written by append (one thread at a time), read by maintain (background
+        # thread): an estimate of the pages written to the WAL, so of its length.
+        self._pages_written = 0
+        self._copied_back_at = 0  # _pages_written when maintain last copied back
+        self._log_base = 0  # the log's length in pages after that copy (0: it starts over)
+        self._restart_at = _CATCH_UP_PAGES  # the log's length that calls for a restarting copy
         self._maintenance: sqlite3.Connection | None = None  # the background thread's
+        # Held by maintain while it holds writers off, so try_append never waits.
+        self._holding_writers = threading.Lock()
 
     @property
     def blocking(self) -> bool:
@@ -359,7 +369,28 @@ class SQLiteStore:
         except BaseException:
             _rollback(conn)
             raise
-        self._appended_bytes += _ROW_BYTES * len(records) + sum(len(r.payload) for r in records)
+        written = _ROW_BYTES * len(records) + sum(len(r.payload) for r in records)
+        self._pages_written += _COMMIT_PAGES + written // _PAGE_BYTES
+
+    def try_append(self, records: Sequence[Record], expect_head: int) -> bool:
+        """:meth:`append`, unless maintain holds writers off or the log nears the backstop.
+
+        Only under ``group`` durability, whose commits write the WAL without an
+        fsync: then a small append costs tens of microseconds.
+        """
+        if self._durability != "group" or self.log_pages() >= _TRY_APPEND_PAGES:
+            return False
+        if not self._holding_writers.acquire(blocking=False):
+            return False
+        try:
+            self.append(records, expect_head)
+        finally:
+            self._holding_writers.release()
+        return True
+
+    def log_pages(self) -> int:
+        """An estimate of the pages in the write-ahead log now."""
+        return self._log_base + self._pages_written - self._copied_back_at
 
     def _insert(self, records: Sequence[Record]) -> tuple[str, list[object]]:
         count = len(records)
@@ -421,26 +452,49 @@ class SQLiteStore:
         self._sync_wal()
 
     def maintain(self) -> None:
-        """Copy the WAL back into the database once about 4 MiB were appended.
+        """Copy the WAL back into the database once about 4 MiB were written to it.
 
-        A passive WAL checkpoint on the store's second connection: it runs
-        alongside commits and never waits for them, and the write connection
-        starts the WAL over at its next commit once everything was copied.
+        First a passive WAL checkpoint on the store's second connection: it
+        runs alongside commits and never waits for them, and the write
+        connection starts the WAL over at its next commit once everything was
+        copied. Under a steady stream of commits it never finishes, though:
+        each copy ends behind the commits made while it ran, the log never
+        starts over, and it grows to the write connection's 64 MiB backstop,
+        where every commit pays for a longer log. So once the log is long
+        (``_CATCH_UP_PAGES``), a restarting checkpoint follows the passive
+        one: it copies the short rest with writers held off and makes the next
+        commit start the log over (waiting at most ``_CATCH_UP_WAIT`` seconds
+        for the write lock or for readers, else trying again next time).
         """
         self._require()
-        appended = self._appended_bytes
-        if appended - self._copied_back_at < _COPY_BACK_BYTES:
+        written = self._pages_written
+        if written - self._copied_back_at < _COPY_BACK_PAGES:
             return
-        self._copied_back_at = appended
         conn = self._maintenance
         if conn is None:
             conn = sqlite3.connect(
-                self._path, isolation_level=None, check_same_thread=False, timeout=self._timeout
+                self._path, isolation_level=None, check_same_thread=False, timeout=_CATCH_UP_WAIT
             )
             # The copy fsyncs the WAL before and the database after, as the writer would.
             conn.execute(f"PRAGMA synchronous = {_synchronous(self._durability)}")
             self._maintenance = conn
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        busy, log, copied = _checkpoint(conn, "PASSIVE")
+        # ``log`` is the log's length when the copy began: commits made while it
+        # ran (it copies megabytes and fsyncs) are not in it and were not copied.
+        if log >= self._restart_at:
+            with self._holding_writers:
+                try:
+                    busy, log, copied = _checkpoint(conn, "RESTART")
+                except sqlite3.OperationalError as exc:  # locked: try again next time
+                    if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                        raise
+                    busy = 1
+            # A reader kept it from finishing (a long verify or replay holds its
+            # snapshot): hold writers off again only once the log grew as much
+            # again, not at every tick while that reader lasts.
+            self._restart_at = log + _CATCH_UP_PAGES if busy else _CATCH_UP_PAGES
+        self._copied_back_at = written
+        self._log_base = 0 if not busy and log == copied else max(log, 0)
 
     def _sync_wal(self) -> None:
         # Committed WAL frames are in the OS cache; fsync puts them on stable storage.
@@ -639,6 +693,16 @@ def _refused(path: str, exc: sqlite3.DatabaseError | str) -> LedgerError:
             path, Fault(1, FaultKind.UNREADABLE, f"the database file is damaged: {reason}")
         )
     return NotALedger(path, reason)
+
+
+def _checkpoint(conn: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
+    """Run a WAL checkpoint; (busy, frames in the log, frames copied back).
+
+    ``fetchall``, not ``fetchone``: the statement must run to its end, or it
+    would stay open on the connection.
+    """
+    ((busy, log, copied),) = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+    return int(busy), int(log), int(copied)
 
 
 def _synchronous(durability: Durability) -> str:

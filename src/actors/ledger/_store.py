@@ -83,6 +83,16 @@ class Store(Protocol):
         """
         ...
 
+    def try_append(self, records: Sequence[Record], expect_head: int) -> bool:
+        """Do :meth:`append` now if it cannot wait (for a lock, or for housekeeping).
+
+        Returns ``False``, having done nothing, when the append might have to
+        wait. The ledger calls it on the event loop for a small batch while
+        its writer thread is idle; a store that always blocks returns
+        ``False``.
+        """
+        ...
+
     def snapshot(self) -> AbstractContextManager[None]:
         """A block within which every read sees one and the same committed state.
 

@@ -34,6 +34,8 @@ class WriterThread:
         ] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Calls submitted and not yet settled; read and written on the loop only.
+        self.outstanding = 0
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -44,6 +46,7 @@ class WriterThread:
         loop = self._loop
         assert loop is not None, "the writer thread is not started"
         future: asyncio.Future[T] = loop.create_future()
+        self.outstanding += 1
         self._queue.put((call, future))
         return future
 
@@ -78,7 +81,14 @@ class WriterThread:
         assert loop is not None
         # A closed loop raises RuntimeError: nobody is waiting any more.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_resolve, future, result, exc)
+            loop.call_soon_threadsafe(self._resolve, future, result, exc)
+
+    def _resolve(
+        self, future: asyncio.Future[Any], result: Any, exc: BaseException | None
+    ) -> None:  # Any: as _settle
+        """On the loop: settle ``future`` (unless its waiter gave up) and count it done."""
+        self.outstanding -= 1
+        _resolve(future, result, exc)
 
 
 def _resolve(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:

@@ -326,3 +326,104 @@ def test_on_virtual_time_ticks_land_on_the_grid_and_jobs_take_no_virtual_time() 
     assert ticks == [10.0, 20.0, 30.0]
     assert took == 0.0
     assert skipped == 0
+
+
+# -- lanes -----------------------------------------------------------------------------
+
+
+async def test_a_lane_runs_its_jobs_one_at_a_time_in_order_on_the_pool() -> None:
+    async with ActorSystem("laned", maintenance_workers=3) as system:
+        lane = system.maintenance.lane("serial")
+        running = 0
+        overlaps: list[int] = []
+        order: list[int] = []
+        threads: set[str] = set()
+        guard = threading.Lock()
+
+        def job(n: int) -> int:
+            nonlocal running
+            with guard:
+                running += 1
+                overlaps.append(running)
+            threads.add(threading.current_thread().name)
+            order.append(n)
+            with guard:
+                running -= 1
+            return n * n
+
+        futures = [lane.submit(lambda n=n: job(n)) for n in range(50)]
+        async with asyncio.timeout(WAIT):
+            results = await asyncio.gather(*futures)
+        assert results == [n * n for n in range(50)]
+        assert order == list(range(50))
+        assert max(overlaps) == 1
+        assert all(t.startswith("laned-maintenance-worker-") for t in threads)
+        assert lane.jobs == 50
+        assert lane.idle.is_set()
+
+
+async def test_a_lane_job_that_raises_fails_its_future_and_the_next_job_still_runs() -> None:
+    async with ActorSystem("laned") as system:
+        lane = system.maintenance.lane("serial")
+        failing = lane.submit(lambda: 1 / 0)
+        after = lane.submit(lambda: "next")
+        with pytest.raises(ZeroDivisionError):
+            await asyncio.wait_for(failing, WAIT)
+        assert await asyncio.wait_for(after, WAIT) == "next"
+
+
+async def test_closing_lets_a_lane_finish_what_it_holds_and_refuses_new_jobs() -> None:
+    release = threading.Event()
+    async with ActorSystem("laned") as system:
+        lane = system.maintenance.lane("serial")
+        held = lane.submit(lambda: release.wait(WAIT))
+        queued = lane.submit(lambda: "queued")
+        lane.close()
+        assert lane.closed
+        assert not lane.idle.is_set()
+        with pytest.raises(SystemNotRunning):
+            lane.submit(lambda: None)
+        release.set()
+        assert await asyncio.wait_for(held, WAIT) is True
+        assert await asyncio.wait_for(queued, WAIT) == "queued"
+        await asyncio.wait_for(lane.wait_idle(), WAIT)
+        assert lane.idle.is_set()
+        # The name is free again.
+        system.maintenance.lane("serial").close()
+
+
+async def test_system_shutdown_runs_what_a_lane_holds_to_the_end() -> None:
+    release = threading.Event()
+
+    class Releaser(Actor[None]):
+        async def on_stop(self) -> None:  # the shutdown has begun
+            release.set()
+
+    async with ActorSystem("laned") as system:
+        await system.spawn(Releaser)
+        lane = system.maintenance.lane("serial")
+        held = lane.submit(lambda: release.wait(WAIT))
+        queued = lane.submit(lambda: "queued")
+    assert held.result() is True
+    assert queued.result() == "queued"
+    assert lane.closed
+
+
+async def test_a_lane_needs_a_running_system_and_a_free_name() -> None:
+    system = ActorSystem("laned")
+    with pytest.raises(SystemNotRunning):
+        system.maintenance.lane("serial")
+    async with system:
+        system.maintenance.lane("serial")
+        with pytest.raises(ValueError, match="already open"):
+            system.maintenance.lane("serial")
+        with pytest.raises(ValueError, match="needs a name"):
+            system.maintenance.lane("")
+
+
+async def test_a_lane_runs_inline_without_workers() -> None:
+    async with ActorSystem("inline", maintenance_workers=0) as system:
+        lane = system.maintenance.lane("serial")
+        future = lane.submit(threading.current_thread)
+        assert future.done()
+        assert future.result() is threading.current_thread()

@@ -64,9 +64,11 @@ class Tickets(Actor[TicketRequest]):
     """Runs, claims as leases with fencing tokens, submits that cascade downstream.
 
     Every transition is planned against the table, appended to ``ledger`` (one
-    record holding everything it changes, downstream tickets included) and
-    awaited until committed, then applied to the table: an answered submit is
-    durable. The changed rows reach ``store`` in batches (every
+    record holding everything it changes, downstream tickets included) and,
+    for a run, a submit or an expiry, awaited until committed, then applied to
+    the table: an answered submit is durable. A claim's or renewal's record
+    rides with the next commit instead (its loss in a crash costs nothing).
+    The changed rows reach ``store`` in batches (every
     ``flush_every`` changed tickets, at every sweep, on :class:`Checkpoint`
     and at stop), since the ledger, not the store, is the authority. At start
     the actor loads ``store``, applies
@@ -126,9 +128,10 @@ class Tickets(Actor[TicketRequest]):
 
         With ``wait`` (runs, submits, expiries) the records are committed before
         this returns. Without it (claims, renews) they are chained at once and
-        committed with the next batch: a claim lost in a crash costs nothing,
-        since a restart ends every claim and fences the pending tickets' tokens,
-        and every later awaited record commits after it in chain order.
+        ride with the next batch committed anyway (``append_deferred``): a
+        claim lost in a crash costs nothing, since a restart ends every claim
+        and fences the pending tickets' tokens, and every later awaited record
+        commits after it in chain order.
         """
         if not events:
             return []
@@ -138,7 +141,7 @@ class Tickets(Actor[TicketRequest]):
                 records = await self.ledger.extend(entries)
             else:
                 try:
-                    records = [self.ledger.append_nowait(kind, e) for kind, e in entries]
+                    records = [self.ledger.append_deferred(kind, e) for kind, e in entries]
                 except LedgerFull:
                     records = [await self.ledger.append(kind, e) for kind, e in entries]
             applied = records[-1].seq

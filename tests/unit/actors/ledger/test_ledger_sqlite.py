@@ -22,6 +22,7 @@ from actors.ledger import (
     SQLiteStore,
     open_ledger,
 )
+from actors.ledger import _sqlite as sqlite_store
 from actors.ledger._record import encode_payload, make_record
 
 if TYPE_CHECKING:
@@ -351,3 +352,238 @@ async def test_a_batch_larger_than_one_statement_commits_in_one_transaction(
     assert (records[-1].seq, stats.batches, stats.largest_batch) == (5000, 1, 5000)
     with LedgerReader(ledger_path) as reader:
         assert [r.value()["n"] for r in reader.tail(2)] == [4998, 4999]
+
+
+class ThreadNoting(SQLiteStore):
+    """Notes the thread each append ran on."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.threads: list[str] = []
+
+    def append(self, records: Sequence[Record], expect_head: int) -> None:
+        self.threads.append(threading.current_thread().name)
+        super().append(records, expect_head)
+
+
+async def test_a_small_batch_commits_on_the_loop_while_the_writer_is_idle(
+    ledger_path: Path,
+) -> None:
+    store = ThreadNoting(ledger_path)
+    async with open_ledger(store) as ledger:
+        first = await ledger.append("k", {"n": 1})
+        assert ledger.committed_seq == first.seq
+        assert store.threads == [threading.current_thread().name]
+    with LedgerReader(ledger_path) as reader:
+        assert reader.state().head_seq == 1
+        assert reader.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("durability", "inline_batch", "batch"),
+    [("always", 8, 1), ("group", 0, 1), ("group", 8, 9)],
+)
+async def test_fsynced_disabled_or_larger_batches_go_to_the_writer_thread(
+    ledger_path: Path, durability: Durability, inline_batch: int, batch: int
+) -> None:
+    store = ThreadNoting(ledger_path)
+    async with open_ledger(store, durability=durability, inline_batch=inline_batch) as ledger:
+        await ledger.extend([("k", {"n": n}) for n in range(batch)])
+    assert store.threads[0].startswith("ledger-writer")
+
+
+async def test_a_batch_goes_to_the_writer_thread_while_housekeeping_holds_writers_off(
+    ledger_path: Path,
+) -> None:
+    store = ThreadNoting(ledger_path)
+    async with open_ledger(store) as ledger:
+        with store._holding_writers:  # as maintain does during its restarting copy
+            assert not store.try_append([], 0)
+            pending = ledger.append("k", {})
+            await wait_until(lambda: store.threads)
+        await pending
+    assert store.threads[0].startswith("ledger-writer")
+
+
+async def test_deferred_records_ride_with_the_next_awaited_batch(
+    ledger_path: Path, clock: StepClock
+) -> None:
+    async with open_ledger(ledger_path, clock=clock) as ledger:
+        claim = ledger.append_deferred("k", {"claim": 1})
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        assert ledger.committed_seq == 0  # nobody waits for it: no commit of its own
+        submit = await ledger.append("k", {"submit": 1})
+        assert ledger.committed_seq == submit.seq
+        stats = ledger.statistics()
+        assert (stats.batches, stats.records_committed) == (1, 2)
+    with LedgerReader(ledger_path) as reader:
+        assert [r.seq for r in reader.records()] == [claim.seq, submit.seq]
+
+
+async def test_deferred_records_commit_within_sync_interval_when_nobody_waits(
+    ledger_path: Path, clock: StepClock
+) -> None:
+    async with open_ledger(ledger_path, clock=clock, sync_interval=0.25) as ledger:
+        claim = ledger.append_deferred("k", {"claim": 1})
+        clock.advance(0.2)
+        for _ in range(5):
+            await anyio.lowlevel.checkpoint()
+        assert ledger.committed_seq == 0
+        clock.advance(0.05)
+        await wait_until(lambda: ledger.committed_seq == claim.seq)
+
+
+async def test_flush_and_close_commit_deferred_records(ledger_path: Path) -> None:
+    async with open_ledger(ledger_path, sync_interval=3600) as ledger:
+        first = ledger.append_deferred("k", {})
+        assert await ledger.flush() == first.seq
+        ledger.append_deferred("k", {})
+    with LedgerReader(ledger_path) as reader:
+        assert reader.state().head_seq == 2
+        assert reader.state().clean
+
+
+def test_maintain_finishes_a_copy_that_commits_outran(
+    ledger_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under steady load the passive copy always ends behind the commits made
+    # while it ran, so the log never starts over unless maintain finishes it.
+    monkeypatch.setattr(sqlite_store, "_COPY_BACK_PAGES", 16)
+    monkeypatch.setattr(sqlite_store, "_CATCH_UP_PAGES", 32)
+    store = SQLiteStore(ledger_path)
+    store.open()
+    payload = encode_payload({"blob": bytes(3000)})
+    prev, seq = bytes(32), 0
+
+    def commit(count: int) -> None:
+        nonlocal prev, seq
+        records = []
+        for _ in range(count):
+            seq += 1
+            record = make_record(seq, 0, float(seq), "k", payload, prev)
+            prev = record.hash
+            records.append(record)
+        store.append(records, seq - count)
+
+    checkpoint = sqlite_store._checkpoint
+    modes: list[str] = []
+    reader = sqlite3.connect(ledger_path, isolation_level=None)
+
+    def outran(conn: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
+        result = checkpoint(conn, mode)
+        modes.append(mode)
+        if reader.in_transaction:
+            reader.execute("COMMIT")  # the reader is done once the passive copy ends
+        return result
+
+    monkeypatch.setattr(sqlite_store, "_checkpoint", outran)
+    try:
+        commit(40)  # about 40 pages
+        # A reader's snapshot keeps the passive copy short of the commits that
+        # follow, as commits made while a copy runs do.
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM records").fetchone()
+        commit(4)
+        store.maintain()
+        commit(1)  # the first commit after a finished copy starts the log over
+        _, log, _ = checkpoint(reader, "PASSIVE")
+    finally:
+        reader.close()
+        store.close()
+    assert log < 8  # the log started over: only the last commit's pages
+    assert modes == ["PASSIVE", "RESTART"]
+    with LedgerReader(ledger_path) as reader:
+        assert reader.verify().ok
+        assert reader.state().head_seq == 45
+
+
+async def test_in_a_system_housekeeping_runs_on_its_pool_and_after_it_on_a_thread_of_its_own(
+    ledger_path: Path, clock: StepClock
+) -> None:
+    from actors import ActorSystem
+
+    calls: list[str] = []
+
+    class Counting(SQLiteStore):
+        def sync(self) -> None:
+            calls.append(threading.current_thread().name)
+            super().sync()
+
+    async with open_ledger(Counting(ledger_path), clock=clock, sync_interval=0.25) as ledger:
+        async with ActorSystem("keeper", ledger=ledger):
+            await ledger.append("k", {})
+            clock.advance(0.25)
+            await wait_until(lambda: ledger.statistics().syncs == 1)
+            assert await ledger.sync() == 1
+            assert not [t for t in threading.enumerate() if t.name.startswith("ledger-sync")]
+        # The system is gone; the ledger outlives it, on a thread of its own.
+        await ledger.append("k", {})
+        assert await ledger.sync() == 2
+    assert [name.split("-worker-")[0] for name in calls[:1]] == ["keeper-maintenance"]
+    assert calls[-1].startswith("ledger-sync")
+
+
+def test_a_reader_that_keeps_the_copy_from_finishing_is_not_waited_for_at_every_tick(
+    ledger_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long verify or replay holds its snapshot: the restarting copy cannot
+    # finish, and holding writers off at every tick would stall the commits.
+    monkeypatch.setattr(sqlite_store, "_COPY_BACK_PAGES", 16)
+    monkeypatch.setattr(sqlite_store, "_CATCH_UP_PAGES", 32)
+    store = SQLiteStore(ledger_path)
+    store.open()
+    payload = encode_payload({"blob": bytes(3000)})
+    prev, seq = bytes(32), 0
+
+    def commit(count: int) -> None:
+        nonlocal prev, seq
+        records = []
+        for _ in range(count):
+            seq += 1
+            record = make_record(seq, 0, float(seq), "k", payload, prev)
+            prev = record.hash
+            records.append(record)
+        store.append(records, seq - count)
+
+    checkpoint = sqlite_store._checkpoint
+    modes: list[str] = []
+
+    def noting(conn: sqlite3.Connection, mode: str) -> tuple[int, int, int]:
+        modes.append(mode)
+        return checkpoint(conn, mode)
+
+    monkeypatch.setattr(sqlite_store, "_checkpoint", noting)
+    reader = sqlite3.connect(ledger_path, isolation_level=None)
+    try:
+        commit(40)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM records").fetchone()
+        commit(40)
+        store.maintain()  # the reader is in the way: the restart gives up
+        assert modes == ["PASSIVE", "RESTART"]
+        commit(20)
+        store.maintain()  # the log grew less than 32 pages since: no new attempt
+        assert modes == ["PASSIVE", "RESTART", "PASSIVE"]
+        commit(40)
+        store.maintain()
+        assert modes == ["PASSIVE", "RESTART", "PASSIVE", "PASSIVE", "RESTART"]
+        reader.execute("COMMIT")
+    finally:
+        reader.close()
+        store.close()
+    with LedgerReader(ledger_path) as reader_:
+        assert reader_.verify().ok
+
+
+async def test_a_ledger_opened_after_its_system_stopped_keeps_to_its_own_thread(
+    ledger_path: Path,
+) -> None:
+    from actors import ActorSystem
+
+    ledger = open_ledger(ledger_path)
+    async with ActorSystem("gone", ledger=ledger):
+        pass
+    async with ledger:
+        await ledger.append("k", {})
+        assert await ledger.sync() == 1

@@ -212,6 +212,23 @@ async def test_restart_loads_the_store_catches_up_from_the_ledger_and_ends_old_c
         store.close()
 
 
+async def test_a_claim_rides_with_its_submit_in_one_ledger_commit(tmp_path: Any) -> None:
+    async with (
+        open_ledger(tmp_path / "l.db") as ledger,
+        ActorSystem("t", ledger=ledger) as system,
+    ):
+        tickets = await system.spawn(Tickets, ledger, MemoryTicketStore())
+        run = (await ask(tickets, CreateRun(PIPELINE, [Input("d")]))).run
+        before = ledger.statistics()
+        grant = await ask(tickets, Claim("parse", "w", run))
+        assert ledger.committed_seq == before.committed_seq  # not committed on its own
+        await ask(tickets, Submit(grant.ticket.id, grant.token, output={"parts": ["p"]}))
+        after = ledger.statistics()
+        assert after.committed_seq == after.head_seq  # the answered submit is committed
+        assert after.batches - before.batches == 1
+        assert after.records_committed - before.records_committed == 2
+
+
 def test_a_claim_lost_in_a_crash_is_never_handed_out_again() -> None:
     """A claim is answered before its record commits; a restart fences its token."""
     durable = TicketTable()
