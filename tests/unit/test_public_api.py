@@ -91,6 +91,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "HEAT_CLEARED",
         "LEASE_EXPIRED",
         "LEASE_GRANTED",
+        "LEASE_GRANTING_KINDS",
         "LEASE_REFUSED",
         "LEASE_RELEASED",
         "LEASE_RENEWED",
