@@ -32,8 +32,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from ... import Actor, ActorNotFound, ActorRef, ActorStopped, DeliveryRefused, MailboxFull
+from ...lowlevel import delivery_filters
 from ..territories import (
+    AttachGuard,
     Contention,
+    FencingGuard,
     Lease,
     LeaseStore,
     MemoryLeaseStore,
@@ -140,6 +143,7 @@ class Quorum(Actor[Any]):
         self._electorates: dict[str, dict[str, ActorRef[Any]]] = {
             group: dict(members) for group, members in (voters or {}).items()
         }
+        self._guards: list[FencingGuard] = []
         self._decided: OrderedDict[str, tuple[Decision, frozenset[str]]] = OrderedDict()
         self._open: str | None = None
         self._serial = 0
@@ -192,6 +196,8 @@ class Quorum(Actor[Any]):
             members = self._electorates.get(message.group, {})
             members.pop(message.name, None)
             return Registered(message.group, tuple(sorted(members)))
+        if kind is AttachGuard:
+            return self._attach(message.path)
         if kind is GetDecision:
             known = self._decided.get(message.proposal)
             return None if known is None else known[0]
@@ -217,6 +223,29 @@ class Quorum(Actor[Any]):
                 return VoteRejected("", message.name, "already-registered")
         members[message.name] = ref
         return Registered(message.group, tuple(sorted(members)))
+
+    def attach_guard(self, guard: FencingGuard) -> None:
+        """Revoke at ``guard`` (a local fencing guard) every token older than each grant.
+
+        The grant and the revocation happen in one step of this actor, so from
+        the moment a new lease exists the guarded actor refuses the old
+        holder's writes, even before the new holder's first write shows it the
+        new token. (A guard this quorum is not attached to learns new tokens as
+        it sees them: the usual fencing.)
+        """
+        if guard not in self._guards:
+            self._guards.append(guard)
+
+    def _attach(self, path: str) -> bool:
+        try:
+            filters = delivery_filters(self.context.system.lookup(path))
+        except (ActorNotFound, LookupError, TypeError, ValueError):
+            return False
+        for installed in filters:
+            if isinstance(installed, FencingGuard):
+                self.attach_guard(installed)
+                return True
+        return False
 
     def register(self, name: str, ref: ActorRef[Any], group: str = "") -> None:
         """Register ``ref`` as voter ``name`` of ``group`` (from the quorum's own code)."""
@@ -358,6 +387,8 @@ class Quorum(Actor[Any]):
                 self._expired(old)
             if isinstance(got, Lease):
                 lease = got
+                for fence in self._guards:
+                    fence.revoke(territory, got.token - 1)
                 reason = "quorum" if decided_by == "quorum" else "store"
             else:
                 result, reason = REJECTED, got.reason
