@@ -167,7 +167,7 @@ async def scenario(sim: Simulation) -> dict[str, int]:
     refused: set[str] = set()
     async with sim.system(maintenance_workers=0) as system:
         resource = await system.spawn(Resource)
-        fence = guard(resource, TERRITORIES)
+        guard(resource, TERRITORIES)  # installed: the quorums revoke old tokens at it
 
         def check(message: Any) -> None:
             row = store.lease(message.territory)
