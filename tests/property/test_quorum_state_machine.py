@@ -51,8 +51,14 @@ TTL = 12.0
 ANSWERS = ("yes", "no", "mismatched", "silent")
 
 
+class Busy(set[str]):
+    """The voters still holding a ballot; ``idle`` is set when none is."""
+
+    idle: asyncio.Event | None = None
+
+
 class ScriptedVoter(Actor[Any]):
-    def __init__(self, name: str, script: dict[str, tuple[str, float]], busy: set[str]) -> None:
+    def __init__(self, name: str, script: dict[str, tuple[str, float]], busy: Busy) -> None:
         self.name = name
         self.script = script
         self.busy = busy
@@ -66,6 +72,8 @@ class ScriptedVoter(Actor[Any]):
             await asyncio.sleep(delay if answer != "silent" else TIMEOUT * 5)
         finally:
             self.busy.discard(self.name)
+            if not self.busy and self.busy.idle is not None:
+                self.busy.idle.set()
         if answer == "mismatched":
             return Vote("another-proposal", message.voter, True, message.round)
         return Vote(message.proposal, message.voter, answer == "yes", message.round)
@@ -106,7 +114,7 @@ class QuorumMachine(RuleBasedStateMachine):
         self.store = MemoryLeaseStore()
         self.sink = ListSink()
         self.script: dict[str, tuple[str, float]] = {}
-        self.busy: set[str] = set()
+        self.busy = Busy()
         self.leases: dict[str, tuple[str, float]] = {}  # territory -> (holder, expires)
         self.tokens: dict[str, int] = {}
         self.decisions: list[Decision] = []
@@ -207,8 +215,11 @@ class QuorumMachine(RuleBasedStateMachine):
 
     async def settle(self) -> None:
         """Let every voter finish the ballots it holds (the next proposal finds them idle)."""
-        while self.busy:
-            await asyncio.sleep(0.25)
+        if self.busy.idle is None:
+            self.busy.idle = asyncio.Event()
+        if self.busy:
+            self.busy.idle.clear()
+            await self.busy.idle.wait()
 
     @rule(seconds=st.sampled_from([0.5, 2.0, 6.0, 15.0]))
     def wait(self, seconds: float) -> None:
@@ -244,8 +255,8 @@ class QuorumMachine(RuleBasedStateMachine):
         assert reply == VoteRejected(vote.proposal, vote.voter, reason)
         after = self.runner.run(self.quorum.ask(GetQuorumStatistics()))
         assert after.refused_votes == before.refused_votes + 1
-        assert after.proposals == before.proposals and after.granted == before.granted
-        assert len(self.sink.entries) == records and self.store.snapshot() == snapshot
+        assert (after.proposals, after.granted) == (before.proposals, before.granted)
+        assert (len(self.sink.entries), self.store.snapshot()) == (records, snapshot)
 
     @invariant()
     def the_ledger_tells_the_truth(self) -> None:
