@@ -681,6 +681,7 @@ async def propose(
     ttl: float | None = None,
     reason: str = "",
     *,
+    group: str = "",
     timeout: float | None = None,
 ) -> Decision:
     """Ask ``quorum`` to decide a proposal; the :class:`Decision`, or the error of a bad one.
@@ -689,7 +690,7 @@ async def propose(
     :class:`~actors.roles.quorum.NoVoters` when the proposal was refused
     before any vote (nothing recorded).
     """
-    reply = await quorum.ask(Propose(territory, holder, ttl, reason), timeout=timeout)
+    reply = await quorum.ask(Propose(territory, holder, ttl, reason, group), timeout=timeout)
     if isinstance(reply, Decision):
         return reply
     if isinstance(reply, ProposalRefused):
