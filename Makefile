@@ -55,6 +55,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(PY) bench_stealing.py | tee .out/stealing.jsonl
 	cd benchmarks && ../$(PY) bench_tickets.py | tee .out/tickets.jsonl
 	cd benchmarks && ../$(PY) bench_territories.py | tee .out/territories.jsonl
+	cd benchmarks && ../$(PY) bench_quorum.py | tee .out/quorum.jsonl
 	$(PY) benchmarks/_table.py --command "make bench" $(BENCH_OUT)/*.jsonl
 
 clean:
