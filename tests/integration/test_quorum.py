@@ -17,7 +17,7 @@ import msgspec
 import pytest
 from structlog.testing import capture_logs
 
-from actors import Actor, ActorRef, ActorSystem
+from actors import Actor, ActorRef, ActorStopped, ActorSystem
 from actors.ledger import open_ledger
 from actors.roles.quorum import (
     QUORUM_ALERT,
@@ -53,6 +53,7 @@ from actors.roles.territories import (
     TerritoryManager,
     lease_table_reducers,
 )
+from actors.supervision import ChildSpec
 from actors.testing import VirtualEventLoop
 
 pytestmark = pytest.mark.anyio
@@ -386,3 +387,45 @@ async def test_a_manager_sharing_the_store_and_ledger_sees_quorum_leases() -> No
         assert isinstance(again, Refused)
         assert granted.lease is not None
         assert again.current_token == granted.lease.token
+
+
+async def test_a_quorum_killed_mid_vote_still_records_the_proposal_once() -> None:
+    ballots_out = anyio.Event()
+    held: list[Any] = []
+
+    async def hold(ballot: Any) -> bool:
+        held.append(ballot)
+        if len(held) == 3:
+            ballots_out.set()
+        await anyio.sleep(3600)
+        return True
+
+    async with open_ledger() as ledger, ActorSystem("q") as system:
+        voters = {f"v{i}": await system.spawn(Voter, hold) for i in range(3)}
+        spec = ChildSpec(
+            Quorum,
+            args=(QuorumConfig(timeout=100.0),),
+            kwargs={"store": MemoryLeaseStore(), "ledger": ledger, "voters": {"": voters}},
+            shutdown=0.5,  # a stop waits this long for the current proposal, then kills it
+        )
+        quorum = await system.spawn_spec(spec)
+        replies: list[Any] = []
+
+        async def proposer() -> None:
+            try:
+                replies.append(await quorum.ask(Propose("t", "alice", proposal="p")))
+            except ActorStopped as exc:
+                replies.append(exc)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(proposer)
+            with anyio.fail_after(10.0):
+                await ballots_out.wait()
+            await system.stop(quorum)
+        assert isinstance(replies[0], ActorStopped)
+        await ledger.flush()
+        decided = [r.value() for r in await ledger.records() if r.kind == QUORUM_DECIDED]
+        assert [(d["proposal"], d["outcome"], d["reason"]) for d in decided] == [
+            ("p", "failed", "stopped")
+        ]
+        assert [v["answer"] for v in decided[0]["votes"]] == []
