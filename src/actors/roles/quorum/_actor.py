@@ -90,10 +90,14 @@ def _classify(exc: BaseException) -> str:
     return "error"
 
 
-async def _ask(ref: ActorRef[Any], ballot: Ballot, timeout: float) -> Any:
-    """One voter's answer, or the exception that stood for it (never raised: counted)."""
+async def _ask(ref: ActorRef[Any], ballot: Ballot) -> Any:
+    """One voter's answer, or the exception that stood for it (never raised: counted).
+
+    No timeout of its own: the round's one deadline cancels every ask still out
+    (a cancelled ask is never delivered if it was still queued).
+    """
     try:
-        return await ref.ask(ballot, timeout=timeout)
+        return await ref.ask(ballot)
     except Exception as exc:
         return exc
 
@@ -515,13 +519,21 @@ class Quorum(Actor[Any]):
             ballot = Ballot(
                 pid, round_, message.territory, message.holder, ttl, message.reason, name
             )
-            task = loop.create_task(_ask(ref, ballot, timeout))
+            task = loop.create_task(_ask(ref, ballot))
             task.add_done_callback(arrival(name))
             tasks[name] = task
         tally = _Round()
         voters = len(members)
         counted: set[str] = set()
-        deadline = clock.now() + timeout
+        expired: list[bool] = []
+
+        def deadline() -> None:
+            expired.append(True)
+            waiter = wake[0]
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+        guard = clock.call_later(timeout, deadline)  # the round's one deadline
         try:
             while True:
                 while arrived:
@@ -533,21 +545,19 @@ class Quorum(Actor[Any]):
                     result = outcome(need, voters, tally.yes, tally.no, tally.lost)
                     if result is not None:
                         return result, _reason(result, tally)
-                remaining = deadline - clock.now()
-                if remaining <= 0 or len(counted) == voters:
+                if expired or len(counted) == voters:
                     now = clock.wall()
                     for name, _ in members:
                         if name not in counted:
                             votes.append(VoteRecord(name, "timeout", now, round_))
                     return FAILED, "timeout"
                 waiter = wake[0] = loop.create_future()
-                guard = clock.call_later(remaining, _wake(waiter))
                 try:
                     await waiter
                 finally:
-                    guard.cancel()
                     wake[0] = None
         finally:
+            guard.cancel()
             for task in tasks.values():
                 if not task.done():
                     task.cancel()
@@ -622,14 +632,6 @@ class Quorum(Actor[Any]):
             latency_p99=pct(0.99),
             voters=voters,
         )
-
-
-def _wake(waiter: asyncio.Future[None]) -> Callable[[], None]:
-    def fire() -> None:
-        if not waiter.done():
-            waiter.set_result(None)
-
-    return fire
 
 
 def _reason(result: str, tally: _Round) -> str:
