@@ -1,6 +1,6 @@
 """The decision rule and the quorum's configuration, as pure functions.
 
-Ported defining cases: Raft/etcd's majority (``n // 2 + 1``: 2 of 3, 3 of 5,
+Ported defining cases: etcd raft's majority VoteResult (``n // 2 + 1``: 2 of 3, 3 of 5,
 5 of 9, one voter alone), and Chubby/Paxos' "a decision once certain never
 changes" (each outcome is decided at the first vote that makes it certain).
 """
@@ -129,3 +129,31 @@ def test_a_bad_setting_is_refused_with_its_name(field: str, value: object) -> No
 def test_default_ttl_may_not_exceed_max_ttl() -> None:
     with pytest.raises(InvalidQuorumConfig, match="max_ttl"):
         QuorumConfig(default_ttl=10.0, max_ttl=5.0)
+
+
+# etcd raft's quorum.MajorityConfig.VoteResult, ported: won at yes >= n // 2 + 1,
+# lost once yes + missing < n // 2 + 1, pending otherwise. Won is our granted, lost
+# our rejected, pending our open (etcd lets an empty electorate win; we refuse it).
+@pytest.mark.parametrize(
+    ("voters", "votes", "etcd"),
+    [
+        (1, "", "pending"),
+        (1, "y", "won"),
+        (1, "n", "lost"),
+        (2, "y", "pending"),
+        (2, "yn", "lost"),
+        (2, "yy", "won"),
+        (3, "y", "pending"),
+        (3, "yn", "pending"),
+        (3, "nn", "lost"),
+        (3, "yy", "won"),
+        (5, "yynn", "pending"),
+        (5, "yyy", "won"),
+        (5, "nnn", "lost"),
+        (5, "yyn", "pending"),
+    ],
+)
+def test_the_majority_rule_agrees_with_etcd_raft(voters: int, votes: str, etcd: str) -> None:
+    expected = {"won": GRANTED, "lost": REJECTED, "pending": None}[etcd]
+    result = outcome(required(None, voters), voters, votes.count("y"), votes.count("n"), 0)
+    assert result == expected
