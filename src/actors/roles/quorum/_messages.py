@@ -136,7 +136,9 @@ class CastVote(Message, tag="quorum.cast_vote"):
 
 class VoteRejected(Message, tag="quorum.vote_rejected"):
     """A vote not counted: ``unknown-proposal``, ``unknown-voter``, ``duplicate``,
-    ``stale-round`` or ``decided``."""
+    ``stale-round`` or ``decided``. Also what a refused :class:`RegisterVoter`
+    answers (``proposal`` empty): ``unresolvable-address``, or
+    ``already-registered`` (that actor already votes under another name)."""
 
     proposal: str
     voter: str
