@@ -67,7 +67,7 @@ from ._records import decision_payload, record_alert, record_decision
 from ._rule import FAILED, GRANTED, REJECTED, outcome, required
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from ... import Clock
     from ...ledger import Ledger
@@ -88,18 +88,6 @@ def _classify(exc: BaseException) -> str:
     if isinstance(exc, DeliveryRefused):
         return "unreachable"
     return "error"
-
-
-async def _ask(ref: ActorRef[Any], ballot: Ballot) -> Any:
-    """One voter's answer, or the exception that stood for it (never raised: counted).
-
-    No timeout of its own: the round's one deadline cancels every ask still out
-    (a cancelled ask is never delivered if it was still queued).
-    """
-    try:
-        return await ref.ask(ballot)
-    except Exception as exc:
-        return exc
 
 
 class _Round:
@@ -496,71 +484,66 @@ class Quorum(Actor[Any]):
         need: int,
         votes: list[VoteRecord],
     ) -> tuple[str, str]:
-        """Ask every voter at once; return ``(outcome, reason)`` as soon as it is certain."""
+        """Ask every voter at once; return ``(outcome, reason)`` as soon as it is certain.
+
+        Each ballot is asked by a task of this round; the task counts its vote the
+        moment the reply comes (the quorum's ``receive`` is suspended on the round's
+        decision meanwhile, so the state changes on this actor's behalf, one step at a
+        time on its event loop) and settles the decision once the rule makes it
+        certain. The round's one deadline settles it as ``failed`` (``timeout``); the
+        asks still out are then cancelled (a cancelled ask still queued is never
+        delivered).
+        """
         clock = self.clock
-        timeout = float(self.config.timeout)
         loop = asyncio.get_running_loop()
-        arrived: deque[tuple[str, asyncio.Task[Any]]] = deque()
-        wake: list[asyncio.Future[None] | None] = [None]
-
-        def arrival(name: str) -> Callable[[asyncio.Task[Any]], None]:
-            def done(task: asyncio.Task[Any]) -> None:
-                arrived.append((name, task))
-                waiter = wake[0]
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(None)
-
-            return done
-
+        decided: asyncio.Future[tuple[str, str]] = loop.create_future()
+        tally = _Round()
+        voters = len(members)
+        counted: set[str] = set()
         asked = self._asked
-        tasks: dict[str, asyncio.Task[Any]] = {}
+
+        async def ask(name: str, ref: ActorRef[Any], ballot: Ballot) -> None:
+            try:
+                answer: Any = await ref.ask(ballot)  # Any: a voter's reply, whatever it is
+            except Exception as exc:  # the vote is lost: counted as such, never raised
+                answer = exc
+            if decided.done():
+                return
+            counted.add(name)
+            self._count(pid, round_, name, answer, tally, votes)
+            result = outcome(need, voters, tally.yes, tally.no, tally.lost)
+            if result is not None:
+                decided.set_result((result, _reason(result, tally)))
+
+        tasks = []
         for name, ref in members:
             asked[name] = asked.get(name, 0) + 1
             ballot = Ballot(
                 pid, round_, message.territory, message.holder, ttl, message.reason, name
             )
-            task = loop.create_task(_ask(ref, ballot))
-            task.add_done_callback(arrival(name))
-            tasks[name] = task
-        tally = _Round()
-        voters = len(members)
-        counted: set[str] = set()
+            tasks.append(loop.create_task(ask(name, ref, ballot)))
+
         expired: list[bool] = []
 
         def deadline() -> None:
-            expired.append(True)
-            waiter = wake[0]
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            if not decided.done():
+                expired.append(True)
+                decided.set_result((FAILED, "timeout"))
 
-        guard = clock.call_later(timeout, deadline)  # the round's one deadline
+        guard = clock.call_later(float(self.config.timeout), deadline)  # the one deadline
         try:
-            while True:
-                while arrived:
-                    name, task = arrived.popleft()
-                    if task.cancelled() or name in counted:
-                        continue
-                    counted.add(name)
-                    self._count(pid, round_, name, task.result(), tally, votes)
-                    result = outcome(need, voters, tally.yes, tally.no, tally.lost)
-                    if result is not None:
-                        return result, _reason(result, tally)
-                if expired or len(counted) == voters:
-                    now = clock.wall()
-                    for name, _ in members:
-                        if name not in counted:
-                            votes.append(VoteRecord(name, "timeout", now, round_))
-                    return FAILED, "timeout"
-                waiter = wake[0] = loop.create_future()
-                try:
-                    await waiter
-                finally:
-                    wake[0] = None
+            result, reason = await decided
         finally:
             guard.cancel()
-            for task in tasks.values():
+            for task in tasks:
                 if not task.done():
                     task.cancel()
+        if expired:
+            now = clock.wall()
+            for name, _ in members:
+                if name not in counted:
+                    votes.append(VoteRecord(name, "timeout", now, round_))
+        return result, reason
 
     def _count(
         self,
