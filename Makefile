@@ -63,6 +63,7 @@ bench: $(STAMP)
 	cd benchmarks && ../$(PY) bench_tickets.py | tee .out/tickets.jsonl
 	cd benchmarks && ../$(PY) bench_territories.py | tee .out/territories.jsonl
 	cd benchmarks && ../$(PY) bench_metrics.py | tee .out/metrics.jsonl
+	cd benchmarks && ../$(PY) bench_quorum.py | tee .out/quorum.jsonl
 	$(PY) benchmarks/_table.py --command "make bench" $(BENCH_OUT)/*.jsonl
 
 clean:

@@ -34,6 +34,7 @@ _CONTEXT_KEYS = (
     "actor",
     "peer",
     "timeout",
+    "voters",
 )
 
 

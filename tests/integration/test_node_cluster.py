@@ -83,7 +83,15 @@ def free_port() -> int:
 class NodeProcess:
     """One node subprocess with its JSON log lines collected by a reader thread."""
 
-    def __init__(self, name: str, port: int, seeds: str, secret_file: Path, data: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        port: int,
+        seeds: str,
+        secret_file: Path,
+        data: Path,
+        app: str = "tests.integration.test_node_cluster:app",
+    ) -> None:
         self.name = name
         self.port = port
         self.data = data
@@ -98,7 +106,7 @@ class NodeProcess:
                 "--cluster", "mp-test",
                 "--secret-file", str(secret_file),
                 "--data-dir", str(data),
-                "--app", "tests.integration.test_node_cluster:app",
+                "--app", app,
                 "--log-format", "json",
                 "--down-after", str(DOWN_AFTER),
                 "--drain-timeout", "2",

@@ -67,6 +67,7 @@ from ._records import HEAT_ALERT as HEAT_ALERT
 from ._records import HEAT_CLEARED as HEAT_CLEARED
 from ._records import LEASE_EXPIRED as LEASE_EXPIRED
 from ._records import LEASE_GRANTED as LEASE_GRANTED
+from ._records import LEASE_GRANTING_KINDS as LEASE_GRANTING_KINDS
 from ._records import LEASE_REFUSED as LEASE_REFUSED
 from ._records import LEASE_RELEASED as LEASE_RELEASED
 from ._records import LEASE_RENEWED as LEASE_RENEWED
@@ -91,6 +92,7 @@ __all__ = (
     "HEAT_CLEARED",
     "LEASE_EXPIRED",
     "LEASE_GRANTED",
+    "LEASE_GRANTING_KINDS",
     "LEASE_REFUSED",
     "LEASE_RELEASED",
     "LEASE_RENEWED",

@@ -13,6 +13,12 @@ kind                     payload
 ``heat.cleared``         territory, heat, clear_below
 ======================== =================================================================
 
+Another role may grant leases from the same store (the quorum grants one per
+granted decision): its record kind is listed in :data:`LEASE_GRANTING_KINDS`
+and carries the lease granted under ``lease`` (territory, holder, token,
+expires, granted) or ``None``, so the same reducers fold it and one lease
+table holds every grant, whoever decided it.
+
 Replaying these records through :func:`lease_table_reducers` rebuilds the
 lease table byte for byte as the store holds it
 (:meth:`~actors.roles.territories.LeaseStore.snapshot`).
@@ -35,6 +41,7 @@ __all__ = [
     "HEAT_CLEARED",
     "LEASE_EXPIRED",
     "LEASE_GRANTED",
+    "LEASE_GRANTING_KINDS",
     "LEASE_REFUSED",
     "LEASE_RELEASED",
     "LEASE_RENEWED",
@@ -53,6 +60,8 @@ LEASE_REFUSED: Final = "lease.refused"
 FENCE_REFUSED: Final = "fence.refused"
 HEAT_ALERT: Final = "heat.alert"
 HEAT_CLEARED: Final = "heat.cleared"
+LEASE_GRANTING_KINDS: Final = ("quorum.decided",)
+"""Record kinds of other roles that grant a lease (payload ``lease``: the grant or ``None``)."""
 
 
 def empty_table() -> dict[str, Any]:  # Any: a plain msgpack-shaped state
@@ -132,6 +141,7 @@ def lease_table_reducers() -> Reducers[dict[str, Any]]:
 
     ``leases`` maps each held territory to its holder, token, expiry and grant
     time; ``tokens`` maps every territory ever granted to its last token.
+    A record of :data:`LEASE_GRANTING_KINDS` carrying a lease counts as its grant.
     Refusals, fence refusals and heat records leave the table as it is.
     """
     reducers: Reducers[dict[str, Any]] = Reducers("territories.leases", initial=empty_table)
@@ -148,6 +158,22 @@ def lease_table_reducers() -> Reducers[dict[str, Any]]:
         }
         state["tokens"][territory] = value["token"]
         return state
+
+    def _carried(state: dict[str, Any], record: Record) -> dict[str, Any]:
+        lease = record.value().get("lease")
+        if lease:
+            territory = lease["territory"]
+            state["leases"][territory] = {
+                "holder": lease["holder"],
+                "token": lease["token"],
+                "expires": lease["expires"],
+                "granted": lease["granted"],
+            }
+            state["tokens"][territory] = lease["token"]
+        return state
+
+    for kind in LEASE_GRANTING_KINDS:
+        reducers.add(kind, _carried)
 
     @reducers.on(LEASE_RENEWED)
     def _renewed(state: dict[str, Any], record: Record) -> dict[str, Any]:
