@@ -28,6 +28,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._cell import ActorCell as ActorCell
+from ._deadlines import Deadlines as Deadlines
+from ._deadlines import clock_reader as clock_reader
 from ._filters import DeliveryFilter as DeliveryFilter
 from ._filters import FilterStatistics as FilterStatistics
 from ._filters import add_delivery_filter as add_delivery_filter
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "ActorCell",
+    "Deadlines",
     "DeliveryFilter",
     "DeliveryHook",
     "FilterStatistics",
@@ -61,6 +64,7 @@ __all__ = (
     "cell_of",
     "check_running",
     "check_timeout",
+    "clock_reader",
     "delivery_filters",
     "detach_remote",
     "filter_statistics",

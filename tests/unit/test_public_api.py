@@ -66,6 +66,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "actors.lowlevel": (
         "ActorCell",
+        "Deadlines",
         "DeliveryFilter",
         "DeliveryHook",
         "FilterStatistics",
@@ -78,6 +79,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "cell_of",
         "check_running",
         "check_timeout",
+        "clock_reader",
         "delivery_filters",
         "detach_remote",
         "filter_statistics",
