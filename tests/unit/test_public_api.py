@@ -67,6 +67,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     ),
     "actors.lowlevel": (
         "ActorCell",
+        "Deadlines",
         "DeliveryFilter",
         "DeliveryHook",
         "FilterStatistics",
@@ -81,6 +82,7 @@ EXPORTS: dict[str, tuple[str, ...]] = {
         "cells",
         "check_running",
         "check_timeout",
+        "clock_reader",
         "delivery_filters",
         "detach_remote",
         "filter_statistics",

@@ -52,10 +52,9 @@ from protocol import (
 from protocol.wire import TellFramer
 
 from .. import SystemNotRunning
-from ..lowlevel import attach_remote, check_running, detach_remote
+from ..lowlevel import Deadlines, attach_remote, check_running, clock_reader, detach_remote
 from ._address import Address, parse_address
 from ._config import RemoteConfig, RemoteStatistics
-from ._deadlines import Deadlines, clock_reader
 from ._dial import DUPLICATE_NAME, Dialling
 from ._errors import InvalidAddress, NodeNameConflict, NodeUnreachable
 from ._link import Link

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from protocol.wire import TellFramer
 
     from .. import ActorSystem
+    from ..lowlevel import Deadlines
     from ._config import Counters, RemoteConfig
-    from ._deadlines import Deadlines
 
 __all__ = ["Sending"]
 
