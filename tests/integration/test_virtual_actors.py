@@ -72,15 +72,17 @@ async def test_an_idle_actor_is_passivated_and_reactivated_fresh() -> None:
 async def test_one_sweep_passivates_each_actor_exactly_at_its_own_deadline() -> None:
     # Many actors, one timer between them: each still goes exactly idle_after
     # after its last message, whatever the others' deadlines.
+    # The asks carry no timeout: a timed ask would arm the system's ask timer on
+    # this clock too; asyncio.wait_for bounds them on the loop's own time.
     clock = ManualClock()
     async with ActorSystem("t", clock=clock) as system:
         refs = [system.virtual(Conversation, f"c{n}", idle_after=10.0 * n) for n in (3, 1, 2)]
         for ref in refs:
-            await ref.ask(Ping(), timeout=WAIT)
+            await asyncio.wait_for(ref.ask(Ping()), WAIT)
         pending = [t for t in clock._timers if not t[3].cancelled]
         assert len(pending) == 1  # the sweep's, at the earliest deadline
         clock.advance(5.0)
-        await refs[2].ask(Ping(), timeout=WAIT)  # c2 used again at 5 s: due at 25 s now
+        await asyncio.wait_for(refs[2].ask(Ping()), WAIT)  # c2 used again at 5 s: due at 25 s now
         for deadline, passivated in ((9.0, 0), (10.0, 1), (24.0, 1), (25.0, 2), (30.0, 3)):
             clock.advance(deadline - (clock.time - 1000.0))
             await wait_until(lambda n=passivated: system.virtual_statistics().passivations == n)
