@@ -68,7 +68,7 @@ class Alert:
 
 
 class Monitor:
-    """A stand-in for ``actors.ops.StabilityMonitor`` (the StabilitySource protocol)."""
+    """A stand-in for ``actors.ops.StabilityMonitor`` (the actors.ops.MonitorLike protocol)."""
 
     def __init__(self) -> None:
         self.broken = False

@@ -64,8 +64,6 @@ from ._queries import TraceJob as TraceJob
 from ._queries import Unavailable as Unavailable
 from ._queries import Verified as Verified
 from ._sources import AdminSources as AdminSources
-from ._sources import AlertLike as AlertLike
-from ._sources import StabilitySource as StabilitySource
 
 __all__ = (
     "ADMIN_NAME",
@@ -77,7 +75,6 @@ __all__ = (
     "AdminClient",
     "AdminQuery",
     "AdminSources",
-    "AlertLike",
     "AlertRow",
     "Alerts",
     "BadQuery",
@@ -110,7 +107,6 @@ __all__ = (
     "RecordRow",
     "Replayed",
     "SecretError",
-    "StabilitySource",
     "Status",
     "TraceJob",
     "Unavailable",

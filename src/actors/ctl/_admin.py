@@ -66,8 +66,9 @@ if TYPE_CHECKING:
 
     from .. import ActorRef, ActorSystem
     from ..ledger import Record, ReplayResult
+    from ..ops import AlertLike
     from ._queries import AdminQuery
-    from ._sources import AdminSources, AlertLike
+    from ._sources import AdminSources
 
 __all__ = ["ADMIN_NAME", "Admin", "NotAQuery", "spawn_admin"]
 

@@ -10,54 +10,16 @@ so an application that spawns one needs no wiring to have it reported.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-
     from .. import ActorRef
     from ..cluster import Cluster
     from ..ledger import Ledger
+    from ..ops import MonitorLike
     from ..remote import RemoteNode
 
-__all__ = ["AdminSources", "AlertLike", "StabilitySource"]
-
-
-class AlertLike(Protocol):
-    """What the admin actor reads of an active alert (``actors.ops.Alert`` fits)."""
-
-    @property
-    def parameter(self) -> str: ...
-    @property
-    def level(self) -> str: ...
-    @property
-    def value(self) -> float: ...
-    @property
-    def threshold(self) -> float: ...
-    @property
-    def message(self) -> str: ...
-    @property
-    def raised_at(self) -> float: ...
-
-
-class StabilitySource(Protocol):
-    """The order parameters and their alerts (``actors.ops.StabilityMonitor`` fits).
-
-    All three are synchronous reads of the monitor's current state; the admin
-    actor calls them from its own ``receive``.
-    """
-
-    def snapshot(self) -> Mapping[str, float]:
-        """Each order parameter's current value, by name."""
-        ...
-
-    def history(self, name: str) -> Sequence[float]:
-        """The parameter's recent values, oldest first."""
-        ...
-
-    def active_alerts(self) -> Sequence[AlertLike]:
-        """The alerts raised and not cleared yet."""
-        ...
+__all__ = ["AdminSources"]
 
 
 @dataclasses.dataclass
@@ -77,7 +39,7 @@ class AdminSources:
     """A :class:`~actors.roles.JobSupervisor` (``None``: the first one alive)."""
     territories: ActorRef[Any] | None = None
     """A :class:`~actors.roles.territories.TerritoryManager` (``None``: the first one alive)."""
-    stability: StabilitySource | None = None
+    stability: MonitorLike | None = None
     """The order parameters and alerts (an ``actors.ops.StabilityMonitor``)."""
     version: str = ""
     """The version ``status`` reports (empty: the installed package's)."""

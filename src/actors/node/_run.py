@@ -102,7 +102,7 @@ async def _start_tickets_http(
     cluster: Cluster,
     *,
     registry: Any = None,  # Any: a prometheus CollectorRegistry (the ops metrics' registry)
-    monitor: Any = None,  # Any: an actors.web.MonitorLike (the ops stability monitor)
+    monitor: Any = None,  # Any: an actors.ops.MonitorLike (the stability monitor)
     jobs: Any = None,  # Any: a callable of the admin's and monitor's supervisor, given web.JobRow
 ) -> tuple[ActorRef[Any], Any]:  # Any: the task group and the HttpServer (optional extra)
     """Spawn the Tickets actor and serve the node's HTTP listener as a task of ``tg``:

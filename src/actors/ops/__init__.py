@@ -34,6 +34,8 @@ from ._monitor import MonitorStatistics as MonitorStatistics
 from ._monitor import StabilityMonitor as StabilityMonitor
 from ._start import Operations as Operations
 from ._start import start_operations as start_operations
+from ._views import AlertLike as AlertLike
+from ._views import MonitorLike as MonitorLike
 
 __all__ = (
     "ALERTS_TOPIC",
@@ -43,9 +45,11 @@ __all__ = (
     "WARNING",
     "Alert",
     "AlertCleared",
+    "AlertLike",
     "AlertListener",
     "AlertTracker",
     "MonitorConfig",
+    "MonitorLike",
     "MonitorStatistics",
     "NodeMetrics",
     "Operations",

@@ -13,25 +13,21 @@ from ._app import SESSION_COOKIE as SESSION_COOKIE
 from ._app import build_app as build_app
 from ._dashboard import sparkline_path as sparkline_path
 from ._server import HttpServer as HttpServer
-from ._source import AlertLike as AlertLike
 from ._source import AlertRow as AlertRow
 from ._source import DashboardSource as DashboardSource
 from ._source import JobRow as JobRow
 from ._source import MemberLike as MemberLike
 from ._source import MemberRow as MemberRow
-from ._source import MonitorLike as MonitorLike
 from ._source import NodeSource as NodeSource
 
 __all__ = (
     "SESSION_COOKIE",
-    "AlertLike",
     "AlertRow",
     "DashboardSource",
     "HttpServer",
     "JobRow",
     "MemberLike",
     "MemberRow",
-    "MonitorLike",
     "NodeSource",
     "build_app",
     "sparkline_path",

@@ -17,14 +17,14 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
+    from ..ops import MonitorLike
+
 __all__ = (
-    "AlertLike",
     "AlertRow",
     "DashboardSource",
     "JobRow",
     "MemberLike",
     "MemberRow",
-    "MonitorLike",
     "NodeSource",
 )
 
@@ -74,33 +74,6 @@ class DashboardSource(Protocol):
     def alerts(self) -> Sequence[AlertRow]: ...
 
     def jobs(self) -> Sequence[JobRow]: ...
-
-
-class AlertLike(Protocol):
-    """An alert as a stability monitor raises it (``actors.ops.Alert``'s fields)."""
-
-    @property
-    def parameter(self) -> str: ...
-    @property
-    def level(self) -> str: ...
-    @property
-    def value(self) -> float: ...
-    @property
-    def threshold(self) -> float: ...
-    @property
-    def message(self) -> str: ...
-    @property
-    def raised_at(self) -> float: ...
-
-
-class MonitorLike(Protocol):
-    """A stability monitor as the dashboard reads it (``actors.ops.StabilityMonitor``)."""
-
-    def snapshot(self) -> Mapping[str, float]: ...
-
-    def history(self, name: str) -> Sequence[float]: ...
-
-    def active_alerts(self) -> Sequence[AlertLike]: ...
 
 
 class MemberLike(Protocol):
