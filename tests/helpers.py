@@ -118,3 +118,35 @@ class _ManualHandle:
 
     def cancel(self) -> None:
         self.cancelled = True
+
+
+async def a_job_done_and_a_lease_held(system: Any, job_id: str, timeout: float) -> tuple[Any, Any]:
+    """Spawn a job supervisor (``jobs``) that has run ``job_id`` to completion, and a
+    territory manager (``territories``) with ``repo/a`` leased to ``agent-1``.
+
+    What a node's test ``--app`` gives ``tadpole-ctl``, the monitor and the
+    dashboard to report on; returns (supervisor, manager). The roles are
+    imported here, in the node's process, where the app runs.
+    """
+    from actors.roles import JobContext, JobSupervisor, await_job, submit_job
+    from actors.roles.territories import TerritoryConfig, TerritoryManager, acquire
+
+    async def work(job: JobContext) -> str:
+        return f"done {job.job.job_id}"
+
+    supervisor = await system.spawn(JobSupervisor, {"work": work}, name="jobs")
+    await submit_job(
+        supervisor,
+        {
+            "job_id": job_id,
+            "objective": "work",
+            "requested_resources": {"compute_units": 1, "memory_mb": 64, "bandwidth_mbps": 1},
+            "tadpole_count": 1,
+        },
+    )
+    await await_job(supervisor, job_id, timeout=timeout)
+    manager = await system.spawn(
+        TerritoryManager, TerritoryConfig(default_ttl=600.0), name="territories"
+    )
+    await acquire(manager, "repo/a", "agent-1")
+    return supervisor, manager

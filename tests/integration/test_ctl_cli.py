@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from actors.ctl import ADMIN_NAME, SPARKS
-from tests.helpers import OTHER_SECRET, SECRET
+from tests.helpers import OTHER_SECRET, SECRET, a_job_done_and_a_lease_held
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -67,27 +67,9 @@ class FakeMonitor:
 
 async def app(ctx: NodeContext) -> None:
     """The node's --app: a job done and unread, a lease and heat, a stability monitor."""
-    from actors.roles import JobContext, JobSupervisor, await_job, submit_job
-    from actors.roles.territories import Contention, TerritoryConfig, TerritoryManager, acquire
+    from actors.roles.territories import Contention
 
-    async def work(job: JobContext) -> str:
-        return f"done {job.job.job_id}"
-
-    supervisor = await ctx.system.spawn(JobSupervisor, {"work": work}, name="jobs")
-    await submit_job(
-        supervisor,
-        {
-            "job_id": JOB_ID,
-            "objective": "work",
-            "requested_resources": {"compute_units": 1, "memory_mb": 64, "bandwidth_mbps": 1},
-            "tadpole_count": 1,
-        },
-    )
-    await await_job(supervisor, JOB_ID, timeout=RUN)
-    manager = await ctx.system.spawn(
-        TerritoryManager, TerritoryConfig(default_ttl=600.0), name="territories"
-    )
-    await acquire(manager, "repo/a", "agent-1")
+    _, manager = await a_job_done_and_a_lease_held(ctx.system, JOB_ID, RUN)
     await manager.ask(Contention("repo/a", 2.5))
     assert ctx.admin is not None
     ctx.admin.stability = FakeMonitor()

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.helpers import SECRET
+from tests.helpers import SECRET, a_job_done_and_a_lease_held
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -65,8 +65,6 @@ async def app(ctx: NodeContext) -> None:
 
     from actors import Actor
     from actors.ops import MonitorConfig, Threshold
-    from actors.roles import JobContext, JobSupervisor, await_job, submit_job
-    from actors.roles.territories import TerritoryConfig, TerritoryManager, acquire
     from protocol import Message
 
     assert ctx.operations is not None
@@ -91,24 +89,7 @@ async def app(ctx: NodeContext) -> None:
         async def receive(self, message: Work) -> None:
             await gates[-1].wait()
 
-    async def work(job: JobContext) -> str:
-        return f"done {job.job.job_id}"
-
-    supervisor = await ctx.system.spawn(JobSupervisor, {"work": work}, name="jobs")
-    await submit_job(
-        supervisor,
-        {
-            "job_id": JOB_ID,
-            "objective": "work",
-            "requested_resources": {"compute_units": 1, "memory_mb": 64, "bandwidth_mbps": 1},
-            "tadpole_count": 1,
-        },
-    )
-    await await_job(supervisor, JOB_ID, timeout=RUN)
-    manager = await ctx.system.spawn(
-        TerritoryManager, TerritoryConfig(default_ttl=600.0), name="territories"
-    )
-    await acquire(manager, "repo/a", "agent-1")
+    await a_job_done_and_a_lease_held(ctx.system, JOB_ID, RUN)
     worker = await ctx.system.spawn(Worker, name="worker")
 
     def jam() -> None:
