@@ -189,7 +189,7 @@ class LocalActorRef(ActorRef[M]):
         if caller is not None:
             _check_deadlock(caller, cell, message)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        correlation_id = next(system._correlation_ids)
+        correlation_id = system._asks = system._asks + 1
         if timeout is None:
             pending = PendingAsk(message, future, correlation_id, cell.path, None)
             lane = None

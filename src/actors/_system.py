@@ -8,7 +8,6 @@ with :class:`~actors.SystemShutdown`, and leaves no task behind.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import random
 from collections.abc import Callable
@@ -156,8 +155,9 @@ class ActorSystem:
         # here rather than in a slot of every cell, so the others pay nothing.
         self._delivery_filters: dict[ActorCell, DeliveryFilters] = {}
         self._background: dict[asyncio.Task[Any], None] = {}
-        self._correlation_ids = itertools.count(1)
-        """Correlation ids for asks, unique within this system."""
+        self._asks = 0
+        """Asks started (local ones and those delivered from remote peers): also the last
+        correlation id given out, each ask taking ``_asks + 1`` (unique within this system)."""
         self.ask_timeouts = 0
         """Local asks that ended in :class:`~actors.AskTimeout` (counted off the hot path)."""
         # What stopped actors' cells had counted, so totals never go backwards
@@ -419,9 +419,7 @@ class ActorSystem:
             restarts += cell.restart_count
             failures += cell.failures
             dropped += cell.dropped_newest + cell.dropped_oldest + cell.rejected
-        # itertools.count has no read-only accessor; its repr is "count(N)", N the next id.
-        asks = int(repr(self._correlation_ids)[6:-1]) - 1
-        return processed, enqueued, restarts, failures, dropped, asks, self.ask_timeouts
+        return processed, enqueued, restarts, failures, dropped, self._asks, self.ask_timeouts
 
     def _cell_at(self, path: str) -> ActorCell | None:
         return self._cells.get(path)

@@ -23,7 +23,6 @@ import pytest
 import structlog
 
 from actors import Actor, ActorSystem
-from actors.lowlevel import add_delivery_filter
 from actors.remote import MemoryNetwork, RemoteConfig, RemoteNode
 from actors.roles.quorum import (
     Ballot,
@@ -35,17 +34,12 @@ from actors.roles.quorum import (
     RegisterVoter,
     Vote,
 )
-from actors.roles.territories import (
-    AttachGuard,
-    MemoryLeaseStore,
-    StaleFencingToken,
-    guard,
-    lease_table_reducers,
-)
+from actors.roles.territories import AttachGuard, MemoryLeaseStore, StaleFencingToken
 from actors.testing import Simulation, simulate
 from protocol import Message
 from tests.helpers import SECRET
-from tests.quorum_ledger import ListSink, check_records, fold
+from tests.integration.quorum_harness import check_run, fenced_resource
+from tests.quorum_ledger import ListSink
 
 if TYPE_CHECKING:
     import random
@@ -62,11 +56,6 @@ class Write(Message, tag="test.quorum.cluster.write"):
     territory: str
     fencing_token: int
     holder: str
-
-
-class Resource(Actor[Any]):
-    async def receive(self, message: Any) -> Any:
-        return None
 
 
 class SimVoter(Actor[Any]):
@@ -140,16 +129,7 @@ async def scenario(sim: Simulation) -> dict[str, int]:
         for name in NODES:
             await start_node(name)
         home = systems["n0"]
-        resource = await home.spawn(Resource)
-        guard(resource, TERRITORIES)
-
-        def check(message: Any) -> None:
-            row = store.lease(message.territory)
-            if row is None or (row.holder, row.token) != (message.holder, message.fencing_token):
-                violations.append(f"write {message} accepted while the lease row is {row}")
-            counts["accepted"] += 1
-
-        add_delivery_filter(resource, check)
+        resource = await fenced_resource(home, store, TERRITORIES, counts, violations)
         options = {"store": store, "ledger": sink}
         quorums = [await home.spawn(Quorum, config, kwargs=options) for _ in range(2)]
 
@@ -221,14 +201,7 @@ async def scenario(sim: Simulation) -> dict[str, int]:
             stop.set()
 
     entries = sink.entries
-    violations += check_records(entries)
-    recorded = {p["proposal"]: p for kind, p in entries if kind == "quorum.decided"}
-    for pid, decision in received.items():
-        row = recorded.get(pid)
-        if row is None or row["outcome"] != decision.outcome:
-            violations.append(f"{pid}: answered {decision.outcome}, recorded {row}")
-    if fold(lease_table_reducers(), entries) != store.snapshot():
-        violations.append("the lease table replayed from the records is not the store's")
+    violations += check_run(entries, received, store, tokens=False)[0]
     assert violations == [], violations[:5]
     return counts
 

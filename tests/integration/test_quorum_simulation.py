@@ -19,7 +19,8 @@ drawn from the seed:
   fallback (``deny``, ``retry`` then ``defer``, ``defer``); some voters
   vote yes to everything, so rival proposals both win their votes.
 
-Checked after every run on the ledger's records (``tests/quorum_ledger.py``):
+Checked after every run on the ledger's records (``tests/quorum_ledger.py``,
+through ``quorum_harness.check_run``):
 one holder at a time per territory, consecutive tokens, one outcome per
 proposal; the decisions the agents received are the recorded ones; the lease
 table replayed from the records is the store's. Checked on every accepted
@@ -42,7 +43,6 @@ import pytest
 import structlog
 
 from actors import Actor, ActorNotFound, ActorRef
-from actors.lowlevel import add_delivery_filter
 from actors.roles.quorum import (
     Ballot,
     Decision,
@@ -53,16 +53,11 @@ from actors.roles.quorum import (
     RegisterVoter,
     Vote,
 )
-from actors.roles.territories import (
-    AttachGuard,
-    MemoryLeaseStore,
-    StaleFencingToken,
-    guard,
-    lease_table_reducers,
-)
+from actors.roles.territories import AttachGuard, MemoryLeaseStore, StaleFencingToken
 from actors.testing import Simulation, simulate
 from protocol import Message
-from tests.quorum_ledger import ListSink, check_records, fold
+from tests.integration.quorum_harness import check_run, fenced_resource
+from tests.quorum_ledger import ListSink
 
 if TYPE_CHECKING:
     import random
@@ -78,11 +73,6 @@ class Write(Message, tag="test.quorum.sim.write"):
     territory: str
     fencing_token: int
     holder: str
-
-
-class Resource(Actor[Any]):
-    async def receive(self, message: Any) -> Any:
-        return None
 
 
 class Faults:
@@ -166,16 +156,7 @@ async def scenario(sim: Simulation) -> dict[str, int]:
     received: dict[str, Decision] = {}
     refused: set[str] = set()
     async with sim.system(maintenance_workers=0) as system:
-        resource = await system.spawn(Resource)
-        guard(resource, TERRITORIES)  # installed: the quorums revoke old tokens at it
-
-        def check(message: Any) -> None:
-            row = store.lease(message.territory)
-            if row is None or (row.holder, row.token) != (message.holder, message.fencing_token):
-                violations.append(f"write {message} accepted while the lease row is {row}")
-            counts["accepted"] += 1
-
-        add_delivery_filter(resource, check)
+        resource = await fenced_resource(system, store, TERRITORIES, counts, violations)
         incarnation = dict.fromkeys(NODES, 0)
         voter_paths: dict[str, str] = {}
 
@@ -283,19 +264,10 @@ async def scenario(sim: Simulation) -> dict[str, int]:
             tasks.start_soon(operator)
 
     entries = sink.entries
-    violations += check_records(entries)
-    recorded = {p["proposal"]: p for kind, p in entries if kind == "quorum.decided"}
-    for pid, decision in received.items():
-        row = recorded.get(pid)
-        token = None if decision.lease is None else decision.lease.token
-        if row is None or row["outcome"] != decision.outcome:
-            violations.append(f"{pid}: answered {decision.outcome} but recorded {row}")
-        elif (row["lease"] and row["lease"]["token"]) != token:
-            violations.append(f"{pid}: answered token {token}, recorded {row['lease']}")
+    found, recorded = check_run(entries, received, store, tokens=True)
+    violations += found
     if refused & set(recorded):
         violations.append(f"refused proposals recorded: {refused & set(recorded)}")
-    if fold(lease_table_reducers(), entries) != store.snapshot():
-        violations.append("the lease table replayed from the records is not the store's")
     assert violations == [], violations[:5]
     counts["records"] = len(entries)
     return counts

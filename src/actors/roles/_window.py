@@ -5,7 +5,8 @@ concurrent jobs. After every ``size`` consecutive successes while heartbeats
 are healthy and the success rate over the last ``sample`` outcomes is at least
 ``success_threshold`` (0.9), it grows by one, up to 10. When the success rate
 slips below the threshold, or a heartbeat goes stale, it halves (never below
-``minimum``), then waits ``size`` outcomes before halving again.
+``minimum``); none of the next ``size`` outcomes halves it again (they are
+mostly those of jobs that were running already, under the old size).
 
 **Admission gate**: a token bucket. Submissions are accepted (queued) at
 once, whatever their number; they move on to balancing at most ``rate`` per
@@ -62,11 +63,15 @@ class ConcurrencyWindow:
     def record(self, success: bool, *, healthy: bool = True) -> int:
         """Fold one job outcome in; returns the new size."""
         self._outcomes.append(success)
-        if self._cooldown:
+        # This outcome is one of the ``size`` after a halving that may not halve
+        # again (checked before counting it down: the size-th one is still inside).
+        cooling = self._cooldown > 0
+        if cooling:
             self._cooldown -= 1
         if not healthy or self.success_rate < self.config.success_threshold:
             self._streak = 0
-            self._halve()
+            if not cooling:
+                self._halve()
             return self.size
         if success:
             self._streak += 1
@@ -81,12 +86,11 @@ class ConcurrencyWindow:
     def unhealthy(self) -> int:
         """A heartbeat went stale: back off (at most once per cooldown)."""
         self._streak = 0
-        self._halve()
+        if not self._cooldown:
+            self._halve()
         return self.size
 
     def _halve(self) -> None:
-        if self._cooldown:
-            return
         new = max(self.config.minimum, self.size // 2)
         if new < self.size:
             self.size = new

@@ -22,6 +22,9 @@ async def test_cell_lookup_and_correlation_ids() -> None:
         assert lowlevel.cell_at(system, "/user/nobody") is None
         first = lowlevel.next_correlation_id(system)
         assert lowlevel.next_correlation_id(system) == first + 1
+        assert lowlevel.totals(system).asks == first + 1  # every id given out is an ask
+        assert await ref.ask(Ping(n=3)) == Ping(n=3)
+        assert lowlevel.totals(system).asks == first + 2
 
 
 async def test_cells_lists_every_live_actor_in_registration_order() -> None:

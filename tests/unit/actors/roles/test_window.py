@@ -29,6 +29,18 @@ def test_the_window_halves_when_the_success_rate_slips() -> None:
     assert window.size == 5
 
 
+def test_none_of_the_size_outcomes_after_a_halving_halves_again() -> None:
+    # The outcomes right after a halving are mostly those of jobs that were
+    # running already: counting them again would halve twice for one slip
+    # (or not, depending only on the order in which they arrive).
+    window = ConcurrencyWindow()
+    assert window.record(False) == 2  # 0/1: halves, then two outcomes of grace
+    assert window.record(True) == 2
+    assert window.record(False) == 2  # the second of the two: still inside
+    assert window.record(False) == 1  # the third: halves again
+    assert window.shrunk == 2
+
+
 def test_an_unhealthy_heartbeat_halves_the_window_and_stops_growth() -> None:
     window = ConcurrencyWindow()
     assert window.unhealthy() == 2
