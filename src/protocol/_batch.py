@@ -5,7 +5,10 @@ back, sent with one write per batch. It encodes envelopes straight into the
 buffer as plain msgpack arrays (the same bytes as an :class:`Envelope` whose
 payload is the message's own encoding: one encoder call, no
 :class:`msgspec.Raw`, no intermediate object), and packs consecutive tells to
-one target into one ``TELLS`` frame.
+one target into one ``TELLS`` frame. An ask or a reply that is to be written
+alone (nothing waits before it) can be had as its own frame instead
+(:meth:`BatchWriter.ask_frame`, :meth:`BatchWriter.reply_frame`): the same
+bytes, without passing through the buffer.
 
 :class:`TellFramer` builds the whole frame of one ``TELL`` (length prefix and
 envelope), for a tell that waits in a send buffer before its batch.
@@ -76,6 +79,7 @@ class BatchWriter:
         "_run_end",
         "_run_start",
         "_run_target",
+        "_scratch",
         "data",
     )
 
@@ -88,6 +92,7 @@ class BatchWriter:
         self._run_end = 0  # offset the open run must not extend past
         self._count_at = 0  # offset of its message count
         self._count = 0
+        self._scratch = bytearray(FRAME_HEADER_SIZE)  # ask_frame/reply_frame build here
 
     def __len__(self) -> int:
         """Bytes in the buffer (an open run's included)."""
@@ -122,6 +127,31 @@ class BatchWriter:
     def cancel(self, target: str, cid: int) -> None:
         """The ``CANCEL`` withdrawing the ask ``cid`` this side sent to ``target``."""
         self._add((_CANCEL, target, None, None, cid, None, None))
+
+    # -- one frame, for a write of its own ---------------------------------------
+
+    def ask_frame(self, target: str, message: Message, cid: int, timeout: float | None) -> bytes:
+        """The whole frame :meth:`ask` would add, returned instead of added: for a
+        writer that sends it alone, with nothing before it in the buffer."""
+        return self._frame((_ASK, target, message, None, cid, None, timeout))
+
+    def reply_frame(
+        self, reply_to: str, message: Message, target: str, cid: int, trace_id: str | None
+    ) -> bytes:
+        """The whole frame :meth:`reply` would add, returned instead of added."""
+        return self._frame((_REPLY, reply_to, message, target, cid, trace_id))
+
+    def _frame(self, envelope: tuple[object, ...]) -> bytes:
+        # A scratch buffer with room for the header: one encoder call, one copy out
+        # (the transport may keep what it is given, so the scratch is not handed over).
+        scratch = self._scratch
+        self._encode_into(envelope, scratch, FRAME_HEADER_SIZE)
+        size = len(scratch) - FRAME_HEADER_SIZE
+        if size > self._max:
+            del scratch[FRAME_HEADER_SIZE:]
+            raise MessageTooLarge(size, self._max)
+        _pack_into(scratch, 0, size)
+        return bytes(scratch)
 
     def _add(self, envelope: tuple[object, ...]) -> None:
         if self._run_target is not None:

@@ -73,7 +73,7 @@ class Reading(ConnectionState):
             return
         self._direct = False  # a read callback: a new loop turn since the last direct write
         self.node.counters.bytes_received += len(chunk)
-        if self._blocked is None:
+        if self._blocked is None and self._at >= len(self._batch) and self._splitter.empty:
             alone = self._alone(chunk)
             if alone is not None:
                 self._pump(alone)
@@ -84,11 +84,10 @@ class Reading(ConnectionState):
 
     def _alone(self, chunk: bytes) -> Any:
         """The decoded envelope if ``chunk`` is exactly one ``ASK`` or ``REPLY`` frame
-        and nothing received before it waits: the request and answer of a round
-        trip, handled without the batch machinery. Else ``None`` (the chunk takes
-        the usual way, which also gives any bad bytes their precise error)."""
-        if self._at < len(self._batch) or not self._splitter.empty:
-            return None
+        (the caller checked that nothing received before it waits): the request and
+        answer of a round trip, handled without the batch machinery. Else ``None``
+        (the chunk takes the usual way, which also gives any bad bytes their
+        precise error)."""
         payload = lone_frame(chunk, self._max_frame)
         if payload is None:
             return None
