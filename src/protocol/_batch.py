@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["BatchWriter", "TellFramer"]
 
 _BLANK_HEADER: Final = bytes(FRAME_HEADER_SIZE)
+_AT: Final = FRAME_HEADER_SIZE  # where a frame's envelope starts
 _TELL, _TELLS, _ASK, _REPLY, _ERROR, _CANCEL = (
     MessageKind.TELL,
     MessageKind.TELLS,
@@ -133,19 +134,22 @@ class BatchWriter:
     def ask_frame(self, target: str, message: Message, cid: int, timeout: float | None) -> bytes:
         """The whole frame :meth:`ask` would add, returned instead of added: for a
         writer that sends it alone, with nothing before it in the buffer."""
-        return self._frame((_ASK, target, message, None, cid, None, timeout))
+        # A scratch buffer with room for the header: one encoder call, one copy out (a
+        # transport may keep what it is given, so the scratch is never handed over).
+        scratch = self._scratch
+        self._encode_into((_ASK, target, message, None, cid, None, timeout), scratch, _AT)
+        return self._framed(scratch)
 
     def reply_frame(
         self, reply_to: str, message: Message, target: str, cid: int, trace_id: str | None
     ) -> bytes:
         """The whole frame :meth:`reply` would add, returned instead of added."""
-        return self._frame((_REPLY, reply_to, message, target, cid, trace_id))
-
-    def _frame(self, envelope: tuple[object, ...]) -> bytes:
-        # A scratch buffer with room for the header: one encoder call, one copy out
-        # (the transport may keep what it is given, so the scratch is not handed over).
         scratch = self._scratch
-        self._encode_into(envelope, scratch, FRAME_HEADER_SIZE)
+        self._encode_into((_REPLY, reply_to, message, target, cid, trace_id), scratch, _AT)
+        return self._framed(scratch)
+
+    def _framed(self, scratch: bytearray) -> bytes:
+        """The scratch buffer's envelope as a frame of its own (header filled in)."""
         size = len(scratch) - FRAME_HEADER_SIZE
         if size > self._max:
             del scratch[FRAME_HEADER_SIZE:]

@@ -112,8 +112,8 @@ class Outbound(ConnectionState):
         stats.messages_sent += 1
         stats.bytes_sent += len(frame)
         stats.writes += 1
-        push.write(frame)
-        if self._written or push.buffered():
+        push.write_now(frame)  # writable (see _idle_push), so open
+        if self._written or push.buffered_now():
             self._wrote(push, frame)
 
     def _wake(self) -> None:
