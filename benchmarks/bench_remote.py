@@ -14,6 +14,12 @@ message, in order, in a task of its own (not a count of the batch).
 - ask: sequential round trips, p50/p99, against a raw ping-pong over the same
   kind of connection (the echo awaits its ``async def`` handler too); the two
   alternate every ``ASK_CHUNK`` round trips, and which goes first alternates.
+  Besides the ratio, ``paired_extra_us`` is the median over repetitions of
+  ours minus raw: the time Tadpole adds to a round trip (routing to a named
+  actor, correlation ids, the ask's deadline, the answer's way back). The raw
+  round trip itself is mostly the kernel and the two processes waking up,
+  which varies several-fold with the machine's load and power state, so the
+  ratio moves with it while the added time stays about the same.
 
 Tadpole runs with ``RemoteConfig()``'s defaults and only public APIs
 (``RemoteNode``, ``node.ref``, the refs' ``send``/``ask``).
@@ -336,6 +342,11 @@ def paired(ours: list[float], base: list[float], higher_is_better: bool = True) 
     return round(statistics.median(pairs), 3)
 
 
+def extra_us(ours: list[float], base: list[float]) -> float:
+    """The median, over repetitions, of ours minus its paired baseline, in microseconds."""
+    return round(statistics.median(o - b for o, b in zip(ours, base, strict=True)) * 1e6, 1)
+
+
 def run_loop(loop_name: str, repeats: int) -> None:
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve", "--loop", loop_name],
@@ -378,6 +389,7 @@ def run_loop(loop_name: str, repeats: int) -> None:
             baseline_name=f"raw asyncio.Protocol ping-pong RTT {q}, async handler echo",
             higher_is_better=False,
             paired_ratio=paired(results[q], results[f"raw_{q}"], higher_is_better=False),
+            paired_extra_us=extra_us(results[q], results[f"raw_{q}"]),
             asks=ASKS,
             target_ratio=round(target, 3) if target else None,
             **common,

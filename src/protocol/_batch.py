@@ -5,7 +5,10 @@ back, sent with one write per batch. It encodes envelopes straight into the
 buffer as plain msgpack arrays (the same bytes as an :class:`Envelope` whose
 payload is the message's own encoding: one encoder call, no
 :class:`msgspec.Raw`, no intermediate object), and packs consecutive tells to
-one target into one ``TELLS`` frame.
+one target into one ``TELLS`` frame. An ask or a reply that is to be written
+alone (nothing waits before it) can be had as its own frame instead
+(:meth:`BatchWriter.ask_frame`, :meth:`BatchWriter.reply_frame`): the same
+bytes, without passing through the buffer.
 
 :class:`TellFramer` builds the whole frame of one ``TELL`` (length prefix and
 envelope), for a tell that waits in a send buffer before its batch.
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["BatchWriter", "TellFramer"]
 
 _BLANK_HEADER: Final = bytes(FRAME_HEADER_SIZE)
+_AT: Final = FRAME_HEADER_SIZE  # where a frame's envelope starts
 _TELL, _TELLS, _ASK, _REPLY, _ERROR, _CANCEL = (
     MessageKind.TELL,
     MessageKind.TELLS,
@@ -76,6 +80,7 @@ class BatchWriter:
         "_run_end",
         "_run_start",
         "_run_target",
+        "_scratch",
         "data",
     )
 
@@ -88,6 +93,7 @@ class BatchWriter:
         self._run_end = 0  # offset the open run must not extend past
         self._count_at = 0  # offset of its message count
         self._count = 0
+        self._scratch = bytearray(FRAME_HEADER_SIZE)  # ask_frame/reply_frame build here
 
     def __len__(self) -> int:
         """Bytes in the buffer (an open run's included)."""
@@ -122,6 +128,34 @@ class BatchWriter:
     def cancel(self, target: str, cid: int) -> None:
         """The ``CANCEL`` withdrawing the ask ``cid`` this side sent to ``target``."""
         self._add((_CANCEL, target, None, None, cid, None, None))
+
+    # -- one frame, for a write of its own ---------------------------------------
+
+    def ask_frame(self, target: str, message: Message, cid: int, timeout: float | None) -> bytes:
+        """The whole frame :meth:`ask` would add, returned instead of added: for a
+        writer that sends it alone, with nothing before it in the buffer."""
+        # A scratch buffer with room for the header: one encoder call, one copy out (a
+        # transport may keep what it is given, so the scratch is never handed over).
+        scratch = self._scratch
+        self._encode_into((_ASK, target, message, None, cid, None, timeout), scratch, _AT)
+        return self._framed(scratch)
+
+    def reply_frame(
+        self, reply_to: str, message: Message, target: str, cid: int, trace_id: str | None
+    ) -> bytes:
+        """The whole frame :meth:`reply` would add, returned instead of added."""
+        scratch = self._scratch
+        self._encode_into((_REPLY, reply_to, message, target, cid, trace_id), scratch, _AT)
+        return self._framed(scratch)
+
+    def _framed(self, scratch: bytearray) -> bytes:
+        """The scratch buffer's envelope as a frame of its own (header filled in)."""
+        size = len(scratch) - FRAME_HEADER_SIZE
+        if size > self._max:
+            del scratch[FRAME_HEADER_SIZE:]
+            raise MessageTooLarge(size, self._max)
+        _pack_into(scratch, 0, size)
+        return bytes(scratch)
 
     def _add(self, envelope: tuple[object, ...]) -> None:
         if self._run_target is not None:

@@ -25,6 +25,7 @@ from actors.remote import MemoryNetwork, RemoteConfig, RemoteNode, SendBufferFul
 from protocol import Message
 
 if TYPE_CHECKING:
+    from actors import ActorRef
     from actors.remote import Transport
 
 
@@ -145,3 +146,85 @@ def test_tcp_transport_keeps_each_senders_order_and_loses_nothing(
         return await run_senders(TcpTransport(), TcpTransport(), "127.0.0.1", plans)
 
     check(plans, asyncio.run(main()))
+
+
+# -- asks written alone (write-through) and the frames around them ------------------
+
+
+class Note(Message, tag="prop.remote.note"):
+    seq: int
+
+
+class Answer(Message, tag="prop.remote.answer"):
+    """Ask ``tells`` notes back to the asker's node, then reply with the notes seen."""
+
+    tells: int
+
+
+class NotesSeen(Message, tag="prop.remote.notes_seen"):
+    seqs: list[int]
+
+
+class Noter(Actor[Message]):
+    """Records notes; answers ``Answer`` after telling notes back to ``back``."""
+
+    def __init__(self, back: ActorRef[Message] | None = None) -> None:
+        self.back = back
+        self.seqs: list[int] = []
+        self.sent = 0
+
+    async def receive(self, message: Message) -> Any:
+        if isinstance(message, Note):
+            self.seqs.append(message.seq)
+            return None
+        if isinstance(message, Answer):
+            for _ in range(message.tells):
+                assert self.back is not None
+                self.back.tell(Note(self.sent))  # written before the reply, never after
+                self.sent += 1
+        return NotesSeen(list(self.seqs))
+
+
+# One step: tell this many notes, then ask for the answer after this many notes back.
+steps = st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=25)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=steps)
+def test_tcp_asks_and_answers_written_alone_never_overtake_the_tells_around_them(
+    plan: list[tuple[int, int]],
+) -> None:
+    """Sequential asks and their answers go out alone when nothing waits, the fast path
+    of a round trip; tells sent just before them in the same turn (by the asker, and
+    by the answering actor before its reply) must still arrive first, in order."""
+
+    async def main() -> None:
+        async with AsyncExitStack() as stack:
+            sa = await stack.enter_async_context(ActorSystem("a"))
+            sb = await stack.enter_async_context(ActorSystem("b"))
+            a = await stack.enter_async_context(
+                RemoteNode(sa, secret=SECRET, transport=TcpTransport(), host="127.0.0.1")
+            )
+            b = await stack.enter_async_context(
+                RemoteNode(sb, secret=SECRET, transport=TcpTransport(), host="127.0.0.1")
+            )
+            await sa.spawn(Noter, name="home")
+            back = b.ref(f"{a.address}/user/home")
+            await sb.spawn(lambda: Noter(back), name="away")
+            away = a.ref(f"{b.address}/user/away")
+            home = a.ref(f"{a.address}/user/home")  # resolves locally
+            told = back_expected = 0
+            with anyio.fail_after(WAIT * 2):
+                for tells, notes_back in plan:
+                    for _ in range(tells):
+                        away.tell(Note(told))
+                        told += 1
+                    seen = await away.ask(Answer(notes_back), timeout=WAIT)
+                    assert seen == NotesSeen(list(range(told)))
+                    back_expected += notes_back
+                    # The notes came before the reply on one connection: already delivered
+                    # to home's mailbox, ahead of this ask.
+                    mine = await home.ask(Answer(0), timeout=WAIT)
+                    assert mine == NotesSeen(list(range(back_expected)))
+
+    asyncio.run(main())

@@ -304,3 +304,27 @@ def test_splitting_a_buffer_of_frames_agrees_with_the_reader(
         end += 4 + len(part)
         ends.append(end)
     assert at == max([e for e in ends if e <= limit], default=0)
+
+
+alone_operation = st.one_of(
+    st.tuples(st.just("ask"), targets, items, cids, timeouts),
+    st.tuples(st.just("reply"), targets, items, targets, cids, traces),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(alone_operation, min_size=1, max_size=10))
+def test_an_ask_or_reply_framed_alone_is_the_frame_the_batch_writer_adds(
+    ops: list[tuple[Any, ...]],
+) -> None:
+    alone = BatchWriter(max_frame_size=1 << 20)  # one writer: its scratch buffer is reused
+    for op in ops:
+        frame = alone.ask_frame(*op[1:]) if op[0] == "ask" else alone.reply_frame(*op[1:])
+        writer = BatchWriter(max_frame_size=1 << 20)
+        write(writer, op)
+        assert frame == bytes(writer.take())
+        assert not alone.data  # returned, never added to the buffer
+        [payload] = frames(frame)
+        assert [getattr(e, "kind", None) for e in values(payload)] == [
+            MessageKind.ASK if op[0] == "ask" else MessageKind.REPLY
+        ]

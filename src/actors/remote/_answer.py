@@ -40,6 +40,7 @@ class NoReply(Message, tag="tadpole.none"):
 
 
 _NO_REPLY: Final = NoReply()
+_set_result: Final = asyncio.Future.set_result
 
 
 class _Answer(asyncio.Future[Any]):
@@ -68,7 +69,7 @@ class _Answer(asyncio.Future[Any]):
     timer: Cancellable | None
 
     def set_result(self, result: Any) -> None:
-        super().set_result(result)
+        _set_result(self, result)  # Future's own, without building a super() per answer
         self.conn._answered(self, result, None)
 
     def set_exception(self, exception: type | BaseException) -> None:

@@ -97,6 +97,11 @@ class Answering(ConnectionState):
                     self._write_error(answer, _unencodable(result))
                     return
                 target, cid, trace_id = answer.target, answer.cid, answer.trace_id
+                push = self._idle_push()
+                if push is not None:  # the answer of a round trip: its frame alone, now
+                    frame = self._out.reply_frame(answer.reply_to, result, target, cid, trace_id)
+                    self._write_alone(push, frame)
+                    return
                 self._out.reply(answer.reply_to, result, target, cid, trace_id)
                 self.notify()
             except MessageTooLarge as exc:

@@ -116,7 +116,7 @@ class Connection(Reading, Inbound, Answering, Outbound):
         self._writing: bytearray | None = None
         # Writing (push streams): the last writes, while the transport has not handed
         # them all to the kernel (see _wrote), and their size in bytes.
-        self._written: deque[bytearray] = deque()
+        self._written: deque[bytes | bytearray] = deque()
         self._written_size = 0
 
     def __repr__(self) -> str:

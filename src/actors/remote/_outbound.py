@@ -82,6 +82,40 @@ class Outbound(ConnectionState):
             self._turn_pending = True
             self.loop.call_soon(self._turn_end)
 
+    def _idle_push(self) -> TcpStream | None:
+        """The push stream, if a frame can be written through it at once and alone:
+        the connection is not ending, nothing waits (send buffer, write buffer), the
+        transport takes writes, and :meth:`notify` would write now (nothing was
+        written directly since the last turn boundary, no end of turn is pending,
+        the last turn was not a burst). Writing it alone is then exactly what
+        encoding it into the empty write buffer and notifying would do, one write
+        of one frame, without the buffer: the write-through path of a round trip."""
+        push = self._push
+        if (
+            push is None
+            or not push.writable
+            or self._direct
+            or self._turn_pending
+            or self._busy
+            or self._out.data
+            or self.peer.outbox
+            or self.reason is not None
+        ):
+            return None
+        return push
+
+    def _write_alone(self, push: TcpStream, frame: bytes) -> None:
+        """Write ``frame`` (one message's) now, as :meth:`notify` would have from the
+        write buffer; only when :meth:`_idle_push` gave ``push``."""
+        self._direct = True
+        stats = self.node.counters
+        stats.messages_sent += 1
+        stats.bytes_sent += len(frame)
+        stats.writes += 1
+        push.write_now(frame)  # writable (see _idle_push), so open
+        if self._written or push.buffered_now():
+            self._wrote(push, frame)
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None:
@@ -159,7 +193,7 @@ class Outbound(ConnectionState):
                 break
         return wrote
 
-    def _wrote(self, push: TcpStream, data: bytearray) -> None:
+    def _wrote(self, push: TcpStream, data: bytes | bytearray) -> None:
         """``data`` was written: keep the writes the kernel has not taken all of yet,
         so that a cut can dead-letter their tells (one buffer-size read per write)."""
         left = push.buffered()
@@ -290,10 +324,18 @@ class Outbound(ConnectionState):
         """Encode an ask straight into the write buffer, skipping the send buffer,
         if it can go now (see :meth:`_admit`); whether it went (``sent`` then
         holds it). Raises what encoding raises. Its sender stays nil: the answer
-        is matched by correlation id."""
+        is matched by correlation id. On an idle push stream (see
+        :meth:`_idle_push`) its frame is written at once, alone."""
         timeout = item.timeout  # none of it has passed yet
         if timeout is not None and timeout <= 0.0:
             return False  # expired already: the send buffer drops it unsent
+        push = self._idle_push()
+        if push is not None:
+            frame = self._out.ask_frame(item.target, item.message, item.cid, timeout)  # type: ignore[arg-type]
+            self.sent[item.cid] = item
+            item.conn = self
+            self._write_alone(push, frame)
+            return True
         if not self._admit():
             return False
         self._out.ask(item.target, item.message, item.cid, timeout)  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ On a :class:`~actors.remote._tcp.TcpStream` the event loop pushes each chunk
 to the connection (no reader task); on any other anyio byte stream (TLS, the
 in-memory transport) a reader task pulls chunks and runs the same code. A
 chunk that is exactly one ask or answer, with nothing before it waiting,
-skips the batch machinery (:meth:`Reading._alone`). When a delivery must wait
+skips the batch machinery (:meth:`Reading._on_data`). When a delivery must wait
 for room, reading stops until it is done: backpressure to the sender.
 """
 
@@ -73,31 +73,23 @@ class Reading(ConnectionState):
             return
         self._direct = False  # a read callback: a new loop turn since the last direct write
         self.node.counters.bytes_received += len(chunk)
-        if self._blocked is None:
-            alone = self._alone(chunk)
-            if alone is not None:
-                self._pump(alone)
-                return
+        if self._blocked is None and self._at >= len(self._batch) and self._splitter.empty:
+            # Nothing received before it waits: a chunk that is exactly one ASK or REPLY
+            # frame (the request or the answer of a round trip) skips the batch
+            # machinery. Anything else takes the usual way, which also gives bad bytes
+            # their precise error.
+            payload = lone_frame(chunk, self._max_frame)
+            if payload is not None:
+                try:
+                    alone = self.node.incoming.decode(payload)
+                except DECODE_FAILURES:
+                    alone = None
+                if alone is not None and (alone.kind is _REPLY or alone.kind is _ASK):
+                    self._pump(alone)
+                    return
         self._splitter.feed(chunk)
         if self._blocked is None:
             self._pump()
-
-    def _alone(self, chunk: bytes) -> Any:
-        """The decoded envelope if ``chunk`` is exactly one ``ASK`` or ``REPLY`` frame
-        and nothing received before it waits: the request and answer of a round
-        trip, handled without the batch machinery. Else ``None`` (the chunk takes
-        the usual way, which also gives any bad bytes their precise error)."""
-        if self._at < len(self._batch) or not self._splitter.empty:
-            return None
-        payload = lone_frame(chunk, self._max_frame)
-        if payload is None:
-            return None
-        try:
-            envelope = self.node.incoming.decode(payload)
-        except DECODE_FAILURES:
-            return None
-        kind = envelope.kind
-        return envelope if kind is _REPLY or kind is _ASK else None
 
     def _on_end(self, error: Exception | None) -> None:
         if error is not None:

@@ -44,6 +44,8 @@ logger = structlog.get_logger(__name__)
 
 _ENVELOPE_OVERHEAD: Final = 64
 _INF: Final = math.inf
+_WHOLE_SECONDS: Final = 2**53
+"""The largest ``int`` timeout taken as it is: every int up to it is exactly a float."""
 
 
 class Sending:
@@ -115,10 +117,13 @@ class Sending:
         # Checked before anything is built or sent: a bad value fails this call alone.
         if not isinstance(message, Message):
             raise not_a_message(message, label)
-        if timeout is not None and (type(timeout) is not float or not 0.0 < timeout < _INF):
-            timeout = check_timeout(timeout)  # or a ValueError/TypeError naming it
-            if not timeout:  # already expired: never sent
-                raise AskTimeout(label, type(message).__qualname__, 0.0)
+        if timeout is not None:
+            if type(timeout) is int and 0 < timeout <= _WHOLE_SECONDS:
+                timeout = float(timeout)  # whole seconds (``timeout=30``): no slow path
+            elif type(timeout) is not float or not 0.0 < timeout < _INF:
+                timeout = check_timeout(timeout)  # or a ValueError/TypeError naming it
+                if not timeout:  # already expired: never sent
+                    raise AskTimeout(label, type(message).__qualname__, 0.0)
         if not self._open:
             self._check_open()  # raises
         future: asyncio.Future[Any] = asyncio.Future(loop=self._loop)

@@ -66,7 +66,7 @@ class ConnectionState:
     _burst: bool
     _drain_waiters: list[asyncio.Future[None]]
     _writing: bytearray | None
-    _written: deque[bytearray]
+    _written: deque[bytes | bytearray]
     _written_size: int
 
     if TYPE_CHECKING:
@@ -81,6 +81,10 @@ class ConnectionState:
         def _wake(self) -> None: ...
 
         def _flush(self, push: TcpStream) -> bool: ...
+
+        def _idle_push(self) -> TcpStream | None: ...
+
+        def _write_alone(self, push: TcpStream, frame: bytes) -> None: ...
 
         def _on_writable(self) -> None: ...
 

@@ -95,6 +95,11 @@ class TcpStream(ByteStream):
         self.writable = True
         """Whether the write buffer is below its high-water mark (and the stream open).
         An attribute, not a property: it is read before every write."""
+        self.write_now: Callable[[bytes | bytearray], None] = transport.write
+        """The transport's own ``write``, for a caller that just saw :attr:`writable`
+        (so the stream is open): :meth:`write` without its checks, one call less."""
+        self.buffered_now: Callable[[], int] = transport.get_write_buffer_size
+        """The transport's own buffer size, right after :attr:`write_now`."""
         self._on_end: Callable[[Exception | None], None] | None = None
         self._on_writable: Callable[[], None] | None = None
 

@@ -126,3 +126,17 @@ def test_a_lone_tell_that_fits_as_a_tell_frame_is_accepted() -> None:
     out = BatchWriter(max_frame_size=len(frame))
     out.tell("/user/a", Blob(b"x" * 50))
     assert frames_of(out) == [frame]
+
+
+def test_a_frame_alone_over_the_limit_raises_and_the_next_one_is_whole() -> None:
+    limit = 100
+    out = BatchWriter(max_frame_size=limit)
+    with pytest.raises(MessageTooLarge):
+        out.reply_frame("", Blob(b"x" * 200), "/user/a", 1, None)
+    with pytest.raises(TypeError):
+        out.ask_frame("/user/a", Anything(object()), 2, None)
+    frame = out.ask_frame("/user/a", Ping(3), 3, 1.5)
+    expected = BatchWriter(max_frame_size=limit)
+    expected.ask("/user/a", Ping(3), 3, 1.5)
+    assert frame == bytes(expected.take())
+    assert frames_of(out) == []  # nothing was added to the buffer
