@@ -111,6 +111,10 @@ TALLY = Tally()
 
 
 def run_on(loop_name: str, fn: Callable[[], Awaitable[float]]) -> float:
+    # Each run starts from a collected heap: otherwise a full collection, due from
+    # the allocations of earlier runs, lands in whichever run comes next (a 10 ms
+    # pause that set the raw side's concurrent-ask p99 more often than ours).
+    gc.collect()
     if loop_name == "uvloop":
         import uvloop
 
