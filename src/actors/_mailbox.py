@@ -151,10 +151,23 @@ class Mailbox:
 
     def offer(self, item: object) -> bool:
         """Enqueue ``item`` if there is room (never drops, never raises); ``False`` if not."""
-        items = self._items
-        if self._closed or (items is not None and len(items) >= self.capacity):
+        if self._closed:
             return False
-        self.put_nowait(item)  # there is room: nothing can be dropped
+        items = self._items
+        if items is None:
+            items = self._items = deque()
+        elif len(items) >= self.capacity:
+            return False
+        # put_nowait() with room, inlined: this is every local ask.
+        items.append(item)
+        self.enqueued += 1
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        elif self._dormant is not None:
+            self._activate()
         return True
 
     def offer_many(self, batch: list[Any], start: int) -> int:

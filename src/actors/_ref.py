@@ -188,7 +188,7 @@ class LocalActorRef(ActorRef[M]):
         caller = current_cell.get()
         if caller is not None:
             _check_deadlock(caller, cell, message)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = _Future(loop=system._loop)  # see ActorSystem._loop
         correlation_id = system._asks = system._asks + 1
         if timeout is None:
             pending = PendingAsk(message, future, correlation_id, cell.path, None)
@@ -237,6 +237,7 @@ class LocalActorRef(ActorRef[M]):
 
 
 _INF: Final = math.inf
+_Future: Final = asyncio.Future
 
 
 def check_timeout(timeout: object) -> float:

@@ -165,6 +165,11 @@ class ActorSystem:
         self._retired = [0, 0, 0, 0, 0]
         self._ask_deadlines: AskDeadlines | None = None
         """The deadlines of local asks with a timeout, on one timer (made on first use)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop the system runs on, while it runs: an ask makes its future with
+        ``asyncio.Future(loop=...)`` (what ``create_future`` returns on asyncio's
+        and uvloop's loops) without looking the loop up, which costs a ``getpid``
+        system call in 3.11; ``None`` (not entered, or shut down): the running loop."""
         self._running = False
         self.stopping = False
         self._remote: RemoteResolver | None = None
@@ -173,7 +178,7 @@ class ActorSystem:
 
     async def __aenter__(self) -> Self:
         try:
-            asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             raise SystemNotRunning(
                 "ActorSystem runs on asyncio (use anyio's asyncio backend, optionally uvloop)"
@@ -181,6 +186,7 @@ class ActorSystem:
         if self._running or self.stopping:
             raise SystemNotRunning(f"actor system {self.name!r} cannot be entered twice")
         self._running = True
+        self._loop = loop
         self.maintenance._attach()
         use_maintenance = getattr(self.ledger, "use_maintenance", None)
         if use_maintenance is not None:  # a ledger's fsyncs and WAL copies: on our pool
@@ -215,6 +221,7 @@ class ActorSystem:
             # After the actors: their stop hooks may still run maintenance jobs.
             await self.maintenance._aclose()
             self._running = False
+            self._loop = None
             self._guardian.state = CellState.STOPPED
             logger.info("system_stopped", system=self.name)
 
