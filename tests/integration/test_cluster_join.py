@@ -322,3 +322,31 @@ async def test_a_live_member_redialling_past_its_half_open_connection_replaces_i
         assert [m.node for m in seeding.members] == ["seed", "twin"]
         assert not [e for e in logs if e["event"] in ("connection_rejected", "member_down")]
         assert kept
+
+
+async def test_a_member_redialling_past_an_impostor_that_slipped_in_takes_its_name_back() -> None:
+    network = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        seed = await memory_node(stack, network, "seed", "seedhost")
+        seeding = await member(stack, seed, [], TRUSTING)
+        twin = await memory_node(stack, network, "twin", "twinhost")
+        await member(stack, twin, [seed.listen_address])
+        await wait_until(lambda: len(seeding.members) == 2)
+        # While the member has no connection to the seed, an impostor's is accepted
+        # (nothing to replace); its Join is refused.
+        network.partition({"twinhost"}, {"seedhost", "otherhost"})
+        await wait_until(lambda: not seed.peers().get("twin", False))
+        impostor = await memory_node(stack, network, "twin", "otherhost")
+        impostoring = await member(stack, impostor, [seed.listen_address])
+        with anyio.fail_after(WAIT), pytest.raises(JoinRefused) as refused:
+            await impostoring.wait_joined()
+        assert refused.value.reason == "duplicate_name"
+        slipped = seed._peers["twin"].conn
+        assert slipped is not None
+        # The member is back: the impostor answers as another incarnation, so the
+        # member's connection replaces the impostor's.
+        network.heal()
+        await wait_until(lambda: slipped.closed)
+        assert slipped.reason == "replaced"
+        await wait_until(lambda: seed.peers().get("twin", False))
+        assert [m.address for m in seeding.members if m.node == "twin"] == [twin.address]
