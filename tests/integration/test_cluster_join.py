@@ -24,7 +24,8 @@ from structlog.testing import capture_logs
 
 from actors import ActorSystem, SystemNotRunning
 from actors.cluster import Cluster, ClusterConfig, JoinRefused
-from actors.remote import NodeNameConflict, RemoteNode
+from actors.remote import MemoryNetwork, NodeNameConflict, RemoteNode
+from actors.remote._memory import MemoryStream, _Pipe
 from tests.helpers import OTHER_SECRET, SECRET, WAIT, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -108,14 +109,10 @@ async def test_a_misconfigured_node_gives_up_after_three_refusals_and_the_seed_w
 
 async def test_a_second_node_under_a_members_name_is_refused_and_the_member_stays() -> None:
     async with AsyncExitStack() as stack:
-        # The twins' connections to the seed are one per name: the second's
-        # replaces the first's for a moment. A tolerant detector on the seed
-        # (as with the default timing) does not take that gap for a crash.
-        tolerant = msgspec.structs.replace(FAST, heartbeat_interval=0.2, min_std_deviation=0.2)
         seed = await node(stack, "seed")
-        seeding = await member(stack, seed, [], tolerant)
+        seeding = await member(stack, seed, [])
         first = await node(stack, "twin")
-        await member(stack, first, [seed.listen_address], tolerant)
+        await member(stack, first, [seed.listen_address])
         await wait_until(lambda: len(seeding.members) == 2)
         with capture_logs() as logs:
             second = await node(stack, "twin")
@@ -126,8 +123,10 @@ async def test_a_second_node_under_a_members_name_is_refused_and_the_member_stay
         assert first.address in str(refused.value)
         assert [m.address for m in seeding.members if m.node == "twin"] == [first.address]
         assert not [e for e in logs if e["event"] == "member_down"]
-        warned = [e for e in logs if e["event"] == "join_refused" and e["node"] == "seed"]
+        # Refused at the handshake, before the Join: warned once per minute.
+        warned = [e for e in logs if e["event"] == "connection_rejected" and e["node"] == "seed"]
         assert [e["log_level"] for e in warned] == ["warning", "debug", "debug"]
+        assert {e["reason"] for e in warned} == {"duplicate_name"}
 
 
 async def test_a_seed_under_the_joiners_own_name_is_a_duplicate() -> None:
@@ -209,3 +208,145 @@ async def test_the_join_config_is_checked() -> None:
         kwargs: dict[str, Any] = {"join_retry": 0.5, **bad}
         with pytest.raises(ValueError, match="join_"):
             ClusterConfig(**kwargs)
+
+
+async def test_an_impostor_under_a_live_members_name_never_takes_its_connection() -> None:
+    async with AsyncExitStack() as stack:
+        seed = await node(stack, "seed")
+        seeding = await member(stack, seed, [])
+        first = await node(stack, "twin")
+        await member(stack, first, [seed.listen_address])
+        await wait_until(lambda: len(seeding.members) == 2)
+        await wait_until(lambda: seed.peers().get("twin", False))
+        held = seed._peers["twin"].conn
+        with capture_logs() as logs:
+            second = await node(stack, "twin")
+            impostor = await member(stack, second, [seed.listen_address])
+            with anyio.fail_after(WAIT), pytest.raises(JoinRefused) as refused:
+                await impostor.wait_joined()
+            # What the seed sends to "twin" meanwhile still goes to the member.
+            beats = impostor.statistics().heartbeats_received
+        assert refused.value.reason == "duplicate_name"
+        assert first.address in str(refused.value)
+        assert held is not None
+        assert seed._peers["twin"].conn is held
+        assert not held.closed
+        replaced = [e for e in logs if e["event"] == "connection_closed" and e["node"] == "seed"]
+        assert replaced == []
+        assert not [e for e in logs if e["event"] == "connection_opened" and e["node"] == "seed"]
+        assert beats == 0
+        rejected = [e for e in logs if e["event"] == "connection_rejected" and e["node"] == "seed"]
+        assert {e["reason"] for e in rejected} == {"duplicate_name"}
+        assert [e["log_level"] for e in rejected][:1] == ["warning"]
+
+
+TRUSTING = msgspec.structs.replace(FAST, acceptable_pause=30.0)
+"""The seed's detector trusts a silent member for 30 s: the handshake's own check decides."""
+
+
+async def memory_node(
+    stack: AsyncExitStack, network: MemoryNetwork, name: str, host: str, port: int = 0
+) -> RemoteNode:
+    system = await stack.enter_async_context(ActorSystem(name, seed=next(SEEDS)))
+    return await stack.enter_async_context(
+        RemoteNode(
+            system,
+            name=name,
+            secret=SECRET,
+            transport=network.transport(host),
+            host=host,
+            port=port,
+        )
+    )
+
+
+def half_open(network: MemoryNetwork, local: str, remote: str) -> tuple[MemoryStream, object]:
+    """Cut ``local``'s end of its connection to ``remote`` off the wire, leaving the far
+    end open: what ``local`` sends, or closing, never reaches ``remote`` (a lost FIN)."""
+    end = next(s for s in network._streams if (s.local_host, s.remote_host) == (local, remote))
+    kept = (end._out, end._in)
+    end._out, end._in = _Pipe(), _Pipe()
+    return end, kept
+
+
+async def test_a_member_restarted_at_its_address_replaces_its_half_open_connection() -> None:
+    network = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        seed = await memory_node(stack, network, "seed", "seedhost")
+        seeding = await member(stack, seed, [], TRUSTING)
+        async with AsyncExitStack() as old:
+            first = await memory_node(old, network, "twin", "twinhost")
+            port = first.listen_address[1]
+            await member(old, first, [seed.listen_address])
+            await wait_until(lambda: len(seeding.members) == 2)
+            held = seed._peers["twin"].conn
+            _, kept = half_open(network, "twinhost", "seedhost")
+            old_uid = next(m for m in seeding._members.values()).info.uid
+        assert held is not None
+        assert not held.closed  # the seed has not noticed
+        with capture_logs() as logs:
+            second = await memory_node(stack, network, "twin", "twinhost", port)
+            joining = await member(stack, second, [seed.listen_address])
+            with anyio.fail_after(WAIT):
+                await joining.wait_joined()
+            await wait_until(lambda: seeding._members["twin"].info.uid != old_uid)
+        assert held.closed
+        assert held.reason == "replaced"
+        assert seed._peers["twin"].conn is not held
+        assert [m.address for m in seeding.members if m.node == "twin"] == [second.address]
+        assert not [e for e in logs if e["event"] == "connection_rejected"]
+        assert kept  # the far end's pipes stay referenced, so it stays open
+
+
+async def test_a_live_member_redialling_past_its_half_open_connection_replaces_it() -> None:
+    network = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        seed = await memory_node(stack, network, "seed", "seedhost")
+        seeding = await member(stack, seed, [], TRUSTING)
+        twin = await memory_node(stack, network, "twin", "twinhost")
+        twinning = await member(stack, twin, [seed.listen_address])
+        await wait_until(lambda: len(seeding.members) == 2)
+        held = seed._peers["twin"].conn
+        assert held is not None
+        with capture_logs() as logs:
+            _, kept = half_open(network, "twinhost", "seedhost")
+            own = twin._peers["seed"].conn
+            assert own is not None
+            own.close("reset")  # the twin's end goes; the seed's stays open
+            await wait_until(lambda: held.closed)
+            await wait_until(lambda: seed.peers().get("twin", False))
+            beats = seeding.statistics().heartbeats_received
+            await wait_until(lambda: seeding.statistics().heartbeats_received > beats)
+        assert held.reason == "replaced"
+        assert twinning.joined.is_set()
+        assert [m.node for m in seeding.members] == ["seed", "twin"]
+        assert not [e for e in logs if e["event"] in ("connection_rejected", "member_down")]
+        assert kept
+
+
+async def test_a_member_redialling_past_an_impostor_that_slipped_in_takes_its_name_back() -> None:
+    network = MemoryNetwork()
+    async with AsyncExitStack() as stack:
+        seed = await memory_node(stack, network, "seed", "seedhost")
+        seeding = await member(stack, seed, [], TRUSTING)
+        twin = await memory_node(stack, network, "twin", "twinhost")
+        await member(stack, twin, [seed.listen_address])
+        await wait_until(lambda: len(seeding.members) == 2)
+        # While the member has no connection to the seed, an impostor's is accepted
+        # (nothing to replace); its Join is refused.
+        network.partition({"twinhost"}, {"seedhost", "otherhost"})
+        await wait_until(lambda: not seed.peers().get("twin", False))
+        impostor = await memory_node(stack, network, "twin", "otherhost")
+        impostoring = await member(stack, impostor, [seed.listen_address])
+        with anyio.fail_after(WAIT), pytest.raises(JoinRefused) as refused:
+            await impostoring.wait_joined()
+        assert refused.value.reason == "duplicate_name"
+        slipped = seed._peers["twin"].conn
+        assert slipped is not None
+        # The member is back: the impostor answers as another incarnation, so the
+        # member's connection replaces the impostor's.
+        network.heal()
+        await wait_until(lambda: slipped.closed)
+        assert slipped.reason == "replaced"
+        await wait_until(lambda: seed.peers().get("twin", False))
+        assert [m.address for m in seeding.members if m.node == "twin"] == [twin.address]

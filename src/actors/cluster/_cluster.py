@@ -40,6 +40,7 @@ from ._detector import PhiAccrualFailureDetector
 from ._errors import JoinRefused
 from ._events import (
     Heartbeat,
+    Identify,
     Join,
     JoinRefusal,
     Leave,
@@ -232,6 +233,7 @@ class Cluster:
         uid = self.system.random.getrandbits(63)
         self._me = MemberInfo(node.name, node.address, uid)
         node.register_service(SERVICE_PATH, self._on_message)
+        node.set_admission(self._refuse_name)
         logger.info("member_up", node=node.name, member=node.name, address=node.address)
         tg = anyio.create_task_group()
         await tg.__aenter__()
@@ -253,6 +255,7 @@ class Cluster:
             if not self._left and exc_type is None:
                 await self.leave()
         finally:
+            self.node.set_admission(None)
             tg.cancel_scope.cancel()
             self._tg = None
             result = await tg.__aexit__(exc_type, exc, tb)
@@ -432,7 +435,8 @@ class Cluster:
             if exc.itself:
                 logger.debug("join_seed_is_itself", node=me.name, seed=seed)
                 return _ITSELF
-            return _Refusal("duplicate_name", f"the seed {seed} has this node's name {me.name!r}")
+            detail = exc.detail or f"the seed {seed} has this node's name {me.name!r}"
+            return _Refusal("duplicate_name", detail)
         except (AuthenticationFailed, ClusterMismatch, ProtocolVersionMismatch) as exc:
             return _Refusal(_FATAL[type(exc)], str(exc))
         except (OSError, TimeoutError, ActorError, ValueError) as exc:
@@ -515,10 +519,16 @@ class Cluster:
             return None
 
     def _handle(self, message: Message, peer: str) -> Message | None:
+        if isinstance(message, Identify):
+            return Heartbeat(self.me)
         if self._left:
             return LeaveAck() if isinstance(message, Leave) else None
         if isinstance(message, Heartbeat):
             self._counts["received"] += 1
+            if self._taken(message.member) is not None:
+                # A node under a live member's name, which a Join would not admit.
+                logger.debug("heartbeat_ignored", node=self.node.name, peer=peer)
+                return None
             self._add(message.member)
             tracked = self._members.get(message.member.name)
             if tracked is not None and tracked.info.uid == message.member.uid:
@@ -552,14 +562,49 @@ class Cluster:
         second node under a name already taken. A node restarted on another
         port is refused until the old incarnation's silence is noticed.
         """
-        tracked = self._members.get(info.name)
-        if tracked is None or tracked.info.address == info.address or not tracked.reachable:
+        detail = self._taken(info)
+        if detail is None:
             return None
-        if tracked.detector.phi(self.system.clock.now()) >= self.config.phi_threshold:
-            return None  # its heartbeats stopped: a restart elsewhere, not a duplicate
-        detail = f"a node named {info.name!r} is already a member at {tracked.info.address}"
         self._warn_once("join_refused", peer, reason="duplicate_name", error=detail)
         return JoinRefusal("duplicate_name", detail)
+
+    def _taken(self, info: MemberInfo) -> str | None:
+        """Why ``info``'s name is taken (see :meth:`_refuse_join`), or ``None``."""
+        tracked = self._members.get(info.name)
+        if tracked is None or tracked.info.address == info.address or not self._trusted(tracked):
+            return None
+        return f"a node named {info.name!r} is already a member at {tracked.info.address}"
+
+    def _trusted(self, tracked: _Tracked) -> bool:
+        """Whether the failure detector still trusts ``tracked`` (phi under the threshold)."""
+        if not tracked.reachable:
+            return False
+        return tracked.detector.phi(self.system.clock.now()) < self.config.phi_threshold
+
+    async def _refuse_name(self, name: str) -> str | None:
+        """The remote node's admission check: why a node dialling under ``name`` may
+        not replace the name's open connection, or ``None``.
+
+        A member the detector trusts is asked who it is over the open
+        connection: if it answers as that member, it is alive and the newcomer
+        is a second node under its name. If the ask fails or gets no answer
+        within half the join timeout, the old connection is dead (a crash, a
+        restart at the same address, a half-open connection); if another
+        incarnation answers, the member may be the newcomer: either way the
+        newcomer replaces the old connection.
+        """
+        tracked = self._members.get(name)
+        if tracked is None or self._left or not self._trusted(tracked):
+            return None
+        try:
+            answer = await self._service_ref(tracked.info).ask(
+                Identify(), timeout=self.config.join_timeout / 2
+            )
+        except (ActorError, TimeoutError, OSError, ValueError):
+            return None
+        if isinstance(answer, Heartbeat) and answer.member.uid != tracked.info.uid:
+            return None
+        return f"a node named {name!r} is already a member at {tracked.info.address}"
 
     def _warn_once(self, event: str, peer: str, **extra: Any) -> None:
         """``event`` at warning at most once a minute per peer, at debug in between."""

@@ -76,6 +76,11 @@ class Heartbeat(Message, tag="tadpole.cluster.heartbeat"):
     members: tuple[MemberInfo, ...] = ()
 
 
+class Identify(Message, tag="tadpole.cluster.identify"):
+    """Asked over an open connection: who answers there (a :class:`Heartbeat` of
+    the answering member)."""
+
+
 class Leave(Message, tag="tadpole.cluster.leave"):
     member: MemberInfo
 

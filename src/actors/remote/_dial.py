@@ -6,6 +6,12 @@ dials keeps its own if its name sorts first and refuses the other with a
 ``Reject`` saying so, so that both sides end up on one connection. A node
 refuses a peer that claims its own name with the reason ``duplicate_name``
 (:class:`~actors.remote.NodeNameConflict` at :meth:`RemoteNode.contact`). A
+newcomer authenticated under a name that has an open connection replaces it
+(a reconnect, a restarted node), unless the node's admission check
+(:meth:`RemoteNode.set_admission`; the cluster's asks the member over the open
+connection) finds the name's owner alive there: then the acceptor sends
+``duplicate_name`` instead of its ``Accept``, and the connection of the node
+impersonated is never touched. A
 refused or failed incoming handshake is logged as ``connection_rejected`` at
 warning at most once a minute per peer host and reason (``suppressed``
 counts the ones not logged in between), at debug otherwise. A peer
@@ -38,7 +44,7 @@ from ._connection import _STREAM_GONE, Connection
 from ._errors import HandshakeTimeout, NodeUnreachable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from anyio.abc import ByteStream
 
@@ -90,6 +96,7 @@ class Dialling:
     _open: bool
     _reject_log: dict[tuple[str, str], tuple[float, int]]
     _same_name_refused: int
+    _admission: Callable[[str], Awaitable[str | None]] | None
 
     if TYPE_CHECKING:
 
@@ -133,7 +140,8 @@ class Dialling:
             if exc.reason == _SIMULTANEOUS:
                 logger.info("connection_refused", node=self.name, reason=str(exc))
             else:
-                self._log_rejected(host, exc.reason, self.name, str(exc))
+                self._log_rejected(host, exc.reason, seen[0].name if seen else self.name, str(exc))
+            self._abandon(seen)
             # Tell the dialler why, so it waits for our connection instead of failing.
             reject = Handshake.reject(exc.reason, str(exc))
             with suppress(*_STREAM_GONE), anyio.move_on_after(1.0):
@@ -237,6 +245,10 @@ class Dialling:
                 peer = self._check_hello(claimed)
                 if seen is not None and peer is not None:
                     seen.append(peer)
+            if not initiator and handshake.peer_node is not None:  # established
+                accept = handshake.data_to_send()  # held until the peer is admitted
+                await self._admit(handshake.peer_node)
+                await stream.send(encode_frames(accept))
             await flush()
         name = handshake.peer_node
         assert name is not None
@@ -264,6 +276,20 @@ class Dialling:
         if peer is not None and peer.incoming is None:
             peer.incoming = asyncio.Event()
         return peer
+
+    async def _admit(self, name: str) -> None:
+        """Raise ``_Refused`` (``duplicate_name``) if ``name``, authenticated, has an
+        open connection and the admission check finds its owner alive on it. A check
+        that takes half the handshake timeout admits: the old connection is dead."""
+        peer = self._peers.get(name)
+        check = self._admission
+        if peer is None or peer.conn is None or check is None:
+            return
+        refusal = None
+        with anyio.move_on_after(self.config.handshake_timeout / 2):
+            refusal = await check(name)
+        if refusal is not None and peer.conn is not None:
+            raise _Refused(refusal, DUPLICATE_NAME)
 
     async def _dial(
         self, host: str, port: int, expect: str | None

@@ -73,17 +73,25 @@ class NodeNameConflict(RemoteError, ValueError):
     """The node at ``host:port`` refused the handshake because it has this node's name.
 
     Either the address is this node's own (seen through another name of the
-    host), or another node runs under the same name: names must be unique.
+    host), or another node runs under the same name, there or (``detail``
+    says so) among the live members the node there knows: names must be unique.
     """
 
-    def __init__(self, name: str, host: str, port: int, *, itself: bool = False) -> None:
+    def __init__(
+        self, name: str, host: str, port: int, *, itself: bool = False, detail: str = ""
+    ) -> None:
         what = "this node itself" if itself else f"another node also named {name!r}"
-        super().__init__(f"the node at {host}:{port} is {what}")
+        if detail and not itself:
+            super().__init__(f"the node at {host}:{port} refused the name {name!r}: {detail}")
+        else:
+            super().__init__(f"the node at {host}:{port} is {what}")
         self.name = name
         self.host = host
         self.port = port
         self.itself = itself
         """Whether this node's own listener refused the dial (the address is its own)."""
+        self.detail = detail
+        """The refusing node's reason, as it gave it (empty if it gave none)."""
 
 
 class SendBufferFull(MailboxFull):

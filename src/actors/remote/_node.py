@@ -64,7 +64,7 @@ from ._sending import Sending
 from ._transport import TcpTransport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from types import TracebackType
 
     from anyio.abc import TaskGroup
@@ -133,6 +133,7 @@ class RemoteNode(Sending, Dialling):
         self._handshakes = 0  # accepted connections not authenticated yet
         self._reject_log: dict[tuple[str, str], tuple[float, int]] = {}
         self._same_name_refused = 0  # hellos refused for claiming this node's name
+        self._admission: Callable[[str], Awaitable[str | None]] | None = None
         self._peers: dict[str, _Peer] = {}
         self._conns: set[Connection] = set()
         self._cids = itertools.count(1)
@@ -262,7 +263,8 @@ class RemoteNode(Sending, Dialling):
         For seeds, whose names are not known in advance. Raises
         :class:`OSError`, :class:`TimeoutError`, a handshake error, or
         :class:`~actors.remote.NodeNameConflict` when the node there has this
-        node's name.
+        node's name or refuses it (another node alive under it, see
+        :meth:`set_admission`).
         """
         self._check_open()
         for peer in self._peers.values():
@@ -272,11 +274,15 @@ class RemoteNode(Sending, Dialling):
         try:
             name, stream, reader = await self._dial(host, port, None)
         except HandshakeError as exc:
-            if f"({DUPLICATE_NAME})" in str(exc):
+            text = str(exc)
+            if f"({DUPLICATE_NAME})" in text:
                 # If this node's own listener refused a hello of its name meanwhile,
                 # the dial reached this node itself.
                 itself = self._same_name_refused > refused
-                raise NodeNameConflict(self.name, host, port, itself=itself) from None
+                detail = text.partition(f"({DUPLICATE_NAME}): ")[2]
+                raise NodeNameConflict(
+                    self.name, host, port, itself=itself, detail=detail
+                ) from None
             raise
         peer = self._peer(name, host, port)
         if peer.conn is not None:
@@ -289,6 +295,20 @@ class RemoteNode(Sending, Dialling):
     def peers(self) -> dict[str, bool]:
         """Known peer names, each with whether a connection is open."""
         return {name: peer.conn is not None for name, peer in self._peers.items()}
+
+    def set_admission(self, check: Callable[[str], Awaitable[str | None]] | None) -> None:
+        """Await ``check(name)`` before a connection from ``name`` replaces its open one.
+
+        ``check`` returns why the newcomer is refused (the name's owner is
+        alive on the open connection: the newcomer is a second node under its
+        name), or ``None`` to let it replace the old connection (a reconnect,
+        a restarted node). It runs in the acceptor's handshake, after the
+        newcomer proved the secret and before the ``Accept``; one that takes
+        half ``RemoteConfig.handshake_timeout`` admits. The dialler's handshake
+        fails with the reason ``duplicate_name`` and the returned text.
+        ``None`` removes the check.
+        """
+        self._admission = check
 
     def register_service(
         self, path: str, handler: Callable[[Message, str], Message | None]
