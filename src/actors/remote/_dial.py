@@ -8,7 +8,7 @@ refuses a peer that claims its own name with the reason ``duplicate_name``
 (:class:`~actors.remote.NodeNameConflict` at :meth:`RemoteNode.contact`). A
 newcomer authenticated under a name that has an open connection replaces it
 (a reconnect, a restarted node), unless the node's admission check
-(:meth:`RemoteNode.set_admission`; the cluster's asks the member over the open
+(:meth:`RemoteNode.set_admission`; the cluster's check asks the member over the open
 connection) finds the name's owner alive there: then the acceptor sends
 ``duplicate_name`` instead of its ``Accept``, and the connection of the node
 impersonated is never touched. A
