@@ -1,0 +1,61 @@
+"""What the first message to a dormant actor costs at 1M actors without a full collection.
+
+``bench_inproc.py``'s ``first_message_to_dormant_actor`` tells 10,000 of a
+million dormant actors once and divides the time by 10,000. Each first message
+leaves that actor's loop task parked, so those objects are promoted, and now
+and then they tip CPython into a full (generation 2) collection, which scans
+all million actors (about 0.9 s here): the bench prints ``full_gc_in_window``.
+This probe runs the same function with the heap built by the spawns frozen
+(``gc.freeze()``, what a program that keeps a large long-lived population
+should do), so no full collection can scan it, and prints the figure beside
+the count of full collections in the window.
+
+Run: ``python benchmarks/probe_first_message_gc.py [--population N] [--plain]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+from typing import Any
+
+import bench_inproc as bench
+from _common import quiet_logging
+from actors import ActorSystem
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--population", type=int, default=1_000_000)
+    parser.add_argument("--plain", action="store_true", help="do not freeze the heap")
+    args = parser.parse_args()
+    quiet_logging()
+    real_spawn = ActorSystem.spawn
+    spawned = 0
+
+    async def spawn_then_freeze(self: ActorSystem, *a: Any, **k: Any) -> Any:
+        nonlocal spawned
+        ref = await real_spawn(self, *a, **k)
+        spawned += 1
+        if spawned == args.population:
+            gc.collect()
+            gc.freeze()
+        return ref
+
+    if not args.plain:
+        ActorSystem.spawn = spawn_then_freeze  # type: ignore[method-assign]
+    try:
+        per_message = asyncio.run(bench.actor_first_message(args.population))
+    finally:
+        ActorSystem.spawn = real_spawn  # type: ignore[method-assign]
+        gc.unfreeze()
+    print(
+        f"first message to a dormant actor among {args.population:,}: {per_message:.2f} us"
+        f" ({'plain' if args.plain else 'heap frozen after spawning'};"
+        f" full collections in the window: {bench.FULL_GC_IN_WINDOW[0]})"
+    )
+
+
+if __name__ == "__main__":
+    main()
