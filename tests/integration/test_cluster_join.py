@@ -75,6 +75,19 @@ async def member(
     return await stack.enter_async_context(Cluster(remote, seeds=seeds, config=config))
 
 
+async def seed_and_member(
+    stack: AsyncExitStack, name: str
+) -> tuple[RemoteNode, Cluster, RemoteNode]:
+    """A seed and one member called ``name`` that it has counted in: (seed, its
+    cluster, the member's node)."""
+    seed = await node(stack, "seed")
+    seeding = await member(stack, seed, [])
+    first = await node(stack, name)
+    await member(stack, first, [seed.listen_address])
+    await wait_until(lambda: len(seeding.members) == 2)
+    return seed, seeding, first
+
+
 @pytest.mark.parametrize(
     ("secret", "cluster", "reason"),
     [
@@ -109,11 +122,7 @@ async def test_a_misconfigured_node_gives_up_after_three_refusals_and_the_seed_w
 
 async def test_a_second_node_under_a_members_name_is_refused_and_the_member_stays() -> None:
     async with AsyncExitStack() as stack:
-        seed = await node(stack, "seed")
-        seeding = await member(stack, seed, [])
-        first = await node(stack, "twin")
-        await member(stack, first, [seed.listen_address])
-        await wait_until(lambda: len(seeding.members) == 2)
+        seed, seeding, first = await seed_and_member(stack, "twin")
         with capture_logs() as logs:
             second = await node(stack, "twin")
             joining = await member(stack, second, [seed.listen_address])
@@ -212,11 +221,7 @@ async def test_the_join_config_is_checked() -> None:
 
 async def test_an_impostor_under_a_live_members_name_never_takes_its_connection() -> None:
     async with AsyncExitStack() as stack:
-        seed = await node(stack, "seed")
-        seeding = await member(stack, seed, [])
-        first = await node(stack, "twin")
-        await member(stack, first, [seed.listen_address])
-        await wait_until(lambda: len(seeding.members) == 2)
+        seed, _, first = await seed_and_member(stack, "twin")
         await wait_until(lambda: seed.peers().get("twin", False))
         held = seed._peers["twin"].conn
         with capture_logs() as logs:
