@@ -573,7 +573,7 @@ class Cluster:
         tracked = self._members.get(info.name)
         if tracked is None or tracked.info.address == info.address or not self._trusted(tracked):
             return None
-        return f"a node named {info.name!r} is already a member at {tracked.info.address}"
+        return _name_taken(tracked.info)
 
     def _trusted(self, tracked: _Tracked) -> bool:
         """Whether the failure detector still trusts ``tracked`` (phi under the threshold)."""
@@ -604,7 +604,7 @@ class Cluster:
             return None
         if isinstance(answer, Heartbeat) and answer.member.uid != tracked.info.uid:
             return None
-        return f"a node named {name!r} is already a member at {tracked.info.address}"
+        return _name_taken(tracked.info)
 
     def _warn_once(self, event: str, peer: str, **extra: Any) -> None:
         """``event`` at warning at most once a minute per peer, at debug in between."""
@@ -695,3 +695,8 @@ def _local(host: str) -> bool:
 
 def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def _name_taken(member: MemberInfo) -> str:
+    """Why a second node may not have ``member``'s name (a join refusal's detail)."""
+    return f"a node named {member.name!r} is already a member at {member.address}"
