@@ -91,6 +91,16 @@ class Counted(Actor[Message]):
         return None
 
 
+class HibernatingCounted(Counted):
+    """Ends its loop task as soon as its mailbox drains (``hibernate_after = 0``)."""
+
+    hibernate_after = 0.0
+
+
+class HibernatingEcho(Echo):
+    hibernate_after = 0.0
+
+
 class Tally:
     def __init__(self) -> None:
         self.count = 0
@@ -230,9 +240,9 @@ async def raw_ping_pong(n: int, timeout: float | None = None) -> float:
     return n / elapsed
 
 
-async def actor_ask_rate(n: int, timeout: float | None) -> float:
+async def actor_ask_rate(n: int, timeout: float | None, echo: type[Echo] = Echo) -> float:
     async with ActorSystem("bench") as system:
-        ref = await system.spawn(Echo)
+        ref = await system.spawn(echo)
         msg = Ping(1)
         ask = ref.ask
         await ask(msg)
@@ -432,18 +442,33 @@ async def raw_first_message(population: int) -> float:
         TALLY.hit()
 
     loop = asyncio.get_running_loop()
+    collections = gc.get_stats()[2]["collections"]
     start = time.perf_counter()
     tasks = [loop.create_task(handle(msg)) for _ in range(FIRST_MESSAGES)]
     await done.wait()
     elapsed = time.perf_counter() - start
+    FULL_GC_IN_WINDOW[0] = gc.get_stats()[2]["collections"] - collections
     await asyncio.gather(*tasks)
     del parked
     return elapsed / FIRST_MESSAGES * 1e6
 
 
-async def actor_first_message(population: int) -> float:
+async def actor_first_message(
+    population: int, actor: type[Counted] = Counted, *, freeze: bool = False
+) -> float:
+    """Microseconds per first message to 10,000 of ``population`` dormant actors.
+
+    CPython runs a full collection each time the long-lived heap has grown by
+    a quarter, about 0.9 s at a million actors; whether one falls in the
+    window depends on where that sequence stands, not on the messages.
+    ``freeze``: move the spawned heap out of the collector's reach first
+    (``gc.freeze()``), as CPython advises for a large long-lived population.
+    """
     async with ActorSystem("bench") as system:
-        refs = [await system.spawn(Counted) for _ in range(population)]
+        refs = [await system.spawn(actor) for _ in range(population)]
+        if freeze:
+            gc.collect()
+            gc.freeze()
         step = max(1, population // FIRST_MESSAGES)
         chosen = refs[::step][:FIRST_MESSAGES]
         done = TALLY.arm(len(chosen))
@@ -454,9 +479,10 @@ async def actor_first_message(population: int) -> float:
             ref.tell(msg)
         await done.wait()
         elapsed = time.perf_counter() - start
-        # A full collection of a million actors takes about half a second: one
+        # A full collection of a million actors takes about 0.9 s: one
         # landing in this window swamps the figure, so say when it happened.
         FULL_GC_IN_WINDOW[0] = gc.get_stats()[2]["collections"] - collections
+        gc.unfreeze()
         return elapsed / len(chosen) * 1e6
 
 
@@ -509,8 +535,25 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
+RSS_KINDS = {
+    # kind: (actor, messaged, batch); batch 0 is every message told before any is handled
+    "idle": (Counted, False, 0),
+    "messaged": (Counted, True, 0),
+    "trickled": (Counted, True, 1_000),
+    "hibernated": (HibernatingCounted, True, 0),
+    "hibernated_trickled": (HibernatingCounted, True, 1_000),
+}
+"""The RSS figures' workloads besides ``raw``."""
+
+
 async def rss_child(kind: str, n: int) -> float:
-    """Bytes of RSS per actor (or raw task) added to this fresh process."""
+    """Bytes of RSS per actor (or raw task) added to this fresh process.
+
+    A burst (``batch`` 0: all ``n`` messages queued before any is handled)
+    has every message's buffer and loop task alive at once, and the
+    allocator keeps most of that peak after it is freed; ``trickled``
+    handles the messages a thousand at a time, as actors messaged over time.
+    """
     loop = asyncio.get_running_loop()
     msg = Ping(0)
     gc.collect()
@@ -527,15 +570,18 @@ async def rss_child(kind: str, n: int) -> float:
         parked.set_result(None)
         await asyncio.gather(*tasks)
         return (after - before) / n
+    actor, messaged, batch = RSS_KINDS[kind]
     async with ActorSystem("bench") as system:
-        done = TALLY.arm(n)
         before = rss_bytes()
-        for _ in range(n):
-            ref = await system.spawn(Counted)
-            if kind == "messaged":
-                ref.tell(msg)
-        if kind == "messaged":
-            await done.wait()
+        for start in range(0, n, batch or n):
+            count = min(batch or n, n - start)
+            done = TALLY.arm(count)
+            for _ in range(count):
+                ref = await system.spawn(actor)
+                if messaged:
+                    ref.tell(msg)
+            if messaged:
+                await done.wait()
         await asyncio.sleep(0)
         after = rss_bytes()
         return (after - before) / n
@@ -549,6 +595,40 @@ def rss_in_child(loop_name: str, kind: str, n: int) -> float:
         check=True,
     )
     return float(json.loads(out.stdout.strip().splitlines()[-1])["bytes"])
+
+
+FIRST_MESSAGE_KINDS: dict[str, Callable[[int], Any]] = {
+    "raw": raw_first_message,
+    "parked": actor_first_message,
+    "hibernating": lambda population: actor_first_message(population, HibernatingCounted),
+    "frozen": lambda population: actor_first_message(population, freeze=True),
+}
+
+
+def first_message_in_child(loop_name: str, kind: str, population: int) -> tuple[float, int]:
+    """Microseconds per first message, and full collections in the window, in a fresh process.
+
+    A fresh process per run, as for RSS: whether a full collection lands in
+    the window depends on what the process allocated and freed before (an
+    earlier run's million objects), not on the run itself.
+    """
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--first-message-child",
+            kind,
+            "--loop",
+            loop_name,
+            "--large",
+            str(population),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(line["us"]), int(line["full_gc_in_window"])
 
 
 def rotated_medians(repeats: int, runs: dict[str, Callable[[], Any]]) -> dict[str, list[Any]]:
@@ -587,8 +667,18 @@ def main() -> None:
         choices=["tell", "ask", "spawn", "memory", "concurrent", "scale"],
         help="run only these groups of figures (default: all)",
     )
-    parser.add_argument("--rss-child", choices=["raw", "idle", "messaged"], help=argparse.SUPPRESS)
+    parser.add_argument("--rss-child", choices=["raw", *RSS_KINDS], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--first-message-child", choices=list(FIRST_MESSAGE_KINDS), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.first_message_child:
+        quiet_logging()
+        loop_name = "asyncio" if args.loop == "both" else args.loop
+        run = FIRST_MESSAGE_KINDS[args.first_message_child]
+        us = run_on(loop_name, lambda: run(args.large or args.actors))
+        print(json.dumps({"us": us, "full_gc_in_window": FULL_GC_IN_WINDOW[0]}))
+        return
     if args.rss_child:
         quiet_logging()
         loop_name = "asyncio" if args.loop == "both" else args.loop
@@ -684,6 +774,21 @@ def main() -> None:
                 timeout=5.0,
                 target_ratio=0.8,
             )
+            # What hibernating costs an actor asked in a row: a new loop task per ask.
+            raw, ours = pair(
+                lambda: raw_ping_pong(args.asks),
+                lambda: actor_ask_rate(args.asks, None, HibernatingEcho),
+            )
+            emit(
+                "ask_round_trips_hibernating",
+                ours,
+                "asks/s",
+                baseline=raw,
+                paired_ratio=last[0],
+                baseline_name="queue + future ping-pong",
+                loop=loop,
+                actor="hibernate_after=0: a new loop task per ask",
+            )
         if "spawn" in groups:
             raw, ours = pair(
                 lambda: raw_task_spawn(args.actors), lambda: actor_spawn_rate(args.actors), 3
@@ -757,12 +862,31 @@ def main() -> None:
                 max(1, r // 2),
                 {
                     kind: (lambda k=kind, lp=loop: rss_in_child(lp, k, args.actors))  # type: ignore[misc]
-                    for kind in ("raw", "idle", "messaged")
+                    for kind in ("raw", *RSS_KINDS)
                 },
             )
-            for figure, kind in (
-                ("memory_per_idle_actor_rss", "idle"),
-                ("memory_per_parked_actor_rss", "messaged"),
+            for figure, kind, actor in (
+                ("memory_per_idle_actor_rss", "idle", "never messaged"),
+                (
+                    "memory_per_parked_actor_rss",
+                    "messaged",
+                    "handled one message, loop parked; all told before any handled",
+                ),
+                (
+                    "memory_per_parked_actor_rss_trickled",
+                    "trickled",
+                    "handled one message, loop parked; told 1,000 at a time",
+                ),
+                (
+                    "memory_per_hibernated_actor_rss",
+                    "hibernated",
+                    "handled one message, hibernate_after=0; all told before any handled",
+                ),
+                (
+                    "memory_per_hibernated_actor_rss_trickled",
+                    "hibernated_trickled",
+                    "handled one message, hibernate_after=0; told 1,000 at a time",
+                ),
             ):
                 emit(
                     figure,
@@ -774,10 +898,8 @@ def main() -> None:
                     paired_ratio=paired(rss[kind], rss["raw"], higher_is_better=False),
                     loop=loop,
                     actors=args.actors,
-                    actor="never messaged"
-                    if kind == "idle"
-                    else "handled one message, loop parked",
-                    target=2048 if kind == "messaged" else None,
+                    actor=actor,
+                    target=None if kind == "idle" else 2048,
                 )
         if "concurrent" in groups:
             concurrent(loop, args, r)
@@ -848,26 +970,43 @@ def concurrent(loop: str, args: argparse.Namespace, repeats: int) -> None:
 def at_scale(loop: str, args: argparse.Namespace) -> None:
     """First message to a dormant actor among many, and stopping many messaged actors."""
     population = args.large or args.actors
-    runs = rotated_medians(
+    first = rotated_medians(
         1 if args.large else 3,
         {
-            "raw": lambda: run_on(loop, lambda: raw_first_message(population)),
-            "ours": lambda: run_on(loop, lambda: actor_first_message(population)),
+            kind: (lambda k=kind: first_message_in_child(loop, k, population))  # type: ignore[misc]
+            for kind in FIRST_MESSAGE_KINDS
         },
     )
-    emit(
-        "first_message_to_dormant_actor",
-        statistics.median(runs["ours"]),
-        "us",
-        baseline=statistics.median(runs["raw"]),
-        baseline_name="create_task of a handler coroutine",
-        higher_is_better=False,
-        loop=loop,
-        population=population,
-        messages=FIRST_MESSAGES,
-        full_gc_in_window=FULL_GC_IN_WINDOW[0],
-        target="value < 10 us at 1M actors",
-    )
+    raw_us = statistics.median(us for us, _ in first["raw"])
+    for figure, kind, actor in (
+        ("first_message_to_dormant_actor", "parked", "its loop task stays, parked"),
+        # The raw handler's task ends once it has run; so does a hibernating actor's loop.
+        ("first_message_to_hibernating_actor", "hibernating", "hibernate_after=0"),
+        (
+            "first_message_to_dormant_actor_frozen",
+            "frozen",
+            "its loop task stays, parked; gc.freeze() after spawning",
+        ),
+    ):
+        emit(
+            figure,
+            statistics.median(us for us, _ in first[kind]),
+            "us",
+            baseline=raw_us,
+            baseline_name="create_task of a handler coroutine (fresh process)",
+            higher_is_better=False,
+            paired_ratio=paired(
+                [us for us, _ in first[kind]],
+                [us for us, _ in first["raw"]],
+                higher_is_better=False,
+            ),
+            loop=loop,
+            population=population,
+            messages=FIRST_MESSAGES,
+            full_gc_in_window=sum(gcs for _, gcs in first[kind]),
+            actor=actor,
+            target="value < 10 us at 1M actors",
+        )
     runs = rotated_medians(
         1 if args.large else 3,
         {

@@ -29,6 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--population", type=int, default=1_000_000)
     parser.add_argument("--plain", action="store_true", help="do not freeze the heap")
+    parser.add_argument(
+        "--hibernating", action="store_true", help="actors with hibernate_after = 0"
+    )
     args = parser.parse_args()
     quiet_logging()
     real_spawn = ActorSystem.spawn
@@ -46,13 +49,15 @@ def main() -> None:
     if not args.plain:
         ActorSystem.spawn = spawn_then_freeze  # type: ignore[method-assign]
     try:
-        per_message = asyncio.run(bench.actor_first_message(args.population))
+        actor = bench.HibernatingCounted if args.hibernating else bench.Counted
+        per_message = asyncio.run(bench.actor_first_message(args.population, actor))
     finally:
         ActorSystem.spawn = real_spawn  # type: ignore[method-assign]
         gc.unfreeze()
     print(
         f"first message to a dormant actor among {args.population:,}: {per_message:.2f} us"
         f" ({'plain' if args.plain else 'heap frozen after spawning'};"
+        f" {'hibernating' if args.hibernating else 'loop parked'};"
         f" full collections in the window: {bench.FULL_GC_IN_WINDOW[0]})"
     )
 

@@ -49,6 +49,7 @@ from ._errors import (
 from ._mailbox import Mailbox
 from ._ref import ActorRef, LocalActorRef, PendingAsk, current_cell
 from ._timers import Timers
+from ._validate import check_real
 from ._watch import LinkExited, Terminated
 from .supervision._engine import RestartEngine
 from .supervision._spec import ChildSpec, Directive, Restart, SupervisorFlags
@@ -67,6 +68,9 @@ _NO_CHILDREN: Mapping[str, ActorCell] = MappingProxyType({})
 
 THROUGHPUT = 128
 """Messages an actor handles in a row before it yields the event loop to others."""
+
+_HIBERNATE = object()
+"""What the idle timer resolves a hibernating actor's waiter with."""
 
 GRACEFUL_STOP = -1
 """The correlation id of the marker a graceful stop queues (real asks count from 1).
@@ -433,6 +437,9 @@ class ActorCell(_Parent, Mailbox):
                 f"actor factory {self.actor_type} returned {type(instance).__qualname__}, "
                 "not an Actor"
             )
+        hibernate_after = type(instance).hibernate_after
+        if hibernate_after is not None:
+            check_real(self.actor_type, "hibernate_after", hibernate_after, minimum=0.0)
         instance._cell = self
         self.instance = instance
         self.state = CellState.RUNNING
@@ -462,42 +469,58 @@ class ActorCell(_Parent, Mailbox):
         return self.task is None or self._waiter is not None
 
     def activate(self) -> None:
-        """The first message reached a dormant actor: start its loop."""
-        if self.task is None and self.state is CellState.RUNNING:
-            self._start_loop(None)
+        """A message reached a dormant or hibernating actor: start its loop.
 
-    def _start_loop(self, reason: BaseException | None) -> None:
+        Without the hooks: a dormant actor has none to run (it would have
+        started its loop at spawn), and a hibernating one already ran them.
+        """
+        if self.task is None and self.state is CellState.RUNNING:
+            self._start_loop(None, hooks=False)
+
+    def _start_loop(self, reason: BaseException | None, *, hooks: bool = True) -> None:
         instance = self.instance
         assert instance is not None
-        self.task = self.system._create_actor_task(self._run(instance, reason), self.path)
+        self.task = self.system._create_actor_task(self._run(instance, reason, hooks), self.path)
 
-    async def _run(self, instance: Actor[Any], reason: BaseException | None) -> None:
-        """The actor's loop: one message at a time until halted or failed."""
+    async def _run(self, instance: Actor[Any], reason: BaseException | None, hooks: bool) -> None:
+        """The actor's loop: one message at a time until halted, failed or hibernating."""
         current_cell.set(self)
-        try:
-            if reason is not None:
-                await instance.on_restart(reason)
-            await instance.on_start()
-        except BaseException as exc:  # any failure but cancellation is supervised
-            if _cancelled(exc):
-                raise
-            directive = self._directive(exc)
-            if directive is Directive.RESUME:
-                directive = Directive.RESTART  # a hook that failed left nothing to resume
-            self._failed_in_loop(exc, None, directive)
-            return
+        if hooks:
+            try:
+                if reason is not None:
+                    await instance.on_restart(reason)
+                await instance.on_start()
+            except BaseException as exc:  # any failure but cancellation is supervised
+                if _cancelled(exc):
+                    raise
+                directive = self._directive(exc)
+                if directive is Directive.RESUME:
+                    directive = Directive.RESTART  # a hook that failed left nothing to resume
+                self._failed_in_loop(exc, None, directive)
+                return
         mailbox = self.mailbox
         receive = instance.receive
         observe = self.system._delivery_observer(self, instance)
-        create_future = asyncio.get_running_loop().create_future
+        # The loop, not its bound create_future: a parked actor holds one object less.
+        loop = asyncio.get_running_loop()
+        hibernate_after = type(instance).hibernate_after
         budget = THROUGHPUT
         while not self.halt_requested:
             items = mailbox._items
             if not items:
-                # Park (Mailbox.wait inlined: a parked actor keeps one frame less).
                 budget = THROUGHPUT
                 items = mailbox._items = None  # the local too: a parked actor holds no buffer
-                waiter = mailbox._waiter = create_future()
+                if hibernate_after is not None:
+                    if (
+                        (not hibernate_after or await self._idle(loop, hibernate_after))
+                        and not mailbox._items  # an item came after the timer fired
+                        and not self.halt_requested
+                    ):
+                        self._hibernate()
+                        return
+                    continue
+                # Park (Mailbox.wait inlined: a parked actor keeps one frame less).
+                waiter = mailbox._waiter = loop.create_future()
                 await waiter
                 continue
             budget -= 1
@@ -556,6 +579,33 @@ class ActorCell(_Parent, Mailbox):
                     self._failed_in_loop(exc, item, directive)
                     return
             self.processed += 1
+
+    async def _idle(self, loop: asyncio.AbstractEventLoop, seconds: float) -> bool:
+        """Park for the next item; ``True`` if ``seconds`` passed first (time to hibernate).
+
+        One timer on the system's clock per idle spell, cancelled by the next
+        item, as OTP's ``receive ... after``; only actors that hibernate pay it.
+        """
+        waiter: asyncio.Future[Any] = loop.create_future()
+        self._waiter = waiter
+        timer = self.system.clock.call_later(seconds, lambda: self._hibernation_due(waiter))
+        try:
+            return await waiter is _HIBERNATE
+        finally:
+            timer.cancel()
+
+    def _hibernation_due(self, waiter: asyncio.Future[Any]) -> None:
+        if self._waiter is waiter:  # still parked on it: nothing arrived meanwhile
+            self._waiter = None
+            waiter.set_result(_HIBERNATE)
+
+    def _hibernate(self) -> None:
+        """End the loop (the caller returns next), leaving the actor dormant.
+
+        Everything but the task stays; the next item calls :meth:`activate`.
+        """
+        self.task = None
+        self._dormant = self  # sleep_until_item(self), inlined as in start_incarnation
 
     def _failure_error(self, exc: BaseException) -> ActorFailed:
         """What an asker gets for a ``BaseException`` that is not an ``Exception``."""
