@@ -99,7 +99,8 @@ async def test_the_actor_hibernates_once_drained_and_keeps_its_state() -> None:
     hooks: list[str] = []
     async with ActorSystem("t") as system:
         ref = await system.spawn(Counter, hooks)
-        await asyncio.wait_for(_until(lambda: hibernating(ref)), WAIT)  # after on_start
+        assert await ref.ask(Get(), timeout=WAIT) == 0
+        assert hibernating(ref)
         for expected in (1, 2, 3):
             assert await ref.ask(Bump(), timeout=WAIT) == expected
             assert hibernating(ref)
@@ -208,11 +209,6 @@ async def test_without_hibernate_after_the_loop_stays_parked() -> None:
         ref = await system.spawn(Plain, [])
         assert await ref.ask(Bump(), timeout=WAIT) == 1
         assert not hibernating(ref)
-
-
-async def _until(condition: Any) -> None:
-    while not condition():
-        await asyncio.sleep(0)
 
 
 # -- hibernate_after > 0, on virtual time (OTP's auto_hibernate) ------------------------
