@@ -595,7 +595,9 @@ class ActorCell(_Parent, Mailbox):
             timer.cancel()
 
     def _hibernation_due(self, waiter: asyncio.Future[Any]) -> None:
-        if self._waiter is waiter:  # still parked on it: nothing arrived meanwhile
+        # Still parked on it (nothing arrived meanwhile), and not cancelled with its
+        # task in the same turn of the loop.
+        if self._waiter is waiter and not waiter.done():
             self._waiter = None
             waiter.set_result(_HIBERNATE)
 
