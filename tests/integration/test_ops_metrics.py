@@ -57,6 +57,23 @@ def scrape(metrics: NodeMetrics) -> dict[tuple[str, tuple[tuple[str, str], ...]]
     return found
 
 
+class HibernatingEcho(Echo):
+    hibernate_after = 0.0
+
+
+@pytest.mark.anyio
+async def test_actor_loops_count_only_actors_holding_a_loop_task() -> None:
+    async with ActorSystem("m") as system:
+        await system.spawn(Echo, name="dormant")  # never messaged: no loop yet
+        parked = await system.spawn(Echo, name="parked")
+        hibernating = await system.spawn(HibernatingEcho, name="hibernating")
+        assert await parked.ask(Ping()) == "pong"
+        assert await hibernating.ask(Ping()) == "pong"
+        seen = scrape(NodeMetrics(system))
+        assert seen[("tadpole_actors", ())] == 3.0
+        assert seen[("tadpole_actor_loops", ())] == 1.0
+
+
 @pytest.mark.anyio
 async def test_the_scraped_counters_match_the_traffic_sent() -> None:
     async with open_ledger() as ledger, ActorSystem("m", ledger=ledger) as system:

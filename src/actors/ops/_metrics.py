@@ -120,6 +120,11 @@ class RuntimeCollector:
         live = cells(system)
         depths = [len(cell) for cell in live]
         yield _gauge("tadpole_actors", "Live actors.", len(live))
+        yield _gauge(
+            "tadpole_actor_loops",
+            "Live actors holding a loop task (the others are dormant or hibernating).",
+            sum(1 for cell in live if cell.task is not None),
+        )
         yield _counter(
             "tadpole_messages_processed", "Messages handled by actors.", t.messages_processed
         )
