@@ -14,16 +14,17 @@ of hibernations.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors import Actor, ActorRef, ActorStopped, ActorSystem, Terminated
+from actors.supervision import Backoff, Strategy, SupervisorFlags
 from actors.testing import Simulation, simulate
 from protocol import Message
-from tests.helpers import WAIT
+from tests.helpers import WAIT, wait_until
 
 
 class Bump(Message, tag="t.hibernate.bump"):
@@ -49,7 +50,7 @@ class Fail(Message, tag="t.hibernate.fail"):
 class Counter(Actor[Message]):
     """Counts bumps; records every hook it runs into a shared list."""
 
-    hibernate_after: float | None = 0.0
+    hibernate_after: ClassVar[float | None] = 0.0
 
     def __init__(self, hooks: list[str], seen: list[int] | None = None) -> None:
         self.hooks = hooks
@@ -177,6 +178,37 @@ async def test_a_failure_after_waking_restarts_a_fresh_instance() -> None:
         assert await ref.ask(Bump(), timeout=WAIT) == 1  # the restarted instance counts anew
         assert hooks == ["start", "stop", "start"]
         assert hibernating(ref)
+
+
+@pytest.mark.anyio
+async def test_a_one_for_all_restart_restarts_hibernating_siblings() -> None:
+    hooks: dict[str, list[str]] = {"a": [], "b": [], "c": []}
+
+    class Parent(Actor[Message]):
+        supervisor_flags = SupervisorFlags(
+            strategy=Strategy.ONE_FOR_ALL, backoff=Backoff(initial=0.0, jitter=0.0)
+        )
+
+        async def on_start(self) -> None:
+            for label, log in hooks.items():
+                await self.context.spawn(Counter, log, name=label)
+
+        async def receive(self, message: Message) -> Any:
+            return None
+
+    async with ActorSystem("t") as system:
+        await system.spawn(Parent, name="p")
+        await wait_until(lambda: all(log == ["start"] for log in hooks.values()))
+        children = {label: system.lookup(f"/user/p/{label}") for label in hooks}
+        for ref in children.values():
+            assert await ref.ask(Bump(), timeout=WAIT) == 1
+            assert hibernating(ref)
+        with pytest.raises(RuntimeError, match="asked to fail"):
+            await children["b"].ask(Fail(), timeout=WAIT)
+        await wait_until(lambda: all(log == ["start", "stop", "start"] for log in hooks.values()))
+        for ref in children.values():
+            assert await ref.ask(Get(), timeout=WAIT) == 0  # a fresh instance each
+            assert hibernating(ref)
 
 
 @pytest.mark.anyio
