@@ -271,8 +271,8 @@ class Admin(Actor[Any]):
             job = None if view is None else _job_row(view, self._wall_offset())
         events = tuple(
             _record_row(record)
-            for record in await ledger.records()
-            if record.kind.startswith("roles.") and _about_job(_value(record), query.job_id)
+            for record in await ledger.records(kind_prefix="roles.")
+            if _about_job(_value(record), query.job_id)
         )
         if job is None and not events:
             return NoSuchJob(query.job_id)

@@ -569,9 +569,16 @@ class Ledger:
         chosen: Reducers[T] = self._pick(reducers)
         return await self._read(lambda reader: reader.replay_epoch(epoch, chosen))
 
-    async def records(self, after: int = 0, upto: int | None = None) -> list[Record]:
-        """The committed records with ``after < seq <= upto``."""
-        return await self._read(lambda reader: list(reader.records(after, upto)))
+    async def records(
+        self, after: int = 0, upto: int | None = None, *, kind_prefix: str | None = None
+    ) -> list[Record]:
+        """The committed records with ``after < seq <= upto``.
+
+        ``kind_prefix``: only those whose kind starts with it, filtered by the store.
+        """
+        return await self._read(
+            lambda reader: list(reader.records(after, upto, kind_prefix=kind_prefix))
+        )
 
     async def tail(self, count: int = 10) -> list[Record]:
         """The last ``count`` committed records, oldest first."""

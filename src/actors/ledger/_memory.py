@@ -133,10 +133,17 @@ class MemoryStore:
         finally:
             self._view = None
 
-    def records(self, after: int = 0, upto: int | None = None) -> Iterator[Record]:
-        if self._view is not None:
-            return self._view.records(after, upto)
-        return self._records(after, upto)
+    def records(
+        self, after: int = 0, upto: int | None = None, *, kind_prefix: str | None = None
+    ) -> Iterator[Record]:
+        found = (
+            self._view.records(after, upto)
+            if self._view is not None
+            else self._records(after, upto)
+        )
+        if kind_prefix is None:
+            return found
+        return (record for record in found if record.kind.startswith(kind_prefix))
 
     def _records(self, after: int, upto: int | None) -> Iterator[Record]:
         start = max(after - self._base_seq, 0)

@@ -81,9 +81,14 @@ class LedgerReader:
         chosen: Reducers[Any] = reducers if reducers is not None else summary_reducers()
         return replay_epoch_store(self._store, chosen, epoch)
 
-    def records(self, after: int = 0, upto: int | None = None) -> Iterator[Record]:
-        """The stored records with ``after < seq <= upto``, unvalidated."""
-        return self._store.records(after, upto)
+    def records(
+        self, after: int = 0, upto: int | None = None, *, kind_prefix: str | None = None
+    ) -> Iterator[Record]:
+        """The stored records with ``after < seq <= upto``, unvalidated.
+
+        ``kind_prefix``: only those whose kind starts with it.
+        """
+        return self._store.records(after, upto, kind_prefix=kind_prefix)
 
     def tail(self, count: int = 10) -> list[Record]:
         """The last ``count`` records, oldest first."""

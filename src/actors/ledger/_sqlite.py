@@ -529,18 +529,24 @@ class SQLiteStore:
         finally:
             _end_read(conn)
 
-    def records(self, after: int = 0, upto: int | None = None) -> Iterator[Record]:
+    def records(
+        self, after: int = 0, upto: int | None = None, *, kind_prefix: str | None = None
+    ) -> Iterator[Record]:
         conn = self._require()
+        where = "seq > ?"
+        params: list[object] = [after]
+        if upto is not None:
+            where += " AND seq <= ?"
+            params.append(upto)
+        if kind_prefix is not None:
+            # No index on kind (it would cost every append); SQLite skips the other
+            # rows in C, before any of them becomes a Record.
+            where += " AND substr(kind, 1, ?) = ?"
+            params += [len(kind_prefix), kind_prefix]
         try:
-            if upto is None:
-                cursor = conn.execute(
-                    f"SELECT {_COLUMNS} FROM records WHERE seq > ? ORDER BY seq", (after,)
-                )
-            else:
-                cursor = conn.execute(
-                    f"SELECT {_COLUMNS} FROM records WHERE seq > ? AND seq <= ? ORDER BY seq",
-                    (after, upto),
-                )
+            cursor = conn.execute(
+                f"SELECT {_COLUMNS} FROM records WHERE {where} ORDER BY seq", params
+            )
             cursor.arraysize = 512
             yield from itertools.starmap(Record, cursor)
         except sqlite3.DatabaseError as exc:

@@ -102,8 +102,15 @@ class Store(Protocol):
         """
         ...
 
-    def records(self, after: int = 0, upto: int | None = None) -> Iterator[Record]:
-        """Records with ``after < seq <= upto``, in chain order, unvalidated."""
+    def records(
+        self, after: int = 0, upto: int | None = None, *, kind_prefix: str | None = None
+    ) -> Iterator[Record]:
+        """Records with ``after < seq <= upto``, in chain order, unvalidated.
+
+        ``kind_prefix``: only the records whose kind starts with it (``"roles."``),
+        chosen by the store, so a reader interested in a few kinds does not
+        decode every record. A filtered read cannot be chain-verified.
+        """
         ...
 
     def tail(self, count: int) -> list[Record]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 import anyio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from actors.ledger import (
@@ -239,3 +242,33 @@ async def test_reads_of_a_closed_ledger_are_refused() -> None:
     for read in (ledger.records(), ledger.tail(), ledger.replay(), ledger.verify()):
         with pytest.raises(LedgerClosed):
             await read
+
+
+_ledgers = itertools.count()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kinds=st.lists(st.sampled_from(["roles.job", "roles", "roles.", "rolesx", "tickets.t", "é.x"])),
+    prefix=st.sampled_from(["roles.", "roles", "r", "é.", "tickets.t", "none."]),
+    window=st.tuples(st.integers(0, 12), st.none() | st.integers(0, 12)),
+    on_disk=st.booleans(),
+)
+async def test_a_kind_prefix_read_is_the_unfiltered_read_filtered(
+    tmp_path: anyio.Path,
+    kinds: list[str],
+    prefix: str,
+    window: tuple[int, int | None],
+    on_disk: bool,
+) -> None:
+    """The same records in the same order, in memory and in SQLite, in any seq window."""
+    after, upto = window
+    path = tmp_path / f"prefix-{next(_ledgers)}.db" if on_disk else None
+    async with open_ledger(path) as ledger:
+        for n, kind in enumerate(kinds):
+            ledger.append_nowait(kind, {"n": n})
+        every = await ledger.records(after, upto)
+        chosen = await ledger.records(after, upto, kind_prefix=prefix)
+        assert chosen == [record for record in every if record.kind.startswith(prefix)]
