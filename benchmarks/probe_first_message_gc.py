@@ -1,16 +1,18 @@
 """What the first message to a dormant actor costs at 1M actors without a full collection.
 
 ``bench_inproc.py``'s ``first_message_to_dormant_actor`` tells 10,000 of a
-million dormant actors once and divides the time by 10,000. Each first message
-leaves that actor's loop task parked, so those objects are promoted, and now
-and then they tip CPython into a full (generation 2) collection, which scans
-all million actors (about 0.9 s here): the bench prints ``full_gc_in_window``.
-This probe runs the same function with the heap built by the spawns frozen
+million dormant actors once and divides the time by 10,000. CPython runs a
+full (generation 2) collection each time the long-lived heap has grown by a
+quarter; spawning a million actors sets off about fourteen, the last ones
+about 0.9 s each, and where that sequence stands decides whether one falls in
+the window (hibernating actors, which keep nothing, get it too): the bench
+prints ``full_gc_in_window``. This probe runs the same function with the heap
+built by the spawns frozen
 (``gc.freeze()``, what a program that keeps a large long-lived population
 should do), so no full collection can scan it, and prints the figure beside
 the count of full collections in the window.
 
-Run: ``python benchmarks/probe_first_message_gc.py [--population N] [--plain]``.
+Run: ``python benchmarks/probe_first_message_gc.py [--population N] [--plain] [--hibernating]``.
 """
 
 from __future__ import annotations
